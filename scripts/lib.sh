@@ -25,6 +25,13 @@ die() {
     exit 1
 }
 
+# workerd runs wasm SIMD, so the wasm build (and the wasm clippy run, so that
+# cfg(target_feature = "simd128") code is checked) enables it. Only ever
+# passed to cargo together with --target wasm32-unknown-unknown: with
+# --target, cargo applies RUSTFLAGS to the target only, never to build
+# scripts or proc-macros, so native builds are untouched.
+WASM_RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+simd128"
+
 # Version of a package as resolved in Cargo.lock (first match).
 cargo_lock_version() {
     awk -v name="$1" '

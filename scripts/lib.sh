@@ -39,3 +39,14 @@ cargo_lock_version() {
         found && /^version = / { gsub(/"/, "", $3); print $3; exit }
     ' "$ROOT/Cargo.lock"
 }
+
+# Applies migrations/*.sql to the local D1; extra arguments go to wrangler
+# (e.g. --persist-to DIR). With no migration files yet, skip rather than let
+# wrangler offer to create the folder, which belongs to the schema's owner.
+apply_local_migrations() {
+    if compgen -G "$ROOT/migrations/*.sql" >/dev/null; then
+        wrangler d1 migrations apply DB --local "$@"
+    else
+        log "no migrations/*.sql yet: skipped applying migrations"
+    fi
+}

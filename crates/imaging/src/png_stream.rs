@@ -1,0 +1,242 @@
+//! Decodes a PNG row by row into a box-reduced image, so a large PNG never needs its full RGBA buffer.
+//!
+//! A 25 MP RGBA PNG would take 100 MB decoded, more than the isolate can spare.
+//! Each inflated row is instead summed into boxes of `factor` x `factor` pixels
+//! (alpha-weighted, so transparent pixels lend no colour to their neighbours) and
+//! the Lanczos pass then starts from an image only about twice the thumbnail's height.
+
+use crate::pixels::Pixels;
+use crate::ImageError;
+use png::{Adam7Info, ColorType, Decoder, InterlaceInfo, Transformations};
+use std::io::Cursor;
+
+/// Leave the Lanczos pass at least this much shrinking to do, as libvips does.
+const BOX_MARGIN: u32 = 2;
+/// Above this many bytes of reduced image we reduce further, down to the target height.
+const REDUCED_BUDGET_BYTES: u64 = 24 * 1024 * 1024;
+/// Keeps the u32 sums (factor² · 255 · 255) from overflowing.
+const MAX_FACTOR: u32 = 128;
+/// Adam7 passes: first column, first row, column step, row step.
+const ADAM7: [(usize, usize, usize, usize); 7] = [
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+];
+
+/// Decodes so that the upright image is at least `target_height` tall.
+pub(crate) fn decode_for_height(
+    bytes: &[u8],
+    upright_height: u32,
+    target_height: u32,
+) -> Result<Pixels, ImageError> {
+    let mut decoder = Decoder::new(Cursor::new(bytes));
+    decoder.set_transformations(Transformations::normalize_to_color8());
+    decoder.set_ignore_text_chunk(true);
+    let mut reader = decoder.read_info().map_err(to_image_error)?;
+    let (width, height) = (reader.info().width, reader.info().height);
+    let (color, _) = reader.output_color_type();
+    let in_channels = color.samples();
+    let channels = if matches!(color, ColorType::GrayscaleAlpha | ColorType::Rgba) {
+        4
+    } else {
+        3
+    };
+    let factor = box_factor(width, height, upright_height, target_height, channels);
+    let interlaced = reader.info().interlaced;
+    let mut boxes = Boxes::new(width, height, factor, channels, interlaced);
+
+    let mut translucent = false;
+    let (mut pass, mut line) = (1u8, 0u32);
+    let mut y = 0usize;
+    while let Some(row) = reader.next_interlaced_row().map_err(to_image_error)? {
+        let data = row.data();
+        let (x0, dx, row_y) = match row.interlace() {
+            InterlaceInfo::Null(_) => {
+                y += 1;
+                (0, 1, y - 1)
+            }
+            InterlaceInfo::Adam7(info) => {
+                // The pass and line are private to png; follow them, skipping empty passes.
+                while pass <= 7 && Adam7Info::new(pass, line, width) != *info {
+                    pass += 1;
+                    line = 0;
+                }
+                let Some(&(px, py, sx, sy)) = ADAM7.get(usize::from(pass) - 1) else {
+                    return Err(ImageError::Corrupt("PNG interlacing out of step".into()));
+                };
+                line += 1;
+                (px, sx, py + sy * (line as usize - 1))
+            }
+        };
+        translucent |= boxes.add_row(data, in_channels, x0, dx, row_y);
+    }
+    boxes.finish(translucent)
+}
+
+fn box_factor(width: u32, height: u32, upright_height: u32, target: u32, channels: usize) -> u32 {
+    let (w, h) = (u64::from(width), u64::from(height));
+    // The same factor on both stored axes, chosen against the upright height.
+    let mut factor = (upright_height / (target.max(1) * BOX_MARGIN)).max(1);
+    // The reduced image in bytes; Adam7 sums take four times that, still bounded.
+    let reduced = |f: u32| w.div_ceil(u64::from(f)) * h.div_ceil(u64::from(f)) * channels as u64;
+    if reduced(factor) > REDUCED_BUDGET_BYTES {
+        factor = factor.max(upright_height / target.max(1)).max(1);
+    }
+    factor.min(MAX_FACTOR)
+}
+
+/// Sums of source pixels per output box; colour sums are weighted by alpha.
+///
+/// Rows in order (the usual, non-interlaced PNG) need sums for one band of
+/// output rows only; Adam7 rows come back to every band, so those keep them all.
+struct Boxes {
+    width: usize,
+    height: usize,
+    factor: usize,
+    channels: usize,
+    out_width: usize,
+    out_height: usize,
+    /// Output row held in `sums[0..]`, or None when `sums` covers every output row.
+    band: Option<usize>,
+    sums: Vec<u32>,
+    data: Vec<u8>,
+}
+
+impl Boxes {
+    fn new(width: u32, height: u32, factor: u32, channels: usize, interlaced: bool) -> Boxes {
+        let (width, height, factor) = (width as usize, height as usize, factor as usize);
+        let out_width = width.div_ceil(factor);
+        let out_height = height.div_ceil(factor);
+        let sum_rows = if interlaced { out_height } else { 1 };
+        Boxes {
+            width,
+            height,
+            factor,
+            channels,
+            out_width,
+            out_height,
+            band: (!interlaced).then_some(0),
+            sums: vec![0; out_width * sum_rows * channels],
+            data: Vec::with_capacity(out_width * out_height * channels),
+        }
+    }
+
+    /// Adds one decoded row (or Adam7 pass row) and says whether any of it is translucent.
+    fn add_row(&mut self, data: &[u8], in_channels: usize, x0: usize, dx: usize, y: usize) -> bool {
+        if y >= self.height {
+            return false;
+        }
+        let f = self.factor;
+        let out_row = match self.band {
+            Some(band) if band == y / f => 0,
+            Some(band) => {
+                self.flush_band(band);
+                self.band = Some(y / f);
+                0
+            }
+            None => y / f,
+        };
+        let c = self.channels;
+        let sums = &mut self.sums[out_row * self.out_width * c..(out_row + 1) * self.out_width * c];
+        let mut min_alpha = 255u8;
+        for (i, p) in data.chunks_exact(in_channels).enumerate() {
+            let x = x0 + i * dx;
+            if x >= self.width {
+                break;
+            }
+            let (r, g, b, a) = match in_channels {
+                1 => (p[0], p[0], p[0], 255),
+                2 => (p[0], p[0], p[0], p[1]),
+                3 => (p[0], p[1], p[2], 255),
+                _ => (p[0], p[1], p[2], p[3]),
+            };
+            min_alpha = min_alpha.min(a);
+            let o = (x / f) * c;
+            if c == 4 {
+                let a32 = u32::from(a);
+                sums[o] += u32::from(r) * a32;
+                sums[o + 1] += u32::from(g) * a32;
+                sums[o + 2] += u32::from(b) * a32;
+                sums[o + 3] += a32;
+            } else {
+                sums[o] += u32::from(r);
+                sums[o + 1] += u32::from(g);
+                sums[o + 2] += u32::from(b);
+            }
+        }
+        min_alpha < 255
+    }
+
+    /// Turns the sums of output row `oy` into pixels, in order, and clears them.
+    fn flush_band(&mut self, oy: usize) {
+        let f = self.factor;
+        let c = self.channels;
+        let rows = f.min(self.height - oy * f) as u32;
+        let offset = if self.band.is_some() {
+            0
+        } else {
+            oy * self.out_width * c
+        };
+        let sums = &mut self.sums[offset..offset + self.out_width * c];
+        for (ox, s) in sums.chunks_exact_mut(c).enumerate() {
+            let count = f.min(self.width - ox * f) as u32 * rows;
+            if c == 4 {
+                let alpha = s[3];
+                let colour = |v: u32| {
+                    if alpha == 0 {
+                        0
+                    } else {
+                        ((v + alpha / 2) / alpha) as u8
+                    }
+                };
+                self.data.extend_from_slice(&[
+                    colour(s[0]),
+                    colour(s[1]),
+                    colour(s[2]),
+                    ((alpha + count / 2) / count) as u8,
+                ]);
+            } else {
+                self.data
+                    .extend(s.iter().map(|&v| ((v + count / 2) / count) as u8));
+            }
+            s.fill(0);
+        }
+    }
+
+    fn finish(mut self, translucent: bool) -> Result<Pixels, ImageError> {
+        match self.band {
+            Some(band) => self.flush_band(band),
+            None => (0..self.out_height).for_each(|oy| self.flush_band(oy)),
+        }
+        if self.data.len() != self.out_width * self.out_height * self.channels {
+            return Err(ImageError::Corrupt(
+                "PNG has fewer rows than it declares".into(),
+            ));
+        }
+        let pixels = Pixels {
+            width: self.out_width as u32,
+            height: self.out_height as u32,
+            channels: self.channels,
+            data: self.data,
+            translucent,
+        };
+        Ok(if translucent {
+            pixels
+        } else {
+            pixels.into_rgb()
+        })
+    }
+}
+
+fn to_image_error(error: png::DecodingError) -> ImageError {
+    match error {
+        png::DecodingError::LimitsExceeded => {
+            ImageError::Corrupt("PNG exceeds decoder limits".into())
+        }
+        other => ImageError::Corrupt(other.to_string()),
+    }
+}

@@ -1,0 +1,231 @@
+// Benchmarks the imaging wasm build against sharp (libvips, one thread) on the same thumbnails.
+//
+// Usage: node imaging.mjs <module.wasm> <folder>... (bench/run-imaging builds and passes these).
+// For each image: median time of >= RUNS runs of each pipeline (both thumbnails, 400 and 200
+// px high, decode to encode), JPEG bytes ratio, SSIM of each of our thumbnails against
+// sharp's at the same size, and the peak linear memory of a fresh wasm instance.
+
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync, statSync } from "node:fs";
+import { join, basename, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+
+sharp.concurrency(1);
+sharp.cache(false);
+
+const RUNS = Number(process.env.RUNS ?? 7);
+const HEIGHTS = [200, 400];
+const MAX_PIXELS = 25_000_000; // Limits::default().max_pixels
+const here = dirname(fileURLToPath(import.meta.url));
+const [wasmPath, ...folders] = process.argv.slice(2);
+const wasmModule = new WebAssembly.Module(readFileSync(wasmPath));
+
+/** One instance of the pipeline; linear memory only grows, so its size is the peak. */
+function instance() {
+  const { exports } = new WebAssembly.Instance(wasmModule, {});
+  return {
+    memoryMiB: () => exports.memory.buffer.byteLength / 2 ** 20,
+    run(bytes) {
+      const ptr = exports.alloc(bytes.length);
+      new Uint8Array(exports.memory.buffer, ptr, bytes.length).set(bytes);
+      const status = exports.thumbnails(ptr, bytes.length, HEIGHTS[0], HEIGHTS[1]);
+      exports.dealloc(ptr, bytes.length);
+      if (status !== 0) {
+        const msg = new Uint8Array(exports.memory.buffer, exports.error_ptr(), exports.error_len());
+        throw new Error(new TextDecoder().decode(msg));
+      }
+      const out = HEIGHTS.map((height, i) => ({
+        height,
+        width: exports.thumbnail_width(i),
+        png: exports.thumbnail_is_png(i) === 1,
+        bytes: Buffer.from(new Uint8Array(exports.memory.buffer, exports.thumbnail_ptr(i), exports.thumbnail_len(i))),
+      }));
+      exports.clear();
+      return out;
+    },
+  };
+}
+
+/** The same rule as imaging::thumbnail_size, so both pipelines make identical sizes. */
+function thumbnailSize(width, height, requested) {
+  if (requested >= height) return [width, height];
+  return [Math.max(1, Math.round((width * requested) / height)), requested];
+}
+
+async function sharpThumbnails(bytes, heights = HEIGHTS) {
+  const meta = await sharp(bytes).metadata();
+  const swap = (meta.orientation ?? 1) >= 5;
+  const [w, h] = swap ? [meta.height, meta.width] : [meta.width, meta.height];
+  return Promise.all(
+    heights.map(async (requested) => {
+      const [tw, th] = thumbnailSize(w, h, requested);
+      let pipeline = sharp(bytes).rotate().resize({ width: tw, height: th, fit: "fill", kernel: "lanczos3" });
+      pipeline = meta.hasAlpha
+        ? pipeline.png()
+        : pipeline.jpeg({ quality: 85, chromaSubsampling: "4:2:0" });
+      return { height: th, width: tw, png: !!meta.hasAlpha, bytes: await pipeline.toBuffer() };
+    }),
+  );
+}
+
+/** Luma (BT.601) after flattening on white, 8x8 windows every 4 px, K1 0.01, K2 0.03. */
+async function ssim(a, b) {
+  const luma = async (bytes, w, h) => {
+    const { data, info } = await sharp(bytes)
+      .flatten({ background: "#ffffff" })
+      .resize({ width: w, height: h, fit: "fill" })
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const y = new Float64Array(info.width * info.height);
+    for (let i = 0; i < y.length; i++) {
+      y[i] = 0.299 * data[3 * i] + 0.587 * data[3 * i + 1] + 0.114 * data[3 * i + 2];
+    }
+    return y;
+  };
+  const [w, h] = [b.width, b.height];
+  const [x, y] = [await luma(a.bytes, w, h), await luma(b.bytes, w, h)];
+  const [c1, c2] = [(0.01 * 255) ** 2, (0.03 * 255) ** 2];
+  let [sum, n] = [0, 0];
+  for (let wy = 0; wy + 8 <= h; wy += 4) {
+    for (let wx = 0; wx + 8 <= w; wx += 4) {
+      let [mx, my, vx, vy, cxy] = [0, 0, 0, 0, 0];
+      for (let j = 0; j < 8; j++) for (let i = 0; i < 8; i++) {
+        const k = (wy + j) * w + wx + i;
+        mx += x[k]; my += y[k];
+      }
+      mx /= 64; my /= 64;
+      for (let j = 0; j < 8; j++) for (let i = 0; i < 8; i++) {
+        const k = (wy + j) * w + wx + i;
+        vx += (x[k] - mx) ** 2; vy += (y[k] - my) ** 2; cxy += (x[k] - mx) * (y[k] - my);
+      }
+      vx /= 63; vy /= 63; cxy /= 63;
+      sum += ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
+      n++;
+    }
+  }
+  return sum / n;
+}
+
+const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
+
+async function timeRuns(fn) {
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const start = process.hrtime.bigint();
+    await fn();
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  return median(times);
+}
+
+/** A photo scaled up to just under the max-pixels default, as JPEG (both codings) and PNG. */
+async function maxPixelImages() {
+  const dir = join(here, "generated");
+  mkdirSync(dir, { recursive: true });
+  const side = Math.floor(Math.sqrt(MAX_PIXELS / 6)); // 3:2
+  const [w, h] = [3 * side, 2 * side];
+  const photo = "/work/shared/bench-images/kleiber-24mp.jpg";
+  const alpha = "/work/shared/bench-images/life-6mp-alpha.png";
+  const make = {
+    [`max-${w}x${h}-baseline.jpg`]: () => sharp(photo).resize(w, h, { fit: "fill" }).jpeg({ quality: 90 }),
+    [`max-${w}x${h}-progressive.jpg`]: () => sharp(photo).resize(w, h, { fit: "fill" }).jpeg({ quality: 90, progressive: true }),
+    [`max-${w}x${h}-rgba.png`]: () => sharp(alpha).resize(w, h, { fit: "fill" }).png(),
+    [`max-${w}x${h}-interlaced.png`]: () => sharp(alpha).resize(w, h, { fit: "fill" }).png({ progressive: true }),
+  };
+  const paths = [];
+  for (const [name, pipeline] of Object.entries(make)) {
+    const path = join(dir, name);
+    if (!existsSync(path)) await pipeline().toFile(path);
+    paths.push(path);
+  }
+  return paths;
+}
+
+const images = folders
+  .flatMap((folder) => readdirSync(folder).sort().map((name) => join(folder, name)))
+  .filter((path) => /\.(jpe?g|png)$/i.test(path) && statSync(path).isFile());
+
+const shared = instance();
+const rows = [];
+for (const path of images) {
+  const bytes = readFileSync(path);
+  const fresh = instance();
+  const ours = fresh.run(bytes);
+  const theirs = await sharpThumbnails(bytes);
+  // Warm both, then alternate so neither gets a quieter machine.
+  shared.run(bytes);
+  const wasmMs = await timeRuns(() => shared.run(bytes));
+  const sharpMs = await timeRuns(() => sharpThumbnails(bytes));
+  // libvips cannot share a decode between outputs; this shows what one thumbnail costs it.
+  const sharpOneMs = await timeRuns(() => sharpThumbnails(bytes, [HEIGHTS[1]]));
+  const ssims = [];
+  for (let i = 0; i < HEIGHTS.length; i++) ssims.push(await ssim(ours[i], theirs[i]));
+  const oursBytes = ours.reduce((s, t) => s + t.bytes.length, 0);
+  const theirBytes = theirs.reduce((s, t) => s + t.bytes.length, 0);
+  rows.push({
+    image: basename(path),
+    wasm_ms: wasmMs,
+    sharp_ms: sharpMs,
+    sharp_400_only_ms: sharpOneMs,
+    ratio: wasmMs / sharpMs,
+    format: ours[0].png ? "png" : "jpeg",
+    sizes: ours.map((t) => `${t.width}x${t.height}`),
+    bytes_ratio: oursBytes / theirBytes,
+    ssim: ssims,
+    peak_mib: fresh.memoryMiB(),
+  });
+}
+
+const maxRows = [];
+for (const path of await maxPixelImages()) {
+  const fresh = instance();
+  const start = process.hrtime.bigint();
+  let [error, ssims] = [null, []];
+  const bytes = readFileSync(path);
+  try {
+    const ours = fresh.run(bytes);
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    const theirs = await sharpThumbnails(bytes);
+    for (let i = 0; i < HEIGHTS.length; i++) ssims.push(await ssim(ours[i], theirs[i]));
+    maxRows.push({ image: basename(path), ms, peak_mib: fresh.memoryMiB(), ssim: ssims, error });
+  } catch (e) {
+    maxRows.push({ image: basename(path), peak_mib: fresh.memoryMiB(), error: e.message });
+  }
+}
+
+const pad = (s, n) => String(s).padEnd(n);
+const f = (x, d = 2) => x.toFixed(d);
+console.log(
+  pad("image", 34) + pad("wasm ms", 9) + pad("sharp ms", 10) + pad("ratio", 7) + pad("sharp400", 9) + pad("fmt", 5) +
+    pad("bytes", 7) + pad("ssim 200", 10) + pad("ssim 400", 10) + "peak MiB",
+);
+for (const r of rows) {
+  console.log(
+    pad(r.image, 34) + pad(f(r.wasm_ms, 1), 9) + pad(f(r.sharp_ms, 1), 10) + pad(f(r.ratio), 7) +
+      pad(f(r.sharp_400_only_ms, 1), 9) + pad(r.format, 5) + pad(f(r.bytes_ratio), 7) + pad(f(r.ssim[0], 4), 10) + pad(f(r.ssim[1], 4), 10) +
+      f(r.peak_mib, 1),
+  );
+}
+console.log(`all images one after another in one instance: peak ${f(shared.memoryMiB(), 1)} MiB`);
+for (const r of maxRows) {
+  console.log(
+    r.error
+      ? `${pad(r.image, 40)} ERROR ${r.error}, peak ${f(r.peak_mib, 1)} MiB`
+      : `${pad(r.image, 40)} ${f(r.ms, 0)} ms, peak ${f(r.peak_mib, 1)} MiB, ssim ${r.ssim.map((x) => f(x, 4)).join(" ")}`,
+  );
+}
+
+const results = {
+  runs: RUNS,
+  heights: HEIGHTS,
+  ssim_method: "luma BT.601 after flattening on white, 8x8 windows stepped by 4 px, K1=0.01 K2=0.03",
+  node: process.version,
+  sharp: sharp.versions,
+  images: rows,
+  shared_instance_peak_mib: shared.memoryMiB(),
+  max_pixels: MAX_PIXELS,
+  max_pixel_images: maxRows,
+};
+mkdirSync(join(here, "results"), { recursive: true });
+writeFileSync(join(here, "results", "imaging.json"), JSON.stringify(results, null, 2) + "\n");

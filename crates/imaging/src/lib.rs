@@ -86,7 +86,7 @@ pub struct Thumbnail {
 }
 
 /// Why an upload was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ImageError {
     /// The bytes are not a PNG or a JPEG (GIF, WebP, text...), or use a JPEG
     /// coding we do not decode (arithmetic, 12-bit).

@@ -1,0 +1,123 @@
+//! Fixture builders shared by the integration tests: small synthetic JPEGs and PNGs made in memory.
+#![allow(dead_code)] // each test binary uses a different subset
+
+pub const BENCH_IMAGES: &str = "../../../shared/bench-images";
+
+pub fn bench_image(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(BENCH_IMAGES)
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// An RGB image whose pixel at (x, y) is `colour(x, y)`.
+pub fn rgb(width: u32, height: u32, colour: impl Fn(u32, u32) -> [u8; 3]) -> Vec<u8> {
+    (0..height)
+        .flat_map(|y| (0..width).map(move |x| (x, y)))
+        .flat_map(|(x, y)| colour(x, y))
+        .collect()
+}
+
+/// A baseline 4:2:0 JPEG, with an EXIF APP1 carrying `orientation` when given.
+pub fn jpeg(width: u32, height: u32, pixels: &[u8], orientation: Option<u16>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 95);
+    if let Some(value) = orientation {
+        encoder.add_app_segment(1, &exif_app1(value)).unwrap();
+    }
+    encoder
+        .encode(
+            pixels,
+            width as u16,
+            height as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .unwrap();
+    bytes
+}
+
+/// "Exif\0\0" and a big-endian TIFF block whose IFD0 holds only the orientation tag.
+pub fn exif_app1(orientation: u16) -> Vec<u8> {
+    let mut app1 = b"Exif\0\0MM\0*\0\0\0\x08".to_vec();
+    app1.extend_from_slice(&1u16.to_be_bytes()); // one entry
+    app1.extend_from_slice(&0x0112u16.to_be_bytes()); // Orientation
+    app1.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+    app1.extend_from_slice(&1u32.to_be_bytes()); // count
+    app1.extend_from_slice(&orientation.to_be_bytes());
+    app1.extend_from_slice(&[0, 0]); // value padding
+    app1.extend_from_slice(&0u32.to_be_bytes()); // no next IFD
+    app1
+}
+
+/// A PNG of 8-bit RGB or RGBA pixels.
+pub fn png(width: u32, height: u32, pixels: &[u8], with_alpha: bool) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(if with_alpha {
+        png::ColorType::Rgba
+    } else {
+        png::ColorType::Rgb
+    });
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(pixels).unwrap();
+    writer.finish().unwrap();
+    bytes
+}
+
+/// Decodes a thumbnail back to RGB(A) pixels and its channel count.
+pub fn decode(thumbnail: &imaging::Thumbnail) -> (Vec<u8>, usize) {
+    match thumbnail.format {
+        imaging::Format::Jpeg => {
+            let mut decoder = jpeg_decoder::Decoder::new(thumbnail.bytes.as_slice());
+            (decoder.decode().unwrap(), 3)
+        }
+        imaging::Format::Png => {
+            let decoder = png::Decoder::new(std::io::Cursor::new(thumbnail.bytes.as_slice()));
+            let mut reader = decoder.read_info().unwrap();
+            let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+            let info = reader.next_frame(&mut buf).unwrap();
+            buf.truncate(info.buffer_size());
+            (buf, info.color_type.samples())
+        }
+    }
+}
+
+/// The CRC-32 of PNG chunks, for hand-made headers.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A tiny, well-formed PNG that declares `width` x `height` and holds one empty IDAT.
+pub fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    let chunk = |bytes: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
+        bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(&crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+    chunk(&mut bytes, b"IHDR", &ihdr);
+    chunk(
+        &mut bytes,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
+    chunk(&mut bytes, b"IEND", &[]);
+    bytes
+}

@@ -91,10 +91,18 @@ pub extern "C" fn clear() {
 
 #[no_mangle]
 pub extern "C" fn error_ptr() -> *const u8 {
-    OUTCOME.lock().unwrap_or_else(|e| e.into_inner()).error.as_ptr()
+    OUTCOME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .error
+        .as_ptr()
 }
 
 #[no_mangle]
 pub extern "C" fn error_len() -> usize {
-    OUTCOME.lock().unwrap_or_else(|e| e.into_inner()).error.len()
+    OUTCOME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .error
+        .len()
 }

@@ -186,13 +186,8 @@ impl Boxes {
             let count = f.min(self.width - ox * f) as u32 * rows;
             if c == 4 {
                 let alpha = s[3];
-                let colour = |v: u32| {
-                    if alpha == 0 {
-                        0
-                    } else {
-                        ((v + alpha / 2) / alpha) as u8
-                    }
-                };
+                // A fully transparent box has no colour to keep.
+                let colour = |v: u32| (v + alpha / 2).checked_div(alpha).unwrap_or(0) as u8;
                 self.data.extend_from_slice(&[
                     colour(s[0]),
                     colour(s[1]),

@@ -375,3 +375,66 @@ fn a_zero_thumbnail_height_is_refused() {
     // Assert
     assert_eq!(result.map(|_| ()), Err(ImageError::InvalidHeight(0)));
 }
+
+#[test]
+fn a_png_with_an_exif_orientation_chunk_is_turned_upright() {
+    // Arrange: stored 48x64, orientation 6 (turn a quarter clockwise).
+    let (w, h, pixels) = stored_quadrants(6);
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().unwrap();
+        let tiff = &exif_app1(6)[6..]; // the eXIf chunk holds the TIFF block alone
+        writer
+            .write_chunk(png::chunk::ChunkType(*b"eXIf"), tiff)
+            .unwrap();
+        writer.write_image_data(&pixels).unwrap();
+        writer.finish().unwrap();
+    }
+
+    // Act
+    let (probed, thumbs) = thumbnails(&bytes, &[48], &Limits::default()).unwrap();
+
+    // Assert
+    assert_eq!((probed.width, probed.height), (64, 48));
+    let (data, c) = decode(&thumbs[0]);
+    assert!(close(pixel(&data, c, 64, 8, 8), RED));
+    assert!(close(pixel(&data, c, 64, 56, 40), WHITE));
+}
+
+#[test]
+fn a_progressive_4_4_4_jpeg_whose_coefficients_would_not_fit_is_refused_by_probe() {
+    // Arrange: SOI then a progressive SOF2 for 6000x4000, three full-resolution components.
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xC2, 0, 17, 8, 0x0F, 0xA0, 0x17, 0x70, 3];
+    bytes.extend_from_slice(&[1, 0x11, 0, 2, 0x11, 1, 3, 0x11, 1]);
+
+    // Act
+    let result = probe(&bytes, &Limits::default());
+
+    // Assert
+    match result {
+        Err(ImageError::TooManyPixels {
+            width: 6000,
+            height: 4000,
+            max,
+        }) => {
+            assert!(max < 24_000_000)
+        }
+        other => panic!("expected TooManyPixels, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_same_progressive_size_at_4_2_0_is_accepted() {
+    // Arrange
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xC2, 0, 17, 8, 0x0F, 0xA0, 0x17, 0x70, 3];
+    bytes.extend_from_slice(&[1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+
+    // Act
+    let result = probe(&bytes, &Limits::default());
+
+    // Assert
+    assert_eq!(result.map(|p| (p.width, p.height)), Ok((6000, 4000)));
+}

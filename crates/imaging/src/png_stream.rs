@@ -142,32 +142,14 @@ impl Boxes {
         };
         let c = self.channels;
         let sums = &mut self.sums[out_row * self.out_width * c..(out_row + 1) * self.out_width * c];
-        let mut min_alpha = 255u8;
-        for (i, p) in data.chunks_exact(in_channels).enumerate() {
-            let x = x0 + i * dx;
-            if x >= self.width {
-                break;
-            }
-            let (r, g, b, a) = match in_channels {
-                1 => (p[0], p[0], p[0], 255),
-                2 => (p[0], p[0], p[0], p[1]),
-                3 => (p[0], p[1], p[2], 255),
-                _ => (p[0], p[1], p[2], p[3]),
-            };
-            min_alpha = min_alpha.min(a);
-            let o = (x / f) * c;
-            if c == 4 {
-                let a32 = u32::from(a);
-                sums[o] += u32::from(r) * a32;
-                sums[o + 1] += u32::from(g) * a32;
-                sums[o + 2] += u32::from(b) * a32;
-                sums[o + 3] += a32;
-            } else {
-                sums[o] += u32::from(r);
-                sums[o + 1] += u32::from(g);
-                sums[o + 2] += u32::from(b);
-            }
-        }
+        let (w, f) = (self.width, self.factor);
+        // One monomorphised loop per channel layout keeps the per-pixel work branch-free.
+        let min_alpha = match (in_channels, c) {
+            (1, _) => accumulate::<1, 3>(sums, data, x0, dx, f, w),
+            (2, _) => accumulate::<2, 4>(sums, data, x0, dx, f, w),
+            (3, _) => accumulate::<3, 3>(sums, data, x0, dx, f, w),
+            _ => accumulate::<4, 4>(sums, data, x0, dx, f, w),
+        };
         min_alpha < 255
     }
 
@@ -225,6 +207,58 @@ impl Boxes {
             pixels.into_rgb()
         })
     }
+}
+
+/// Adds the samples of one row into `sums` (OUT per output box) and returns the
+/// smallest alpha seen. `x0`/`dx` place Adam7 samples; plain rows have 0 and 1.
+fn accumulate<const IN: usize, const OUT: usize>(
+    sums: &mut [u32],
+    data: &[u8],
+    x0: usize,
+    dx: usize,
+    factor: usize,
+    width: usize,
+) -> u8 {
+    let mut min_alpha = 255u8;
+    let mut add = |s: &mut [u32], p: &[u8]| {
+        let (r, g, b, a) = match IN {
+            1 => (p[0], p[0], p[0], 255),
+            2 => (p[0], p[0], p[0], p[1]),
+            3 => (p[0], p[1], p[2], 255),
+            _ => (p[0], p[1], p[2], p[3]),
+        };
+        min_alpha = min_alpha.min(a);
+        if OUT == 4 {
+            let a = u32::from(a);
+            s[0] += u32::from(r) * a;
+            s[1] += u32::from(g) * a;
+            s[2] += u32::from(b) * a;
+            s[3] += a;
+        } else {
+            s[0] += u32::from(r);
+            s[1] += u32::from(g);
+            s[2] += u32::from(b);
+        }
+    };
+    if (x0, dx) == (0, 1) {
+        // Whole rows: each run of `factor` pixels feeds one box, no division needed.
+        let boxes = sums.chunks_exact_mut(OUT);
+        for (s, run) in boxes.zip(data[..width * IN].chunks(factor * IN)) {
+            for p in run.chunks_exact(IN) {
+                add(s, p);
+            }
+        }
+    } else {
+        for (i, p) in data.chunks_exact(IN).enumerate() {
+            let x = x0 + i * dx;
+            if x >= width {
+                break;
+            }
+            let o = (x / factor) * OUT;
+            add(&mut sums[o..o + OUT], p);
+        }
+    }
+    min_alpha
 }
 
 fn to_image_error(error: png::DecodingError) -> ImageError {

@@ -438,3 +438,57 @@ fn the_same_progressive_size_at_4_2_0_is_accepted() {
     // Assert
     assert_eq!(result.map(|p| (p.width, p.height)), Ok((6000, 4000)));
 }
+
+#[test]
+fn a_grayscale_jpeg_gives_a_grey_jpeg_thumbnail() {
+    // Arrange
+    let luma: Vec<u8> = (0..64 * 48).map(|i| (i % 64 * 4) as u8).collect();
+    let mut bytes = Vec::new();
+    jpeg_encoder::Encoder::new(&mut bytes, 90)
+        .encode(&luma, 64, 48, jpeg_encoder::ColorType::Luma)
+        .unwrap();
+
+    // Act
+    let (_, thumbs) = thumbnails(&bytes, &[24], &Limits::default()).unwrap();
+
+    // Assert
+    assert_eq!(
+        (thumbs[0].width, thumbs[0].height, thumbs[0].format),
+        (32, 24, Format::Jpeg)
+    );
+    let (data, _) = decode(&thumbs[0]);
+    assert!(data.chunks_exact(3).all(|p| p[0].abs_diff(p[2]) < 12));
+}
+
+#[test]
+fn a_16_bit_png_is_read_at_8_bits() {
+    // Arrange: big-endian 16-bit RGB, a dark left half and a light right half.
+    let (w, h) = (40u32, 20u32);
+    let pixels: Vec<u8> = (0..w * h)
+        .map(|i| {
+            if i % w < w / 2 {
+                [0x20, 0x00]
+            } else {
+                [0xE0, 0xFF]
+            }
+        })
+        .flat_map(|sample| [sample[0], sample[1]].repeat(3))
+        .collect();
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Sixteen);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&pixels).unwrap();
+        writer.finish().unwrap();
+    }
+
+    // Act
+    let (_, thumbs) = thumbnails(&bytes, &[10], &Limits::default()).unwrap();
+
+    // Assert
+    let (data, c) = decode(&thumbs[0]);
+    assert!(close(pixel(&data, c, 20, 2, 5), [0x20; 3]));
+    assert!(close(pixel(&data, c, 20, 17, 5), [0xE0; 3]));
+}

@@ -1,0 +1,220 @@
+//! The one error type at the HTTP edge, and the one place that maps it to status codes and JSON.
+
+use crate::http::Response;
+use crate::ports::StoreError;
+use serde_json::{json, Map, Value};
+
+/// Per-field validation messages, serialized as `{"field": ["message", ...]}` like the Django
+/// service this replaces.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldErrors(Map<String, Value>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn single(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = Self::new();
+        errors.add(field, message);
+        errors
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        let entry = self.0.entry(field).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = entry {
+            list.push(Value::String(message.into()));
+        }
+    }
+
+    pub fn required(field: &str) -> Self {
+        Self::single(field, REQUIRED)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(())` when no error was added, else the errors as a 400.
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self))
+        }
+    }
+}
+
+pub const REQUIRED: &str = "This field is required.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is well-formed HTTP but some fields are invalid.
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    /// 401: no credentials, or credentials that are not valid now.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// 403: authenticated, but the caller (or their tier) may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// 404: unknown, or not the caller's (never reveal which).
+    #[error("not found")]
+    NotFound,
+    /// 405: the path exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: the request conflicts with stored state (a tier still in use, a taken name).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 413: the body or the image is larger than the configured limits.
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(String),
+    /// 429: too many failed attempts; retry after this many seconds.
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: i64 },
+    /// 503: a dependency (D1) is unreachable; used by the health check.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// 500: anything else. The cause is logged and never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.0)
+    }
+}
+
+impl ApiError {
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Validation(_) => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound => 404,
+            ApiError::MethodNotAllowed => 405,
+            ApiError::Conflict(_) => 409,
+            ApiError::PayloadTooLarge(_) => 413,
+            ApiError::TooManyRequests { .. } => 429,
+            ApiError::Unavailable(_) => 503,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        let status = self.status();
+        match self {
+            ApiError::Validation(errors) => Response::json(status, &Value::Object(errors.0)),
+            ApiError::Unauthorized(detail) => Response::json(status, &json!({ "detail": detail }))
+                .with_header("www-authenticate", "Bearer realm=\"api\""),
+            ApiError::Forbidden(detail) => Response::json(status, &json!({ "detail": detail })),
+            ApiError::NotFound => Response::json(status, &json!({ "detail": "Not found." })),
+            ApiError::MethodNotAllowed => {
+                Response::json(status, &json!({ "detail": "Method not allowed." }))
+            }
+            ApiError::Conflict(detail) => Response::json(status, &json!({ "detail": detail })),
+            ApiError::PayloadTooLarge(detail) => Response::json(status, &json!({ "detail": detail })),
+            ApiError::TooManyRequests { retry_after_secs } => Response::json(
+                status,
+                &json!({ "detail": format!("Too many failed attempts. Try again in {retry_after_secs} seconds.") }),
+            )
+            .with_header("retry-after", &retry_after_secs.to_string()),
+            ApiError::Unavailable(cause) => {
+                log(&format!("service unavailable: {cause}"));
+                Response::json(status, &json!({ "detail": "Service unavailable." }))
+            }
+            ApiError::Internal(cause) => {
+                log(&format!("internal error: {cause}"));
+                Response::json(status, &json!({ "detail": "Internal server error." }))
+            }
+        }
+    }
+}
+
+/// Writes a line to the runtime's log (`wrangler tail`) or stderr natively.
+pub fn log(line: &str) {
+    #[cfg(target_arch = "wasm32")]
+    worker::console_error!("{line}");
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_are_400_with_a_list_per_field() {
+        let mut errors = FieldErrors::required("username");
+        errors.add("password", "Too short.");
+        let response = ApiError::Validation(errors).into_response();
+        assert_eq!(response.status, 400);
+        assert_eq!(
+            response.json_body(),
+            json!({"username": ["This field is required."], "password": ["Too short."]})
+        );
+    }
+
+    #[test]
+    fn unauthorized_is_401_with_detail_and_a_bearer_challenge() {
+        let response = ApiError::Unauthorized("Token is expired.").into_response();
+        assert_eq!(response.status, 401);
+        assert_eq!(response.json_body(), json!({"detail": "Token is expired."}));
+        assert_eq!(response.header("www-authenticate"), Some("Bearer realm=\"api\""));
+    }
+
+    #[test]
+    fn forbidden_is_403_with_detail() {
+        let response = ApiError::Forbidden("Nope.").into_response();
+        assert_eq!((response.status, response.json_body()), (403, json!({"detail": "Nope."})));
+    }
+
+    #[test]
+    fn not_found_is_404_and_says_nothing_more() {
+        let response = ApiError::NotFound.into_response();
+        assert_eq!((response.status, response.json_body()), (404, json!({"detail": "Not found."})));
+    }
+
+    #[test]
+    fn method_not_allowed_is_405() {
+        assert_eq!(ApiError::MethodNotAllowed.into_response().status, 405);
+    }
+
+    #[test]
+    fn conflict_is_409() {
+        let response = ApiError::Conflict("in use".into()).into_response();
+        assert_eq!((response.status, response.json_body()), (409, json!({"detail": "in use"})));
+    }
+
+    #[test]
+    fn payload_too_large_is_413() {
+        assert_eq!(ApiError::PayloadTooLarge("big".into()).into_response().status, 413);
+    }
+
+    #[test]
+    fn too_many_requests_is_429_with_retry_after() {
+        let response = ApiError::TooManyRequests { retry_after_secs: 42 }.into_response();
+        assert_eq!(response.status, 429);
+        assert_eq!(response.header("retry-after"), Some("42"));
+    }
+
+    #[test]
+    fn unavailable_is_503_without_the_cause() {
+        let response = ApiError::Unavailable("D1 down at 10.0.0.1".into()).into_response();
+        assert_eq!(response.status, 503);
+        assert!(!String::from_utf8_lossy(&response.body).contains("10.0.0.1"));
+    }
+
+    #[test]
+    fn internal_errors_are_opaque_500s() {
+        let response = ApiError::internal("secret table name").into_response();
+        assert_eq!(response.status, 500);
+        assert_eq!(response.json_body(), json!({"detail": "Internal server error."}));
+    }
+}

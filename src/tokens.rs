@@ -1,0 +1,153 @@
+//! JWT access and refresh tokens (HS256), with the claims of djangorestframework-simplejwt.
+//! Expiry is checked against the injected clock, not the library's, so it is testable.
+
+use crate::config::Config;
+use crate::error::ApiError;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub token_type: TokenType,
+    pub user_id: i64,
+    /// Seconds since the Unix epoch.
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+}
+
+pub fn issue(config: &Config, token_type: TokenType, user_id: i64, now_ms: i64) -> String {
+    let iat = now_ms.div_euclid(1000);
+    let lifetime = match token_type {
+        TokenType::Access => config.access_token_secs,
+        TokenType::Refresh => config.refresh_token_secs,
+    };
+    let claims = Claims {
+        token_type,
+        user_id,
+        exp: iat + lifetime,
+        iat,
+        jti: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(config.jwt_secret.expose()))
+        .expect("HS256 signing with a byte key cannot fail")
+}
+
+/// Verifies signature (HS256 only: `none` and every other `alg` are refused), type and expiry.
+pub fn verify(config: &Config, token: &str, expected: TokenType, now_ms: i64) -> Result<Claims, ApiError> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let key = DecodingKey::from_secret(config.jwt_secret.expose());
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .map_err(|_| ApiError::Unauthorized("Token is invalid."))?
+        .claims;
+    if claims.token_type != expected {
+        return Err(ApiError::Unauthorized("Token has wrong type."));
+    }
+    if now_ms.div_euclid(1000) >= claims.exp {
+        return Err(ApiError::Unauthorized("Token is expired."));
+    }
+    Ok(claims)
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(header: Option<&str>) -> Result<&str, ApiError> {
+    let header = header.ok_or(ApiError::Unauthorized("Authentication credentials were not provided."))?;
+    let (scheme, token) = header.trim().split_once(' ').ok_or(ApiError::Unauthorized("Invalid Authorization header."))?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+        return Err(ApiError::Unauthorized("Invalid Authorization header."));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn config() -> Config {
+        Config::for_tests()
+    }
+
+    #[test]
+    fn an_access_token_verifies_as_access_until_it_expires() {
+        let token = issue(&config(), TokenType::Access, 7, NOW);
+        let claims = verify(&config(), &token, TokenType::Access, NOW).unwrap();
+        assert_eq!((claims.user_id, claims.exp - claims.iat), (7, 20 * 60));
+        let at_expiry = NOW + 20 * 60 * 1000;
+        assert!(verify(&config(), &token, TokenType::Access, at_expiry - 1000).is_ok());
+        assert!(matches!(
+            verify(&config(), &token, TokenType::Access, at_expiry),
+            Err(ApiError::Unauthorized("Token is expired."))
+        ));
+    }
+
+    #[test]
+    fn tokens_of_one_type_are_refused_as_the_other() {
+        let access = issue(&config(), TokenType::Access, 1, NOW);
+        let refresh = issue(&config(), TokenType::Refresh, 1, NOW);
+        assert!(verify(&config(), &access, TokenType::Refresh, NOW).is_err());
+        assert!(verify(&config(), &refresh, TokenType::Access, NOW).is_err());
+        assert!(verify(&config(), &refresh, TokenType::Refresh, NOW).is_ok());
+    }
+
+    #[test]
+    fn every_token_has_its_own_jti() {
+        let a = verify(&config(), &issue(&config(), TokenType::Access, 1, NOW), TokenType::Access, NOW).unwrap();
+        let b = verify(&config(), &issue(&config(), TokenType::Access, 1, NOW), TokenType::Access, NOW).unwrap();
+        assert_ne!(a.jti, b.jti);
+    }
+
+    #[test]
+    fn a_token_signed_with_another_secret_is_refused() {
+        let other = Config::from_lookup(|_| None, Some("another-secret-which-is-also-long-enough".into())).unwrap();
+        let token = issue(&other, TokenType::Access, 1, NOW);
+        assert!(verify(&config(), &token, TokenType::Access, NOW).is_err());
+    }
+
+    fn forge(header: &str, claims: &Claims, signature: &str) -> String {
+        let claims = serde_json::to_vec(claims).unwrap();
+        format!("{}.{}.{signature}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims))
+    }
+
+    #[test]
+    fn alg_none_and_other_algorithms_are_refused() {
+        let token = issue(&config(), TokenType::Access, 1, NOW);
+        let claims = verify(&config(), &token, TokenType::Access, NOW).unwrap();
+        let signature = token.rsplit('.').next().unwrap();
+        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512","typ":"JWT"}"#, r#"{"alg":"RS256","typ":"JWT"}"#] {
+            assert!(verify(&config(), &forge(header, &claims, ""), TokenType::Access, NOW).is_err(), "{header}");
+            assert!(verify(&config(), &forge(header, &claims, signature), TokenType::Access, NOW).is_err(), "{header}");
+        }
+    }
+
+    #[test]
+    fn a_tampered_payload_is_refused() {
+        let token = issue(&config(), TokenType::Access, 1, NOW);
+        let mut claims = verify(&config(), &token, TokenType::Access, NOW).unwrap();
+        claims.user_id = 2;
+        let signature = token.rsplit('.').next().unwrap();
+        let forged = forge(r#"{"alg":"HS256","typ":"JWT"}"#, &claims, signature);
+        assert!(verify(&config(), &forged, TokenType::Access, NOW).is_err());
+    }
+
+    #[test]
+    fn the_bearer_header_must_be_well_formed() {
+        assert_eq!(bearer(Some("Bearer abc")).unwrap(), "abc");
+        assert_eq!(bearer(Some("bearer abc")).unwrap(), "abc");
+        for bad in [None, Some(""), Some("Bearer"), Some("Bearer "), Some("Basic abc"), Some("Token abc"), Some("Bearer a b")] {
+            assert!(bearer(bad).is_err(), "{bad:?}");
+        }
+    }
+}

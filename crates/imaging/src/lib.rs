@@ -141,14 +141,28 @@ pub fn thumbnails(
     let upright = orientation::apply(upright, probe.orientation);
 
     // Resize everything first and drop the decoded image before encoding, so the
-    // encoders' buffers never coexist with it.
+    // encoders' buffers never coexist with it. A thumbnail as large as the decoded
+    // image (no downscale needed) takes its buffer instead of a copy.
     let mut resizer = resize::Resizer::new();
-    let resized: Vec<pixels::Pixels> = sizes
-        .iter()
-        .map(|&(w, h)| resizer.resize(&upright, w, h))
-        .collect::<Result<_, _>>()?;
     let translucent = upright.is_translucent();
-    drop(upright);
+    let same_size = sizes
+        .iter()
+        .rposition(|&(w, h)| (w, h) == (upright.width, upright.height));
+    let mut resized: Vec<Option<pixels::Pixels>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &(w, h))| match same_size {
+            Some(last) if i == last => Ok(None),
+            _ => resizer.resize(&upright, w, h).map(Some),
+        })
+        .collect::<Result<_, _>>()?;
+    drop(resizer);
+    if let Some(last) = same_size {
+        resized[last] = Some(upright);
+    } else {
+        drop(upright);
+    }
+    let resized = resized.into_iter().flatten();
 
     let thumbnails = resized
         .into_iter()

@@ -38,10 +38,10 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 /// Peak heap above what was live before, while making the service's two thumbnails.
-fn peak_while_thumbnailing(bytes: &[u8]) -> usize {
+fn peak_while_thumbnailing(bytes: &[u8], heights: &[u32]) -> usize {
     let before = CURRENT.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);
-    let result = thumbnails(bytes, &[200, 400], &Limits::default());
+    let result = thumbnails(bytes, heights, &Limits::default());
     assert!(result.is_ok(), "{result:?}");
     drop(result);
     PEAK.load(Ordering::SeqCst) - before
@@ -110,7 +110,9 @@ fn peak_heap_stays_within_the_isolate_budget_for_the_largest_accepted_images() {
 
     for (name, bytes) in &cases {
         // Act
-        let peak = peak_while_thumbnailing(bytes);
+        let peak = peak_while_thumbnailing(bytes, &[200, 400]);
+        let tall = peak_while_thumbnailing(bytes, &[2000]);
+        eprintln!("{name}: at 2000 px peak heap {} MiB", tall >> 20);
 
         // Assert
         let total = peak + bytes.len();

@@ -24,7 +24,10 @@ pub(crate) struct Header {
 
 #[derive(Clone, Debug)]
 pub(crate) enum HeaderFormat {
-    Jpeg,
+    /// Bytes of DCT coefficients a progressive JPEG keeps while decoding (0 if baseline).
+    Jpeg {
+        coefficient_bytes: u64,
+    },
     Png(PngHeader),
 }
 
@@ -41,7 +44,7 @@ impl Header {
             (self.stored_width, self.stored_height)
         };
         let (format, may_have_alpha) = match &self.format {
-            HeaderFormat::Jpeg => (Format::Jpeg, false),
+            HeaderFormat::Jpeg { .. } => (Format::Jpeg, false),
             HeaderFormat::Png(png) => (Format::Png, png.has_alpha),
         };
         Probe {
@@ -187,8 +190,9 @@ fn read_frame(
     if !matches!(components, 1 | 3 | 4) {
         return Err(corrupt("JPEG with an unusual number of components"));
     }
+    let mut coefficient_bytes = 0;
     if progressive {
-        let coefficient_bytes = progressive_coefficient_bytes(segment, width, height)?;
+        coefficient_bytes = progressive_coefficient_bytes(segment, width, height)?;
         if coefficient_bytes > MAX_PROGRESSIVE_COEFFICIENT_BYTES {
             // Report it as a pixel limit: the ceiling for this image is proportionally lower.
             let pixels = u64::from(width) * u64::from(height);
@@ -200,7 +204,7 @@ fn read_frame(
         }
     }
     Ok(Header {
-        format: HeaderFormat::Jpeg,
+        format: HeaderFormat::Jpeg { coefficient_bytes },
         stored_width: width,
         stored_height: height,
         orientation,

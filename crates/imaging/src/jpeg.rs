@@ -13,10 +13,16 @@ use jpeg_decoder::{Decoder, PixelFormat};
 /// proper low-pass filter, so this still matches libvips (see the bench's SSIM).
 const DCT_MARGIN: u32 = 1;
 
+/// Component planes (at most 3 bytes a pixel) plus the RGB output (3 bytes).
+const DECODE_BYTES_PER_PIXEL: u64 = 6;
+/// What one decode may hold besides the input, within 96 MiB of linear memory.
+const MAX_DECODE_BYTES: u64 = 84 * 1024 * 1024;
+
 /// Decodes so that the stored image, once upright, is at least `target_height`
 /// tall (times [`DCT_MARGIN`]), or full size when that is not possible.
 pub(crate) fn decode_for_height(
     bytes: &[u8],
+    coefficient_bytes: u64,
     upright_height: u32,
     target_height: u32,
 ) -> Result<Pixels, ImageError> {
@@ -33,9 +39,21 @@ pub(crate) fn decode_for_height(
             .div_ceil(u64::from(upright_height.max(1)))
             .clamp(1, len) as u16
     };
-    decoder
+    let (scaled_width, scaled_height) = decoder
         .scale(fraction(info.width), fraction(info.height))
         .map_err(to_image_error)?;
+    // Refuse up front what would not fit, rather than let the isolate run out:
+    // a tall thumbnail of a large image may need a full-scale decode.
+    let decoded = u64::from(scaled_width) * u64::from(scaled_height);
+    let working = coefficient_bytes + decoded * DECODE_BYTES_PER_PIXEL;
+    if working > MAX_DECODE_BYTES {
+        let pixels = u64::from(info.width) * u64::from(info.height);
+        return Err(ImageError::TooManyPixels {
+            width: u32::from(info.width),
+            height: u32::from(info.height),
+            max: pixels * MAX_DECODE_BYTES / working,
+        });
+    }
     let data = decoder.decode().map_err(to_image_error)?;
     let info = decoder
         .info()
@@ -69,6 +87,7 @@ pub(crate) fn decode_for_height(
         channels: 3,
         data,
         translucent: false,
+        premultiplied: false,
     })
 }
 

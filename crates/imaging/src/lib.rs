@@ -95,7 +95,10 @@ pub enum ImageError {
     /// The bytes start like a PNG or JPEG but are truncated or invalid.
     #[error("corrupt image: {0}")]
     Corrupt(String),
-    /// The declared size is larger than the limits allow; nothing was decoded.
+    /// The declared size is larger than the limits allow, or (progressive JPEGs,
+    /// and tall thumbnails of large JPEGs that need a full-scale decode) the
+    /// decoder's working memory would not fit the isolate; `max` is then the
+    /// pixel count that would. Refused from the headers, before any decoding.
     #[error("image of {width}x{height} pixels exceeds the limit of {max} pixels")]
     TooManyPixels { width: u32, height: u32, max: u64 },
     /// A requested thumbnail height was zero.
@@ -133,7 +136,9 @@ pub fn thumbnails(
     let tallest = sizes.iter().map(|&(_, h)| h).max().unwrap_or(1);
 
     let upright = match header.format {
-        headers::HeaderFormat::Jpeg => jpeg::decode_for_height(bytes, probe.height, tallest)?,
+        headers::HeaderFormat::Jpeg { coefficient_bytes } => {
+            jpeg::decode_for_height(bytes, coefficient_bytes, probe.height, tallest)?
+        }
         headers::HeaderFormat::Png(_) => {
             png_stream::decode_for_height(bytes, probe.height, tallest)?
         }
@@ -158,7 +163,7 @@ pub fn thumbnails(
         .collect::<Result<_, _>>()?;
     drop(resizer);
     if let Some(last) = same_size {
-        resized[last] = Some(upright);
+        resized[last] = Some(upright.unpremultiplied());
     } else {
         drop(upright);
     }

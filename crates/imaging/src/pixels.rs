@@ -10,11 +10,33 @@ pub(crate) struct Pixels {
     /// Some source pixel had alpha below 255; set by the decoder, which sees
     /// every pixel before any reduction could round the evidence away.
     pub translucent: bool,
+    /// RGBA colour already multiplied by alpha (the PNG box stage does it anyway);
+    /// saves the resizer a full-size premultiplied copy. Never set when encoding.
+    pub premultiplied: bool,
 }
 
 impl Pixels {
     pub fn is_translucent(&self) -> bool {
         self.translucent
+    }
+
+    /// Divides colour by alpha again, in place.
+    pub fn unpremultiplied(mut self) -> Pixels {
+        if !self.premultiplied {
+            return self;
+        }
+        let (width, height) = (self.width, self.height);
+        if let Ok(mut view) = fast_image_resize::images::Image::from_slice_u8(
+            width,
+            height,
+            &mut self.data,
+            fast_image_resize::PixelType::U8x4,
+        ) {
+            // Cannot fail: the view was built as U8x4 from a buffer of the right size.
+            let _ = fast_image_resize::MulDiv::default().divide_alpha_inplace(&mut view);
+        }
+        self.premultiplied = false;
+        self
     }
 
     /// Drops the alpha channel of an image that turned out to be opaque.
@@ -29,9 +51,11 @@ impl Pixels {
         }
         data.truncate(pixels * 3);
         data.shrink_to_fit();
+        // Opaque colour is the same premultiplied or not.
         Pixels {
             channels: 3,
             data,
+            premultiplied: false,
             ..self
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! A 25 MP RGBA PNG would take 100 MB decoded, more than the isolate can spare.
 //! Each inflated row is instead summed into boxes of `factor` x `factor` pixels
-//! (alpha-weighted, so transparent pixels lend no colour to their neighbours) and
+//! (alpha-weighted, so transparent pixels lend no colour to their neighbours, and
+//! left premultiplied for the resizer) and
 //! the Lanczos pass then starts from an image only about twice the thumbnail's height.
 
 use crate::pixels::Pixels;
@@ -168,8 +169,9 @@ impl Boxes {
             let count = f.min(self.width - ox * f) as u32 * rows;
             if c == 4 {
                 let alpha = s[3];
-                // A fully transparent box has no colour to keep.
-                let colour = |v: u32| (v + alpha / 2).checked_div(alpha).unwrap_or(0) as u8;
+                // Premultiplied: the average of colour x alpha / 255 over the box.
+                let scale = 255 * count;
+                let colour = |v: u32| ((v + scale / 2) / scale) as u8;
                 self.data.extend_from_slice(&[
                     colour(s[0]),
                     colour(s[1]),
@@ -200,6 +202,7 @@ impl Boxes {
             channels: self.channels,
             data: self.data,
             translucent,
+            premultiplied: self.channels == 4,
         };
         Ok(if translucent {
             pixels

@@ -28,7 +28,7 @@ impl Resizer {
         height: u32,
     ) -> Result<Pixels, ImageError> {
         if (width, height) == (source.width, source.height) {
-            return Ok(source.clone());
+            return Ok(source.clone().unpremultiplied());
         }
         let pixel_type = if source.channels == 4 {
             PixelType::U8x4
@@ -38,8 +38,10 @@ impl Resizer {
         let from = ImageRef::new(source.width, source.height, &source.data, pixel_type)
             .map_err(|e| ImageError::Corrupt(format!("cannot resize: {e}")))?;
         let mut to = Image::new(width, height, pixel_type);
+        // Only multiply by alpha here if the decoder has not already done it.
+        let options = self.options.use_alpha(!source.premultiplied);
         self.inner
-            .resize(&from, &mut to, &self.options)
+            .resize(&from, &mut to, &options)
             .map_err(|e| ImageError::Corrupt(format!("cannot resize: {e}")))?;
         Ok(Pixels {
             width,
@@ -47,6 +49,8 @@ impl Resizer {
             channels: source.channels,
             data: to.into_vec(),
             translucent: source.translucent,
-        })
+            premultiplied: source.premultiplied,
+        }
+        .unpremultiplied())
     }
 }

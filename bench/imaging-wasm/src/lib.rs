@@ -34,14 +34,16 @@ pub unsafe extern "C" fn dealloc(ptr: *mut u8, len: usize) {
     drop(Vec::from_raw_parts(ptr, 0, len));
 }
 
-/// Makes the thumbnails of the upload at `ptr`; 0 on success, 1 on error.
+/// Makes the thumbnails of the upload at `ptr` (`large` 0: only `small`); 0 on success, 1 on error.
 ///
 /// # Safety
 /// `ptr` and `len` must describe bytes written into an `alloc` block.
 #[no_mangle]
 pub unsafe extern "C" fn thumbnails(ptr: *const u8, len: usize, small: u32, large: u32) -> u32 {
     let bytes = std::slice::from_raw_parts(ptr, len);
-    let result = imaging::thumbnails(bytes, &[small, large], &imaging::Limits::default());
+    let both = [small, large];
+    let heights = if large == 0 { &both[..1] } else { &both[..] };
+    let result = imaging::thumbnails(bytes, heights, &imaging::Limits::default());
     let mut outcome = OUTCOME.lock().unwrap_or_else(|e| e.into_inner());
     match result {
         Ok((_, thumbnails)) => {

@@ -48,6 +48,7 @@ pub(crate) fn decode_for_height(
     };
     let factor = box_factor(width, height, upright_height, target_height, channels);
     let interlaced = reader.info().interlaced;
+    check_fits(bytes.len(), width, height, factor, channels, interlaced)?;
     let mut boxes = Boxes::new(width, height, factor, channels, interlaced);
 
     let mut translucent = false;
@@ -76,6 +77,34 @@ pub(crate) fn decode_for_height(
         translucent |= boxes.add_row(data, in_channels, x0, dx, row_y);
     }
     boxes.finish(translucent)
+}
+
+/// What the whole isolate may hold for one request: the input, the reduced image
+/// (and its u32 sums when interlaced), and up to two thumbnail-sized buffers,
+/// which are never larger than the reduced image.
+const BUDGET_BYTES: u64 = 96 * 1024 * 1024;
+
+fn check_fits(
+    input: usize,
+    width: u32,
+    height: u32,
+    factor: u32,
+    channels: usize,
+    interlaced: bool,
+) -> Result<(), ImageError> {
+    let f = u64::from(factor);
+    let reduced = u64::from(width).div_ceil(f) * u64::from(height).div_ceil(f) * channels as u64;
+    let sums = if interlaced { 4 * reduced } else { 0 };
+    let estimate = input as u64 + 3 * reduced + sums;
+    if estimate <= BUDGET_BYTES {
+        return Ok(());
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    Err(ImageError::TooManyPixels {
+        width,
+        height,
+        max: pixels * BUDGET_BYTES / estimate,
+    })
 }
 
 fn box_factor(width: u32, height: u32, upright_height: u32, target: u32, channels: usize) -> u32 {

@@ -49,11 +49,13 @@ pub struct Limits {
 impl Default for Limits {
     /// 25 megapixels: every 24 MP camera photo (6000x4000) fits with a little margin.
     ///
-    /// Measured by `bench/run-imaging` on the release wasm build, a 25 MP JPEG or
-    /// PNG stays well under the 96 MiB of linear memory we allow ourselves inside the
-    /// 128 MB isolate (see crates/imaging/README.md for the figures). Larger images
-    /// would still fit as baseline JPEGs, but a progressive JPEG keeps every DCT
-    /// coefficient (3 bytes a pixel at 4:2:0) until its last scan, which caps it.
+    /// Measured by `bench/run-imaging` on the release wasm build, a 25 MP baseline
+    /// or progressive JPEG, or RGBA PNG, peaks at 8–80 MiB of linear memory for the
+    /// 400 and 200 px thumbnails, under the 96 MiB we allow ourselves in the 128 MB
+    /// isolate. Requests whose decode would not fit anyway (a tall thumbnail of a
+    /// large progressive JPEG, a big PNG input) are refused with
+    /// [`ImageError::TooManyPixels`] before decoding; crates/imaging/README.md has
+    /// the figures.
     fn default() -> Self {
         Limits {
             max_pixels: 25_000_000,

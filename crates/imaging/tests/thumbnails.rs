@@ -492,3 +492,22 @@ fn a_16_bit_png_is_read_at_8_bits() {
     assert!(close(pixel(&data, c, 20, 2, 5), [0x20; 3]));
     assert!(close(pixel(&data, c, 20, 17, 5), [0xE0; 3]));
 }
+
+#[test]
+fn a_cmyk_jpeg_gives_an_rgb_jpeg_thumbnail() {
+    // Arrange: pure cyan ink (C=255) over the whole image.
+    let cmyk: Vec<u8> = (0..32 * 32).flat_map(|_| [255, 0, 0, 0]).collect();
+    let mut bytes = Vec::new();
+    jpeg_encoder::Encoder::new(&mut bytes, 95)
+        .encode(&cmyk, 32, 32, jpeg_encoder::ColorType::Cmyk)
+        .unwrap();
+
+    // Act
+    let (_, thumbs) = thumbnails(&bytes, &[16], &Limits::default()).unwrap();
+
+    // Assert
+    assert_eq!((thumbs[0].width, thumbs[0].format), (16, Format::Jpeg));
+    let (data, c) = decode(&thumbs[0]);
+    let centre = pixel(&data, c, 16, 8, 8);
+    assert!(close(centre, [0, 255, 255]), "{centre:?}");
+}

@@ -23,7 +23,10 @@ impl<P: Platform> App<P> {
     pub(crate) async fn create_tier(&self, req: &Request) -> Result<Response, ApiError> {
         self.authenticate_admin(req).await?;
         let changes = TierChanges::parse(&Value::Object(json_object(req)?), false)?;
-        Ok(Response::json(201, &tiers::create(&self.db, changes, self.now_ms()).await?))
+        Ok(Response::json(
+            201,
+            &tiers::create(&self.db, changes, self.now_ms()).await?,
+        ))
     }
 
     /// `GET /api/admin/tiers/{name}`
@@ -33,14 +36,25 @@ impl<P: Platform> App<P> {
     }
 
     /// `PATCH /api/admin/tiers/{name}`
-    pub(crate) async fn update_tier(&self, req: &Request, name: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn update_tier(
+        &self,
+        req: &Request,
+        name: &str,
+    ) -> Result<Response, ApiError> {
         self.authenticate_admin(req).await?;
         let changes = TierChanges::parse(&Value::Object(json_object(req)?), true)?;
-        Ok(Response::json(200, &tiers::update(&self.db, name, changes).await?))
+        Ok(Response::json(
+            200,
+            &tiers::update(&self.db, name, changes).await?,
+        ))
     }
 
     /// `DELETE /api/admin/tiers/{name}`: 409 while users still have it.
-    pub(crate) async fn delete_tier(&self, req: &Request, name: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn delete_tier(
+        &self,
+        req: &Request,
+        name: &str,
+    ) -> Result<Response, ApiError> {
         self.authenticate_admin(req).await?;
         tiers::delete(&self.db, name).await?;
         Ok(Response::no_content())
@@ -49,7 +63,11 @@ impl<P: Platform> App<P> {
     /// `GET /api/admin/users`
     pub(crate) async fn list_users(&self, req: &Request) -> Result<Response, ApiError> {
         self.authenticate_admin(req).await?;
-        let list: Vec<Value> = users::list(&self.db).await?.iter().map(users::User::to_json).collect();
+        let list: Vec<Value> = users::list(&self.db)
+            .await?
+            .iter()
+            .map(users::User::to_json)
+            .collect();
         Ok(Response::json(200, &list))
     }
 
@@ -57,34 +75,63 @@ impl<P: Platform> App<P> {
     pub(crate) async fn create_user(&self, req: &Request) -> Result<Response, ApiError> {
         self.authenticate_admin(req).await?;
         let changes = UserChanges::parse(&json_object(req)?, false)?;
-        let tier = self.tier_or_error(changes.tier.as_deref().unwrap_or(DEFAULT_TIER)).await?;
-        let username = changes.username.expect("parse(partial = false) requires a username");
-        if users::find_by_username(&self.db, username.as_str()).await?.is_some() {
+        let tier = self
+            .tier_or_error(changes.tier.as_deref().unwrap_or(DEFAULT_TIER))
+            .await?;
+        let username = changes
+            .username
+            .expect("parse(partial = false) requires a username");
+        if users::find_by_username(&self.db, username.as_str())
+            .await?
+            .is_some()
+        {
             return Err(users::username_taken());
         }
-        let password = changes.password.expect("parse(partial = false) requires a password");
+        let password = changes
+            .password
+            .expect("parse(partial = false) requires a password");
         let hash = passwords::hash(&self.kdf, &password).await?;
-        let user = users::insert(&self.db, &username, &hash, &tier, changes.is_admin.unwrap_or(false), self.now_ms()).await?;
+        let user = users::insert(
+            &self.db,
+            &username,
+            &hash,
+            &tier,
+            changes.is_admin.unwrap_or(false),
+            self.now_ms(),
+        )
+        .await?;
         Ok(Response::json(201, &user.to_json()))
     }
 
     /// `GET /api/admin/users/{username}`
     pub(crate) async fn get_user(&self, req: &Request, name: &str) -> Result<Response, ApiError> {
         self.authenticate_admin(req).await?;
-        let user = users::find_by_username(&self.db, name).await?.ok_or(ApiError::NotFound)?;
+        let user = users::find_by_username(&self.db, name)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         Ok(Response::json(200, &user.to_json()))
     }
 
     /// `PATCH /api/admin/users/{username}`: any of username, password, tier, is_admin.
-    pub(crate) async fn update_user(&self, req: &Request, name: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn update_user(
+        &self,
+        req: &Request,
+        name: &str,
+    ) -> Result<Response, ApiError> {
         self.authenticate_admin(req).await?;
-        let mut user = users::find_by_username(&self.db, name).await?.ok_or(ApiError::NotFound)?;
+        let mut user = users::find_by_username(&self.db, name)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         let changes = UserChanges::parse(&json_object(req)?, true)?;
         if let Some(tier) = changes.tier {
             user.tier = self.tier_or_error(&tier).await?;
         }
         if let Some(username) = changes.username {
-            if username.as_str() != user.username && users::find_by_username(&self.db, username.as_str()).await?.is_some() {
+            if username.as_str() != user.username
+                && users::find_by_username(&self.db, username.as_str())
+                    .await?
+                    .is_some()
+            {
                 return Err(users::username_taken());
             }
             user.username = username.as_str().to_owned();
@@ -100,17 +147,26 @@ impl<P: Platform> App<P> {
     }
 
     /// `DELETE /api/admin/users/{username}`: the user, their pictures (rows and objects) and links.
-    pub(crate) async fn delete_user(&self, req: &Request, name: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn delete_user(
+        &self,
+        req: &Request,
+        name: &str,
+    ) -> Result<Response, ApiError> {
         self.authenticate_admin(req).await?;
-        let user = users::find_by_username(&self.db, name).await?.ok_or(ApiError::NotFound)?;
+        let user = users::find_by_username(&self.db, name)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         pictures::delete_all_of(self, &user).await?;
         Ok(Response::no_content())
     }
 
     async fn tier_or_error(&self, name: &str) -> Result<Tier, ApiError> {
-        tiers::find(&self.db, name)
-            .await?
-            .ok_or_else(|| ApiError::Validation(FieldErrors::single("tier", format!("Tier \"{name}\" does not exist."))))
+        tiers::find(&self.db, name).await?.ok_or_else(|| {
+            ApiError::Validation(FieldErrors::single(
+                "tier",
+                format!("Tier \"{name}\" does not exist."),
+            ))
+        })
     }
 }
 
@@ -149,7 +205,10 @@ impl UserChanges {
         }
         if let Some(password) = text("password", &mut errors) {
             if password.chars().count() < MIN_PASSWORD_LEN {
-                errors.add("password", format!("Ensure this field has at least {MIN_PASSWORD_LEN} characters."));
+                errors.add(
+                    "password",
+                    format!("Ensure this field has at least {MIN_PASSWORD_LEN} characters."),
+                );
             } else {
                 changes.password = Some(password);
             }

@@ -41,8 +41,19 @@ impl TestApp {
         let hash = block_on(passwords::hash(&RustKdf, PASSWORD)).unwrap();
         let tier = block_on(tiers::get(&self.app.db, tier)).unwrap();
         let name = users::Username::parse(username).unwrap();
-        block_on(users::insert(&self.app.db, &name, &hash, &tier, is_admin, T0)).unwrap();
-        self.login(username, PASSWORD).json_body()["access"].as_str().unwrap().to_owned()
+        block_on(users::insert(
+            &self.app.db,
+            &name,
+            &hash,
+            &tier,
+            is_admin,
+            T0,
+        ))
+        .unwrap();
+        self.login(username, PASSWORD).json_body()["access"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     fn login(&self, username: &str, password: &str) -> Response {
@@ -58,15 +69,25 @@ impl TestApp {
     }
 
     fn get(&self, path: &str, token: &str) -> Response {
-        self.send(Request::new(Method::Get, path).with_header("authorization", &format!("Bearer {token}")))
+        self.send(
+            Request::new(Method::Get, path)
+                .with_header("authorization", &format!("Bearer {token}")),
+        )
     }
 
     fn json(&self, method: Method, path: &str, token: &str, body: Value) -> Response {
-        self.send(Request::new(method, path).with_header("authorization", &format!("Bearer {token}")).with_json(&body))
+        self.send(
+            Request::new(method, path)
+                .with_header("authorization", &format!("Bearer {token}"))
+                .with_json(&body),
+        )
     }
 
     fn delete(&self, path: &str, token: &str) -> Response {
-        self.send(Request::new(Method::Delete, path).with_header("authorization", &format!("Bearer {token}")))
+        self.send(
+            Request::new(Method::Delete, path)
+                .with_header("authorization", &format!("Bearer {token}")),
+        )
     }
 
     fn upload_form(&self, token: &str, fields: Vec<(&str, FormValue)>) -> Response {
@@ -79,7 +100,10 @@ impl TestApp {
     }
 
     fn upload(&self, token: &str, name: &str, bytes: Vec<u8>) -> Response {
-        self.upload_form(token, vec![("name", FormValue::Text(name.into())), ("img", file(bytes))])
+        self.upload_form(
+            token,
+            vec![("name", FormValue::Text(name.into())), ("img", file(bytes))],
+        )
     }
 
     fn objects(&self) -> usize {
@@ -94,7 +118,11 @@ impl TestApp {
 }
 
 fn file(bytes: Vec<u8>) -> FormValue {
-    FormValue::File { filename: "photo.jpg".into(), content_type: "image/jpeg".into(), bytes }
+    FormValue::File {
+        filename: "photo.jpg".into(),
+        content_type: "image/jpeg".into(),
+        bytes,
+    }
 }
 
 fn jpeg(width: u16, height: u16) -> Vec<u8> {
@@ -102,7 +130,9 @@ fn jpeg(width: u16, height: u16) -> Vec<u8> {
         .flat_map(|i| [(i % 251) as u8, (i / 7 % 253) as u8, 128])
         .collect();
     let mut out = Vec::new();
-    jpeg_encoder::Encoder::new(&mut out, 90).encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb).unwrap();
+    jpeg_encoder::Encoder::new(&mut out, 90)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
     out
 }
 
@@ -112,14 +142,19 @@ fn png(width: u32, height: u32, alpha: u8) -> Vec<u8> {
     encoder.set_color(png::ColorType::Rgba);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header().unwrap();
-    let pixels: Vec<u8> = (0..width * height).flat_map(|i| [(i % 256) as u8, 10, 200, alpha]).collect();
+    let pixels: Vec<u8> = (0..width * height)
+        .flat_map(|i| [(i % 256) as u8, 10, 200, alpha])
+        .collect();
     writer.write_image_data(&pixels).unwrap();
     writer.finish().unwrap();
     out
 }
 
 fn picture_path(response: &Response) -> String {
-    format!("/api/picture/{}", response.json_body()["id"].as_str().unwrap())
+    format!(
+        "/api/picture/{}",
+        response.json_body()["id"].as_str().unwrap()
+    )
 }
 
 // ---- health, tokens, throttling -------------------------------------------------------------
@@ -162,8 +197,16 @@ fn token_returns_a_400_per_field_when_fields_are_missing_or_json_is_malformed() 
         response.json_body(),
         json!({"username": ["This field is required."], "password": ["This field is required."]})
     );
-    let response = app.send(Request::new(Method::Post, "/api/token/").with_body(Body::Bytes(b"{not json".to_vec())));
+    let response = app.send(
+        Request::new(Method::Post, "/api/token/").with_body(Body::Bytes(b"{not json".to_vec())),
+    );
     assert_eq!(response.status, 400);
+    let response =
+        app.send(Request::new(Method::Post, "/api/token/refresh/").with_json(&json!({})));
+    assert_eq!(
+        response.json_body(),
+        json!({"refresh": ["This field is required."]})
+    );
 }
 
 #[test]
@@ -171,11 +214,17 @@ fn refresh_returns_a_new_access_token_and_refuses_an_access_token() {
     let app = TestApp::new();
     app.user("alice", "Basic", false);
     let tokens = app.login("alice", PASSWORD).json_body();
-    let refreshed = app.send(Request::new(Method::Post, "/api/token/refresh").with_json(&json!({"refresh": tokens["refresh"]})));
+    let refreshed = app.send(
+        Request::new(Method::Post, "/api/token/refresh")
+            .with_json(&json!({"refresh": tokens["refresh"]})),
+    );
     assert_eq!(refreshed.status, 200);
     let access = refreshed.json_body()["access"].as_str().unwrap().to_owned();
     assert_eq!(app.get("/api/pictures", &access).status, 200);
-    let wrong = app.send(Request::new(Method::Post, "/api/token/refresh/").with_json(&json!({"refresh": tokens["access"]})));
+    let wrong = app.send(
+        Request::new(Method::Post, "/api/token/refresh/")
+            .with_json(&json!({"refresh": tokens["access"]})),
+    );
     assert_eq!(wrong.status, 401);
 }
 
@@ -183,7 +232,10 @@ fn refresh_returns_a_new_access_token_and_refuses_an_access_token() {
 fn a_refresh_token_is_not_accepted_as_an_access_token() {
     let app = TestApp::new();
     app.user("alice", "Basic", false);
-    let refresh = app.login("alice", PASSWORD).json_body()["refresh"].as_str().unwrap().to_owned();
+    let refresh = app.login("alice", PASSWORD).json_body()["refresh"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(app.get("/api/pictures", &refresh).status, 401);
 }
 
@@ -217,7 +269,10 @@ fn ten_failed_logins_lock_that_client_out_even_with_the_right_password() {
     assert!((1..=900).contains(&retry_after), "{retry_after}");
 
     // Another address is not locked out, so an attacker cannot lock the user out.
-    assert_eq!(app.login_from("alice", PASSWORD, "198.51.100.7").status, 200);
+    assert_eq!(
+        app.login_from("alice", PASSWORD, "198.51.100.7").status,
+        200
+    );
     // Once the window has passed, the first address may try again.
     app.app.clock.advance_secs(retry_after);
     assert_eq!(app.login("alice", PASSWORD).status, 200);
@@ -243,7 +298,11 @@ fn a_successful_login_resets_the_failure_count() {
 fn the_admin_api_is_401_anonymous_and_403_for_non_admins() {
     let app = TestApp::new();
     let user = app.user("alice", "Basic", false);
-    assert_eq!(app.send(Request::new(Method::Get, "/api/admin/tiers")).status, 401);
+    assert_eq!(
+        app.send(Request::new(Method::Get, "/api/admin/tiers"))
+            .status,
+        401
+    );
     assert_eq!(app.get("/api/admin/tiers", &user).status, 403);
     assert_eq!(app.get("/api/admin/users", &user).status, 403);
 }
@@ -257,17 +316,51 @@ fn admins_create_read_update_and_delete_tiers() {
     assert_eq!(created.status, 201);
     assert_eq!(created.json_body()["thumbnail_heights"], json!([100, 800]));
 
-    let duplicate = app.json(Method::Post, "/api/admin/tiers/", &admin, json!({"name": "Custom", "thumbnail_heights": []}));
+    let duplicate = app.json(
+        Method::Post,
+        "/api/admin/tiers/",
+        &admin,
+        json!({"name": "Custom", "thumbnail_heights": []}),
+    );
     assert_eq!(duplicate.status, 400);
     assert!(duplicate.json_body()["name"].is_array());
 
-    let patched = app.json(Method::Patch, "/api/admin/tiers/Custom", &admin, json!({"allow_original": true}));
-    assert_eq!((patched.status, patched.json_body()["allow_original"].clone()), (200, json!(true)));
-    assert_eq!(app.get("/api/admin/tiers/Custom", &admin).json_body()["allow_original"], json!(true));
+    let patched = app.json(
+        Method::Patch,
+        "/api/admin/tiers/Custom",
+        &admin,
+        json!({"allow_original": true}),
+    );
+    assert_eq!(
+        (
+            patched.status,
+            patched.json_body()["allow_original"].clone()
+        ),
+        (200, json!(true))
+    );
+    assert_eq!(
+        app.get("/api/admin/tiers/Custom", &admin).json_body()["allow_original"],
+        json!(true)
+    );
     assert_eq!(app.get("/api/admin/tiers/Nope", &admin).status, 404);
 
-    let names: Vec<Value> = app.get("/api/admin/tiers", &admin).json_body().as_array().unwrap().iter().map(|t| t["name"].clone()).collect();
-    assert_eq!(names, [json!("Basic"), json!("Premium"), json!("Enterprise"), json!("Custom")]);
+    let names: Vec<Value> = app
+        .get("/api/admin/tiers", &admin)
+        .json_body()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            json!("Basic"),
+            json!("Premium"),
+            json!("Enterprise"),
+            json!("Custom")
+        ]
+    );
 
     assert_eq!(app.delete("/api/admin/tiers/Custom", &admin).status, 204);
     assert_eq!(app.get("/api/admin/tiers/Custom", &admin).status, 404);
@@ -302,14 +395,30 @@ fn deleting_a_tier_that_users_still_have_is_a_409() {
 fn admins_create_users_whose_hash_never_appears() {
     let app = TestApp::new();
     let admin = app.user("root", "Basic", true);
-    let created = app.json(Method::Post, "/api/admin/users", &admin, json!({"username": "bob", "password": "s3cret-pass"}));
+    let created = app.json(
+        Method::Post,
+        "/api/admin/users",
+        &admin,
+        json!({"username": "bob", "password": "s3cret-pass"}),
+    );
     assert_eq!(created.status, 201);
-    assert_eq!(created.json_body(), json!({"username": "bob", "tier": "Basic", "is_admin": false}));
+    assert_eq!(
+        created.json_body(),
+        json!({"username": "bob", "tier": "Basic", "is_admin": false})
+    );
     let all = String::from_utf8(app.get("/api/admin/users", &admin).body).unwrap();
-    assert!(!all.contains("pbkdf2") && !all.contains("password"), "{all}");
+    assert!(
+        !all.contains("pbkdf2") && !all.contains("password"),
+        "{all}"
+    );
     assert_eq!(app.login("bob", "s3cret-pass").status, 200);
 
-    let patched = app.json(Method::Patch, "/api/admin/users/bob", &admin, json!({"tier": "Premium", "password": "another-pass"}));
+    let patched = app.json(
+        Method::Patch,
+        "/api/admin/users/bob",
+        &admin,
+        json!({"tier": "Premium", "password": "another-pass"}),
+    );
     assert_eq!(patched.json_body()["tier"], "Premium");
     assert_eq!(app.login("bob", "another-pass").status, 200);
     assert_eq!(app.get("/api/admin/users/nobody", &admin).status, 404);
@@ -330,10 +439,20 @@ fn invalid_users_are_400_per_field() {
     for field in ["username", "password", "is_admin"] {
         assert!(body[field].is_array(), "{field}: {body}");
     }
-    let unknown_tier = app.json(Method::Post, "/api/admin/users", &admin, json!({"username": "bob", "password": "long enough", "tier": "Gold"}));
+    let unknown_tier = app.json(
+        Method::Post,
+        "/api/admin/users",
+        &admin,
+        json!({"username": "bob", "password": "long enough", "tier": "Gold"}),
+    );
     assert_eq!(unknown_tier.status, 400);
     assert!(unknown_tier.json_body()["tier"].is_array());
-    let taken = app.json(Method::Post, "/api/admin/users", &admin, json!({"username": "root", "password": "long enough"}));
+    let taken = app.json(
+        Method::Post,
+        "/api/admin/users",
+        &admin,
+        json!({"username": "root", "password": "long enough"}),
+    );
     assert_eq!(taken.status, 400);
 }
 
@@ -343,10 +462,22 @@ fn deleting_a_user_removes_their_pictures_objects_and_links() {
     let admin = app.user("root", "Basic", true);
     let token = app.user("alice", "Enterprise", false);
     let uploaded = app.upload(&token, "p", jpeg(300, 500));
-    app.json(Method::Post, &picture_path(&uploaded), &token, json!({"time": 300}));
+    app.json(
+        Method::Post,
+        &picture_path(&uploaded),
+        &token,
+        json!({"time": 300}),
+    );
     assert!(app.objects() > 0);
     assert_eq!(app.delete("/api/admin/users/alice", &admin).status, 204);
-    assert_eq!((app.objects(), app.app.db.count("pictures"), app.app.db.count("links")), (0, 0, 0));
+    assert_eq!(
+        (
+            app.objects(),
+            app.app.db.count("pictures"),
+            app.app.db.count("links")
+        ),
+        (0, 0, 0)
+    );
 }
 
 // ---- pictures -------------------------------------------------------------------------------
@@ -361,9 +492,18 @@ fn a_basic_upload_is_201_with_one_thumbnail_url_and_stores_the_original_byte_for
     let body = response.json_body();
     let id = body["id"].as_str().unwrap();
     assert_eq!(body["urls"], json!([format!("/api/picture/{id}/200")]));
-    assert_eq!((body["owner"].clone(), body["name"].clone()), (json!("alice"), json!("beach")));
-    assert_eq!((body["width"].clone(), body["height"].clone()), (json!(600), json!(400)));
-    assert_eq!((body["content_type"].clone(), body["size"].clone()), (json!("image/jpeg"), json!(original.len())));
+    assert_eq!(
+        (body["owner"].clone(), body["name"].clone()),
+        (json!("alice"), json!("beach"))
+    );
+    assert_eq!(
+        (body["width"].clone(), body["height"].clone()),
+        (json!(600), json!(400))
+    );
+    assert_eq!(
+        (body["content_type"].clone(), body["size"].clone()),
+        (json!("image/jpeg"), json!(original.len()))
+    );
     assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
     let stored = app.app.blobs.objects.borrow();
     let original_key = stored.keys().find(|k| k.ends_with("/original")).unwrap();
@@ -378,8 +518,15 @@ fn premium_gets_200_and_400_and_the_original_and_each_has_the_right_size() {
     let response = app.upload(&token, "tall", jpeg(300, 600));
     let urls = response.json_body()["urls"].clone();
     let path = picture_path(&response);
-    assert_eq!(urls, json!([format!("{path}/200"), format!("{path}/400"), path.clone()]));
-    for (url, width, height) in [(format!("{path}/200"), 100, 200), (format!("{path}/400"), 200, 400), (path.clone(), 300, 600)] {
+    assert_eq!(
+        urls,
+        json!([format!("{path}/200"), format!("{path}/400"), path.clone()])
+    );
+    for (url, width, height) in [
+        (format!("{path}/200"), 100, 200),
+        (format!("{path}/400"), 200, 400),
+        (path.clone(), 300, 600),
+    ] {
         let image = app.get(&url, &token);
         assert_eq!(image.status, 200, "{url}");
         assert_eq!(image.header("content-type"), Some("image/jpeg"));
@@ -394,9 +541,17 @@ fn transparent_pngs_keep_their_transparency_and_opaque_ones_become_jpeg() {
     let token = app.user("alice", "Basic", false);
     let transparent = app.upload(&token, "t", png(400, 400, 100));
     assert_eq!(transparent.json_body()["content_type"], "image/png");
-    assert_eq!(app.get(&format!("{}/200", picture_path(&transparent)), &token).header("content-type"), Some("image/png"));
+    assert_eq!(
+        app.get(&format!("{}/200", picture_path(&transparent)), &token)
+            .header("content-type"),
+        Some("image/png")
+    );
     let opaque = app.upload(&token, "o", png(400, 400, 255));
-    assert_eq!(app.get(&format!("{}/200", picture_path(&opaque)), &token).header("content-type"), Some("image/jpeg"));
+    assert_eq!(
+        app.get(&format!("{}/200", picture_path(&opaque)), &token)
+            .header("content-type"),
+        Some("image/jpeg")
+    );
 }
 
 #[test]
@@ -407,18 +562,64 @@ fn rejected_uploads_are_400_or_413_and_store_nothing() {
     truncated.truncate(truncated.len() / 2);
     let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;".to_vec();
     let cases: Vec<(&str, Vec<(&str, FormValue)>, u16, &str)> = vec![
-        ("gif", vec![("name", FormValue::Text("x".into())), ("img", file(gif))], 400, "img"),
-        ("text", vec![("name", FormValue::Text("x".into())), ("img", file(b"hello, I am text".to_vec()))], 400, "img"),
-        ("truncated", vec![("name", FormValue::Text("x".into())), ("img", file(truncated))], 400, "img"),
+        (
+            "gif",
+            vec![("name", FormValue::Text("x".into())), ("img", file(gif))],
+            400,
+            "img",
+        ),
+        (
+            "text",
+            vec![
+                ("name", FormValue::Text("x".into())),
+                ("img", file(b"hello, I am text".to_vec())),
+            ],
+            400,
+            "img",
+        ),
+        (
+            "truncated",
+            vec![
+                ("name", FormValue::Text("x".into())),
+                ("img", file(truncated)),
+            ],
+            400,
+            "img",
+        ),
         ("no name", vec![("img", file(jpeg(10, 10)))], 400, "name"),
-        ("long name", vec![("name", FormValue::Text("n".repeat(101))), ("img", file(jpeg(10, 10)))], 400, "name"),
-        ("no img", vec![("name", FormValue::Text("x".into()))], 400, "img"),
-        ("img as text", vec![("name", FormValue::Text("x".into())), ("img", FormValue::Text("abc".into()))], 400, "img"),
+        (
+            "long name",
+            vec![
+                ("name", FormValue::Text("n".repeat(101))),
+                ("img", file(jpeg(10, 10))),
+            ],
+            400,
+            "name",
+        ),
+        (
+            "no img",
+            vec![("name", FormValue::Text("x".into()))],
+            400,
+            "img",
+        ),
+        (
+            "img as text",
+            vec![
+                ("name", FormValue::Text("x".into())),
+                ("img", FormValue::Text("abc".into())),
+            ],
+            400,
+            "img",
+        ),
     ];
     for (case, fields, status, field) in cases {
         let response = app.upload_form(&token, fields);
         assert_eq!(response.status, status, "{case}");
-        assert!(response.json_body()[field].is_array(), "{case}: {:?}", response.json_body());
+        assert!(
+            response.json_body()[field].is_array(),
+            "{case}: {:?}",
+            response.json_body()
+        );
     }
     let not_multipart = app.json(Method::Post, "/api/pictures", &token, json!({"name": "x"}));
     assert_eq!(not_multipart.status, 400);
@@ -456,7 +657,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= byte as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -469,7 +674,10 @@ fn a_failing_r2_write_midway_leaves_no_objects_and_no_row() {
     app.app.blobs.puts_before_failure.set(Some(2));
     let response = app.upload(&token, "x", jpeg(300, 600));
     assert_eq!(response.status, 500);
-    assert_eq!(response.json_body(), json!({"detail": "Internal server error."}));
+    assert_eq!(
+        response.json_body(),
+        json!({"detail": "Internal server error."})
+    );
     assert_eq!((app.objects(), app.app.db.count("pictures")), (0, 0));
 }
 
@@ -488,10 +696,21 @@ fn reads_are_401_anonymous_404_for_others_and_malformed_ids_and_403_outside_the_
     let alice = app.user("alice", "Basic", false);
     let bob = app.user("bob", "Premium", false);
     let path = picture_path(&app.upload(&alice, "x", jpeg(300, 600)));
-    assert_eq!(app.send(Request::new(Method::Get, &format!("{path}/200"))).status, 401);
+    assert_eq!(
+        app.send(Request::new(Method::Get, &format!("{path}/200")))
+            .status,
+        401
+    );
     assert_eq!(app.get(&format!("{path}/200"), &bob).status, 404);
     assert_eq!(app.get("/api/picture/not-a-uuid/200", &alice).status, 404);
-    assert_eq!(app.get(&format!("/api/picture/{}/200", uuid::Uuid::new_v4()), &alice).status, 404);
+    assert_eq!(
+        app.get(
+            &format!("/api/picture/{}/200", uuid::Uuid::new_v4()),
+            &alice
+        )
+        .status,
+        404
+    );
     let forbidden = app.get(&format!("{path}/400"), &alice);
     assert_eq!(forbidden.status, 403);
     assert!(forbidden.json_body()["detail"].is_string());
@@ -503,7 +722,10 @@ fn reads_are_401_anonymous_404_for_others_and_malformed_ids_and_403_outside_the_
 fn a_second_read_comes_from_the_edge_cache_without_r2_and_with_one_d1_query() {
     let app = TestApp::new();
     let token = app.user("alice", "Basic", false);
-    let url = format!("{}/200", picture_path(&app.upload(&token, "x", jpeg(300, 600))));
+    let url = format!(
+        "{}/200",
+        picture_path(&app.upload(&token, "x", jpeg(300, 600)))
+    );
     let first = app.get(&url, &token);
     assert_eq!(first.header("cf-cache-status"), Some("MISS"));
     assert_eq!(first.header("cache-control"), Some("private, max-age=3600"));
@@ -512,8 +734,16 @@ fn a_second_read_comes_from_the_edge_cache_without_r2_and_with_one_d1_query() {
     let second = app.get(&url, &token);
     assert_eq!(second.header("cf-cache-status"), Some("HIT"));
     assert_eq!(second.body, first.body);
-    assert_eq!(app.app.blobs.gets.get(), gets, "a cache hit must not read R2");
-    assert_eq!(app.app.db.queries.get() - queries, 1, "a cache hit makes exactly one D1 query");
+    assert_eq!(
+        app.app.blobs.gets.get(),
+        gets,
+        "a cache hit must not read R2"
+    );
+    assert_eq!(
+        app.app.db.queries.get() - queries,
+        1,
+        "a cache hit makes exactly one D1 query"
+    );
 }
 
 #[test]
@@ -532,10 +762,15 @@ fn the_cache_never_lets_a_request_skip_the_owner_and_tier_checks() {
 fn a_matching_if_none_match_is_a_304() {
     let app = TestApp::new();
     let token = app.user("alice", "Basic", false);
-    let url = format!("{}/200", picture_path(&app.upload(&token, "x", jpeg(300, 600))));
+    let url = format!(
+        "{}/200",
+        picture_path(&app.upload(&token, "x", jpeg(300, 600)))
+    );
     let etag = app.get(&url, &token).header("etag").unwrap().to_owned();
     let response = app.send(
-        Request::new(Method::Get, &url).with_header("authorization", &format!("Bearer {token}")).with_header("if-none-match", &etag),
+        Request::new(Method::Get, &url)
+            .with_header("authorization", &format!("Bearer {token}"))
+            .with_header("if-none-match", &etag),
     );
     assert_eq!((response.status, response.body.len()), (304, 0));
 }
@@ -548,14 +783,31 @@ fn a_height_added_to_the_tier_after_upload_is_made_on_first_request() {
     let uploaded = app.upload(&token, "x", jpeg(300, 600));
     let path = picture_path(&uploaded);
     assert_eq!(app.get(&format!("{path}/400"), &token).status, 403);
-    app.json(Method::Patch, "/api/admin/users/alice", &admin, json!({"tier": "Premium"}));
+    app.json(
+        Method::Patch,
+        "/api/admin/users/alice",
+        &admin,
+        json!({"tier": "Premium"}),
+    );
     let listed = app.get("/api/pictures", &token).json_body();
-    assert_eq!(listed[0]["urls"].as_array().unwrap().len(), 3, "urls follow the current tier");
+    assert_eq!(
+        listed[0]["urls"].as_array().unwrap().len(),
+        3,
+        "urls follow the current tier"
+    );
     let lazy = app.get(&format!("{path}/400"), &token);
     assert_eq!(lazy.status, 200);
     let probe = imaging::probe(&lazy.body, &imaging::Limits::default()).unwrap();
     assert_eq!((probe.width, probe.height), (200, 400));
-    assert!(app.app.blobs.objects.borrow().keys().any(|k| k.ends_with("/400")), "the new thumbnail is stored");
+    assert!(
+        app.app
+            .blobs
+            .objects
+            .borrow()
+            .keys()
+            .any(|k| k.ends_with("/400")),
+        "the new thumbnail is stored"
+    );
 }
 
 #[test]
@@ -572,8 +824,20 @@ fn pictures_are_listed_newest_first_across_pages_with_a_link_header() {
     while let Some(url) = next.take() {
         let page = app.get(&url, &token);
         assert_eq!(page.status, 200);
-        names.extend(page.json_body().as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()));
-        next = page.header("link").map(|l| l.trim_start_matches('<').split('>').next().unwrap().to_owned());
+        names.extend(
+            page.json_body()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned()),
+        );
+        next = page.header("link").map(|l| {
+            l.trim_start_matches('<')
+                .split('>')
+                .next()
+                .unwrap()
+                .to_owned()
+        });
     }
     assert_eq!(names, ["p4", "p3", "p2", "p1", "p0"]);
     assert_eq!(app.get("/api/pictures?limit=0", &token).status, 400);
@@ -584,7 +848,10 @@ fn pictures_are_listed_newest_first_across_pages_with_a_link_header() {
 #[test]
 fn the_list_query_walks_the_owner_index_without_sorting() {
     let db = SqliteDb::migrated();
-    let cursor = crate::pictures::Cursor { created_at: 5, id: "x".into() };
+    let cursor = crate::pictures::Cursor {
+        created_at: 5,
+        id: "x".into(),
+    };
     for cursor in [None, Some(&cursor)] {
         let statement: Statement = capture_list_statement(&db, cursor);
         let plan = db.explain(&statement.sql, &statement.params);
@@ -597,7 +864,10 @@ fn the_list_query_walks_the_owner_index_without_sorting() {
 fn capture_list_statement(db: &SqliteDb, cursor: Option<&crate::pictures::Cursor>) -> Statement {
     struct Recorder<'a>(&'a SqliteDb, std::cell::RefCell<Option<Statement>>);
     impl crate::ports::Database for Recorder<'_> {
-        async fn query<T: serde::de::DeserializeOwned>(&self, s: Statement) -> Result<Vec<T>, crate::ports::StoreError> {
+        async fn query<T: serde::de::DeserializeOwned>(
+            &self,
+            s: Statement,
+        ) -> Result<Vec<T>, crate::ports::StoreError> {
             *self.1.borrow_mut() = Some(s.clone());
             self.0.query(s).await
         }
@@ -619,16 +889,33 @@ fn deleting_a_picture_removes_row_objects_cache_and_links_and_every_url_is_404()
     let token = app.user("alice", "Enterprise", false);
     let uploaded = app.upload(&token, "x", jpeg(300, 600));
     let path = picture_path(&uploaded);
-    let link = app.json(Method::Post, &path, &token, json!({"time": 300})).json_body()["url"].as_str().unwrap().to_owned();
+    let link = app
+        .json(Method::Post, &path, &token, json!({"time": 300}))
+        .json_body()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for url in [format!("{path}/200"), format!("{path}/400"), path.clone()] {
         assert_eq!(app.get(&url, &token).status, 200);
     }
     assert!(!app.app.cache.entries.borrow().is_empty());
     assert_eq!(app.delete(&path, &token).status, 204);
-    for url in [format!("{path}/200"), format!("{path}/400"), path.clone(), link] {
+    for url in [
+        format!("{path}/200"),
+        format!("{path}/400"),
+        path.clone(),
+        link,
+    ] {
         assert_eq!(app.get(&url, &token).status, 404, "{url}");
     }
-    assert_eq!((app.objects(), app.app.db.count("pictures"), app.app.db.count("links")), (0, 0, 0));
+    assert_eq!(
+        (
+            app.objects(),
+            app.app.db.count("pictures"),
+            app.app.db.count("links")
+        ),
+        (0, 0, 0)
+    );
     assert!(app.app.cache.entries.borrow().is_empty());
     assert_eq!(app.delete(&path, &token).status, 404);
 }
@@ -650,15 +937,26 @@ fn an_enterprise_link_serves_the_original_without_login_until_it_expires() {
     assert!(url.starts_with("/api/timelink/"));
 
     let served = app.send(Request::new(Method::Get, &url));
-    assert_eq!((served.status, served.header("content-type")), (200, Some("image/jpeg")));
+    assert_eq!(
+        (served.status, served.header("content-type")),
+        (200, Some("image/jpeg"))
+    );
     assert_eq!(served.body, original);
     assert_eq!(served.header("cache-control"), Some("private, max-age=400"));
-    assert_eq!(app.send(Request::new(Method::Get, &format!("{url}/"))).header("cf-cache-status"), Some("HIT"));
+    assert_eq!(
+        app.send(Request::new(Method::Get, &format!("{url}/")))
+            .header("cf-cache-status"),
+        Some("HIT")
+    );
 
     app.app.clock.advance_secs(399);
     assert_eq!(app.send(Request::new(Method::Get, &url)).status, 200);
     app.app.clock.advance_secs(1);
-    assert_eq!(app.send(Request::new(Method::Get, &url)).status, 404, "expired, though still in the cache");
+    assert_eq!(
+        app.send(Request::new(Method::Get, &url)).status,
+        404,
+        "expired, though still in the cache"
+    );
 }
 
 #[test]
@@ -666,7 +964,17 @@ fn a_link_to_a_thumbnail_serves_the_thumbnail() {
     let app = TestApp::new();
     let token = app.user("alice", "Enterprise", false);
     let path = picture_path(&app.upload(&token, "x", jpeg(300, 600)));
-    let url = app.json(Method::Post, &path, &token, json!({"time": 300, "height": 200})).json_body()["url"].as_str().unwrap().to_owned();
+    let url = app
+        .json(
+            Method::Post,
+            &path,
+            &token,
+            json!({"time": 300, "height": 200}),
+        )
+        .json_body()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let served = app.send(Request::new(Method::Get, &url));
     assert_eq!(served.body, app.get(&format!("{path}/200"), &token).body);
 }
@@ -677,18 +985,42 @@ fn links_are_400_for_bad_times_and_heights_403_without_the_tier_and_404_for_othe
     let token = app.user("alice", "Enterprise", false);
     let premium = app.user("bob", "Premium", false);
     let path = picture_path(&app.upload(&token, "x", jpeg(300, 600)));
-    for time in [json!(299), json!(30001), json!(-5), json!(1.5), json!("abc"), Value::Null] {
+    for time in [
+        json!(299),
+        json!(30001),
+        json!(-5),
+        json!(1.5),
+        json!("abc"),
+        Value::Null,
+    ] {
         let response = app.json(Method::Post, &path, &token, json!({"time": time}));
         assert_eq!(response.status, 400, "{time}");
         assert!(response.json_body()["time"].is_array());
     }
     assert_eq!(app.json(Method::Post, &path, &token, json!({})).status, 400);
-    let bad_height = app.json(Method::Post, &path, &token, json!({"time": 300, "height": 800}));
+    let bad_height = app.json(
+        Method::Post,
+        &path,
+        &token,
+        json!({"time": 300, "height": 800}),
+    );
     assert!(bad_height.json_body()["height"].is_array());
-    assert_eq!(app.send(Request::new(Method::Post, &path).with_json(&json!({"time": 300}))).status, 401);
-    assert_eq!(app.json(Method::Post, &path, &premium, json!({"time": 300})).status, 404);
+    assert_eq!(
+        app.send(Request::new(Method::Post, &path).with_json(&json!({"time": 300})))
+            .status,
+        401
+    );
+    assert_eq!(
+        app.json(Method::Post, &path, &premium, json!({"time": 300}))
+            .status,
+        404
+    );
     let own = picture_path(&app.upload(&premium, "y", jpeg(30, 60)));
-    assert_eq!(app.json(Method::Post, &own, &premium, json!({"time": 300})).status, 403);
+    assert_eq!(
+        app.json(Method::Post, &own, &premium, json!({"time": 300}))
+            .status,
+        403
+    );
     assert_eq!(app.app.db.count("links"), 0);
 }
 
@@ -697,19 +1029,38 @@ fn active_links_are_listed_newest_first_with_time_left_and_revoked_links_are_404
     let app = TestApp::new();
     let token = app.user("alice", "Enterprise", false);
     let path = picture_path(&app.upload(&token, "x", jpeg(30, 60)));
-    let short = app.json(Method::Post, &path, &token, json!({"time": 300})).json_body()["url"].as_str().unwrap().to_owned();
+    let short = app
+        .json(Method::Post, &path, &token, json!({"time": 300}))
+        .json_body()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.app.clock.advance_secs(10);
-    let long = app.json(Method::Post, &path, &token, json!({"time": 1000})).json_body()["url"].as_str().unwrap().to_owned();
+    let long = app
+        .json(Method::Post, &path, &token, json!({"time": 1000}))
+        .json_body()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.app.clock.advance_secs(5);
     let listed = app.get("/api/pictures/shared", &token).json_body();
     assert_eq!(listed[0]["url"], long.as_str());
-    assert_eq!((listed[0]["time_left"].clone(), listed[1]["time_left"].clone()), (json!(995), json!(285)));
+    assert_eq!(
+        (
+            listed[0]["time_left"].clone(),
+            listed[1]["time_left"].clone()
+        ),
+        (json!(995), json!(285))
+    );
     assert_eq!(listed[1]["url"], short.as_str());
 
     assert_eq!(app.delete(&long, &token).status, 204);
     assert_eq!(app.send(Request::new(Method::Get, &long)).status, 404);
     app.app.clock.advance_secs(300);
-    assert_eq!(app.get("/api/pictures/shared/", &token).json_body(), json!([]));
+    assert_eq!(
+        app.get("/api/pictures/shared/", &token).json_body(),
+        json!([])
+    );
 }
 
 #[test]
@@ -717,18 +1068,31 @@ fn the_sweep_removes_expired_links_in_batches_and_keeps_active_ones() {
     let app = TestApp::new();
     let token = app.user("alice", "Enterprise", false);
     let path = picture_path(&app.upload(&token, "x", jpeg(30, 60)));
-    let active = app.json(Method::Post, &path, &token, json!({"time": 30000})).json_body()["url"].as_str().unwrap().to_owned();
+    let active = app
+        .json(Method::Post, &path, &token, json!({"time": 30000}))
+        .json_body()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let id = path.rsplit('/').next().unwrap();
     app.app.db.exec(&format!(
         "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 1234) \
          INSERT INTO links (id, picture_id, owner_id, height, lifetime_secs, created_at, expires_at) \
          SELECT 'expired-' || i, '{id}', (SELECT owner_id FROM pictures), NULL, 300, 0, {T0} - 1 FROM seq"
     ));
-    let report = block_on(crate::maintenance::run_scheduled(&app.app.db, app.app.clock.0.get())).unwrap();
+    let report = block_on(crate::maintenance::run_scheduled(
+        &app.app.db,
+        app.app.clock.0.get(),
+    ))
+    .unwrap();
     assert_eq!(report.expired_links, 1234);
     assert_eq!(app.app.db.count("links"), 1);
     assert_eq!(app.send(Request::new(Method::Get, &active)).status, 200);
-    let again = block_on(crate::maintenance::run_scheduled(&app.app.db, app.app.clock.0.get())).unwrap();
+    let again = block_on(crate::maintenance::run_scheduled(
+        &app.app.db,
+        app.app.clock.0.get(),
+    ))
+    .unwrap();
     assert_eq!(again.expired_links, 0);
 }
 
@@ -736,6 +1100,13 @@ fn the_sweep_removes_expired_links_in_batches_and_keeps_active_ones() {
 fn unknown_paths_are_404_and_wrong_methods_405() {
     let app = TestApp::new();
     assert_eq!(app.send(Request::new(Method::Get, "/nope")).status, 404);
-    assert_eq!(app.send(Request::new(Method::Put, "/api/pictures")).status, 405);
-    assert_eq!(app.send(Request::new(Method::Get, "/__test/counts")).status, 404, "test hooks are off by default");
+    assert_eq!(
+        app.send(Request::new(Method::Put, "/api/pictures")).status,
+        405
+    );
+    assert_eq!(
+        app.send(Request::new(Method::Get, "/__test/counts")).status,
+        404,
+        "test hooks are off by default"
+    );
 }

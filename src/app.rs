@@ -32,7 +32,9 @@ pub struct App<P: Platform> {
 impl<P: Platform> App<P> {
     /// Answers one request. Errors become JSON responses here, and only here.
     pub async fn handle(&self, request: Request) -> Response {
-        self.route(&request).await.unwrap_or_else(ApiError::into_response)
+        self.route(&request)
+            .await
+            .unwrap_or_else(ApiError::into_response)
     }
 
     async fn route(&self, req: &Request) -> Result<Response, ApiError> {
@@ -61,7 +63,9 @@ impl<P: Platform> App<P> {
             (Get | Head, ["api", "picture", id]) => self.read_original(req, id).await,
             (Post, ["api", "picture", id]) => self.create_link(req, id).await,
             (Delete, ["api", "picture", id]) => self.delete_picture(req, id).await,
-            (Get | Head, ["api", "picture", id, height]) => self.read_thumbnail(req, id, height).await,
+            (Get | Head, ["api", "picture", id, height]) => {
+                self.read_thumbnail(req, id, height).await
+            }
             (Get | Head, ["api", "timelink", id]) => self.serve_link(req, id).await,
             (Delete, ["api", "timelink", id]) => self.revoke_link(req, id).await,
 
@@ -83,7 +87,10 @@ impl<P: Platform> App<P> {
             .query::<One>(Statement::new("SELECT 1 AS ok"))
             .await
             .map_err(|e| ApiError::Unavailable(e.0))?;
-        Ok(Response::json(200, &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})))
+        Ok(Response::json(
+            200,
+            &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+        ))
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -108,7 +115,9 @@ impl<P: Platform> App<P> {
     pub async fn authenticate_admin(&self, req: &Request) -> Result<User, ApiError> {
         let user = self.authenticate(req).await?;
         if !user.is_admin {
-            return Err(ApiError::Forbidden("You do not have permission to perform this action."));
+            return Err(ApiError::Forbidden(
+                "You do not have permission to perform this action.",
+            ));
         }
         Ok(user)
     }
@@ -175,7 +184,10 @@ mod tests {
     fn segments_ignore_one_trailing_slash_and_decode_escapes() {
         assert_eq!(path_segments("/api/token/").unwrap(), ["api", "token"]);
         assert_eq!(path_segments("/api/token").unwrap(), ["api", "token"]);
-        assert_eq!(path_segments("/api/admin/tiers/Gold%20Plus").unwrap(), ["api", "admin", "tiers", "Gold Plus"]);
+        assert_eq!(
+            path_segments("/api/admin/tiers/Gold%20Plus").unwrap(),
+            ["api", "admin", "tiers", "Gold Plus"]
+        );
         assert!(path_segments("/api/admin/tiers/%zz").is_none());
     }
 }

@@ -57,7 +57,9 @@ impl Config {
         var: impl Fn(&str) -> Option<String>,
         jwt_secret: Option<String>,
     ) -> Result<Self, ConfigError> {
-        let secret = jwt_secret.filter(|s| s.len() >= MIN_SECRET_LEN).ok_or(ConfigError::WeakSecret)?;
+        let secret = jwt_secret
+            .filter(|s| s.len() >= MIN_SECRET_LEN)
+            .ok_or(ConfigError::WeakSecret)?;
         let positive = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
             match var(name) {
                 None => Ok(default),
@@ -69,8 +71,12 @@ impl Config {
         };
         Ok(Self {
             jwt_secret: Secret::new(secret),
-            access_token_secs: positive("ACCESS_TOKEN_LIFETIME", DEFAULT_ACCESS_MINUTES as u64)? as i64 * 60,
-            refresh_token_secs: positive("REFRESH_TOKEN_LIFETIME", DEFAULT_REFRESH_DAYS as u64)? as i64 * 86_400,
+            access_token_secs: positive("ACCESS_TOKEN_LIFETIME", DEFAULT_ACCESS_MINUTES as u64)?
+                as i64
+                * 60,
+            refresh_token_secs: positive("REFRESH_TOKEN_LIFETIME", DEFAULT_REFRESH_DAYS as u64)?
+                as i64
+                * 86_400,
             max_upload_bytes: positive("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?,
             max_image_pixels: positive("MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)?,
         })
@@ -78,8 +84,11 @@ impl Config {
 
     /// A configuration for tests, with defaults and a fixed secret.
     pub fn for_tests() -> Self {
-        Self::from_lookup(|_| None, Some("test-secret-that-is-long-enough-0123456789".into()))
-            .expect("the test configuration is valid")
+        Self::from_lookup(
+            |_| None,
+            Some("test-secret-that-is-long-enough-0123456789".into()),
+        )
+        .expect("the test configuration is valid")
     }
 }
 
@@ -109,13 +118,22 @@ mod tests {
             Some(SECRET.into()),
         )
         .unwrap();
-        assert_eq!((config.access_token_secs, config.refresh_token_secs), (300, 7 * 86_400));
+        assert_eq!(
+            (config.access_token_secs, config.refresh_token_secs),
+            (300, 7 * 86_400)
+        );
     }
 
     #[test]
     fn a_missing_or_short_secret_is_refused() {
-        assert_eq!(Config::from_lookup(|_| None, None).unwrap_err(), ConfigError::WeakSecret);
-        assert_eq!(Config::from_lookup(|_| None, Some("short".into())).unwrap_err(), ConfigError::WeakSecret);
+        assert_eq!(
+            Config::from_lookup(|_| None, None).unwrap_err(),
+            ConfigError::WeakSecret
+        );
+        assert_eq!(
+            Config::from_lookup(|_| None, Some("short".into())).unwrap_err(),
+            ConfigError::WeakSecret
+        );
     }
 
     #[test]
@@ -125,7 +143,13 @@ mod tests {
             Some(SECRET.into()),
         )
         .unwrap_err();
-        assert!(matches!(err, ConfigError::NotAPositiveInteger { name: "MAX_UPLOAD_BYTES", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::NotAPositiveInteger {
+                name: "MAX_UPLOAD_BYTES",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -21,7 +21,10 @@ impl FieldErrors {
     }
 
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        let entry = self.0.entry(field).or_insert_with(|| Value::Array(Vec::new()));
+        let entry = self
+            .0
+            .entry(field)
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(list) = entry {
             list.push(Value::String(message.into()));
         }
@@ -166,19 +169,28 @@ mod tests {
         let response = ApiError::Unauthorized("Token is expired.").into_response();
         assert_eq!(response.status, 401);
         assert_eq!(response.json_body(), json!({"detail": "Token is expired."}));
-        assert_eq!(response.header("www-authenticate"), Some("Bearer realm=\"api\""));
+        assert_eq!(
+            response.header("www-authenticate"),
+            Some("Bearer realm=\"api\"")
+        );
     }
 
     #[test]
     fn forbidden_is_403_with_detail() {
         let response = ApiError::Forbidden("Nope.").into_response();
-        assert_eq!((response.status, response.json_body()), (403, json!({"detail": "Nope."})));
+        assert_eq!(
+            (response.status, response.json_body()),
+            (403, json!({"detail": "Nope."}))
+        );
     }
 
     #[test]
     fn not_found_is_404_and_says_nothing_more() {
         let response = ApiError::NotFound.into_response();
-        assert_eq!((response.status, response.json_body()), (404, json!({"detail": "Not found."})));
+        assert_eq!(
+            (response.status, response.json_body()),
+            (404, json!({"detail": "Not found."}))
+        );
     }
 
     #[test]
@@ -189,17 +201,28 @@ mod tests {
     #[test]
     fn conflict_is_409() {
         let response = ApiError::Conflict("in use".into()).into_response();
-        assert_eq!((response.status, response.json_body()), (409, json!({"detail": "in use"})));
+        assert_eq!(
+            (response.status, response.json_body()),
+            (409, json!({"detail": "in use"}))
+        );
     }
 
     #[test]
     fn payload_too_large_is_413() {
-        assert_eq!(ApiError::PayloadTooLarge("big".into()).into_response().status, 413);
+        assert_eq!(
+            ApiError::PayloadTooLarge("big".into())
+                .into_response()
+                .status,
+            413
+        );
     }
 
     #[test]
     fn too_many_requests_is_429_with_retry_after() {
-        let response = ApiError::TooManyRequests { retry_after_secs: 42 }.into_response();
+        let response = ApiError::TooManyRequests {
+            retry_after_secs: 42,
+        }
+        .into_response();
         assert_eq!(response.status, 429);
         assert_eq!(response.header("retry-after"), Some("42"));
     }
@@ -215,6 +238,9 @@ mod tests {
     fn internal_errors_are_opaque_500s() {
         let response = ApiError::internal("secret table name").into_response();
         assert_eq!(response.status, 500);
-        assert_eq!(response.json_body(), json!({"detail": "Internal server error."}));
+        assert_eq!(
+            response.json_body(),
+            json!({"detail": "Internal server error."})
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! standing in for R2 and the Cache API, a settable clock; with call counters and injected failures.
 
 use crate::app::Platform;
-use crate::ports::{Blob, BlobStore, CachedImage, Clock, Database, EdgeCache, RustKdf, Statement, StoreError, Value};
+use crate::ports::{
+    Blob, BlobStore, CachedImage, Clock, Database, EdgeCache, RustKdf, Statement, StoreError, Value,
+};
 use serde::de::DeserializeOwned;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -30,25 +32,39 @@ impl SqliteDb {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         for file in files {
-            conn.execute_batch(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            conn.execute_batch(&std::fs::read_to_string(&file).unwrap())
+                .unwrap();
         }
-        Self { conn: RefCell::new(conn), queries: Cell::new(0), fail_on: RefCell::new(None) }
+        Self {
+            conn: RefCell::new(conn),
+            queries: Cell::new(0),
+            fail_on: RefCell::new(None),
+        }
     }
 
     pub fn explain(&self, sql: &str, params: &[Value]) -> String {
         let conn = self.conn.borrow();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(params.iter().map(to_sql)), |row| row.get::<_, String>(3))
+            .query_map(
+                rusqlite::params_from_iter(params.iter().map(to_sql)),
+                |row| row.get::<_, String>(3),
+            )
             .unwrap();
         rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
     }
 
     pub fn count(&self, table: &str) -> i64 {
-        self.conn.borrow().query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+        self.conn
+            .borrow()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
     }
 
     pub fn exec(&self, sql: &str) {
@@ -58,7 +74,10 @@ impl SqliteDb {
     fn check_failure(&self, sql: &str) -> Result<(), StoreError> {
         self.queries.set(self.queries.get() + 1);
         let mut fail_on = self.fail_on.borrow_mut();
-        if fail_on.as_deref().is_some_and(|needle| sql.contains(needle)) {
+        if fail_on
+            .as_deref()
+            .is_some_and(|needle| sql.contains(needle))
+        {
             *fail_on = None;
             return Err(StoreError::new("injected D1 failure"));
         }
@@ -81,7 +100,11 @@ impl Database for SqliteDb {
         let conn = self.conn.borrow();
         let mut stmt = conn.prepare(&statement.sql).map_err(StoreError::new)?;
         let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
-        let mut rows = stmt.query(rusqlite::params_from_iter(statement.params.iter().map(to_sql))).map_err(StoreError::new)?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(
+                statement.params.iter().map(to_sql),
+            ))
+            .map_err(StoreError::new)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(StoreError::new)? {
             let mut object = serde_json::Map::new();
@@ -90,12 +113,19 @@ impl Database for SqliteDb {
                     rusqlite::types::ValueRef::Null => serde_json::Value::Null,
                     rusqlite::types::ValueRef::Integer(n) => n.into(),
                     rusqlite::types::ValueRef::Real(f) => f.into(),
-                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
-                    rusqlite::types::ValueRef::Blob(_) => return Err(StoreError::new("blob columns are not used")),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        String::from_utf8_lossy(t).into_owned().into()
+                    }
+                    rusqlite::types::ValueRef::Blob(_) => {
+                        return Err(StoreError::new("blob columns are not used"))
+                    }
                 };
                 object.insert(name.clone(), value);
             }
-            out.push(serde_json::from_value(serde_json::Value::Object(object)).map_err(StoreError::new)?);
+            out.push(
+                serde_json::from_value(serde_json::Value::Object(object))
+                    .map_err(StoreError::new)?,
+            );
         }
         Ok(out)
     }
@@ -104,7 +134,10 @@ impl Database for SqliteDb {
         self.check_failure(&statement.sql)?;
         let conn = self.conn.borrow();
         let n = conn
-            .execute(&statement.sql, rusqlite::params_from_iter(statement.params.iter().map(to_sql)))
+            .execute(
+                &statement.sql,
+                rusqlite::params_from_iter(statement.params.iter().map(to_sql)),
+            )
             .map_err(StoreError::new)?;
         Ok(n as u64)
     }
@@ -116,8 +149,11 @@ impl Database for SqliteDb {
         let mut conn = self.conn.borrow_mut();
         let tx = conn.transaction().map_err(StoreError::new)?;
         for statement in &statements {
-            tx.execute(&statement.sql, rusqlite::params_from_iter(statement.params.iter().map(to_sql)))
-                .map_err(StoreError::new)?;
+            tx.execute(
+                &statement.sql,
+                rusqlite::params_from_iter(statement.params.iter().map(to_sql)),
+            )
+            .map_err(StoreError::new)?;
         }
         tx.commit().map_err(StoreError::new)
     }
@@ -139,7 +175,10 @@ impl BlobStore for MemoryBlobs {
             }
             self.puts_before_failure.set(Some(left - 1));
         }
-        let blob = Blob { bytes: bytes.to_vec(), content_type: content_type.to_owned() };
+        let blob = Blob {
+            bytes: bytes.to_vec(),
+            content_type: content_type.to_owned(),
+        };
         self.objects.borrow_mut().insert(key.to_owned(), blob);
         Ok(())
     }
@@ -150,7 +189,13 @@ impl BlobStore for MemoryBlobs {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.objects.borrow().keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+        Ok(self
+            .objects
+            .borrow()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
     }
 
     async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
@@ -173,7 +218,9 @@ impl EdgeCache for MemoryCache {
     }
 
     async fn put(&self, key: &str, image: &CachedImage) -> Result<(), StoreError> {
-        self.entries.borrow_mut().insert(key.to_owned(), image.clone());
+        self.entries
+            .borrow_mut()
+            .insert(key.to_owned(), image.clone());
         Ok(())
     }
 

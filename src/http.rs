@@ -33,7 +33,11 @@ impl Method {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FormValue {
     Text(String),
-    File { filename: String, content_type: String, bytes: Vec<u8> },
+    File {
+        filename: String,
+        content_type: String,
+        bytes: Vec<u8>,
+    },
 }
 
 /// The body of a request, as far as the runtime parsed it.
@@ -71,7 +75,8 @@ impl Request {
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
         self
     }
 
@@ -137,12 +142,18 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16) -> Self {
-        Self { status, headers: Vec::new(), body: Vec::new() }
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn json(status: u16, value: &impl Serialize) -> Self {
         let body = serde_json::to_vec(value).expect("serializing a JSON value cannot fail");
-        Self::new(status).with_header("content-type", "application/json").with_bytes(body)
+        Self::new(status)
+            .with_header("content-type", "application/json")
+            .with_bytes(body)
     }
 
     pub fn no_content() -> Self {
@@ -150,7 +161,8 @@ impl Response {
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
         self
     }
 

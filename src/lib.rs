@@ -22,9 +22,9 @@ pub mod tokens;
 pub mod users;
 
 #[cfg(test)]
-mod fakes;
-#[cfg(test)]
 mod api_tests;
+#[cfg(test)]
+mod fakes;
 
 #[cfg(target_arch = "wasm32")]
 mod worker_glue;

@@ -4,7 +4,9 @@
 use crate::app::{json_object, App, Platform};
 use crate::error::{ApiError, FieldErrors};
 use crate::http::{Request, Response};
-use crate::pictures::{page_params, page_response, Cursor, PictureId, PictureRow, StoredPicture, PICTURE_COLUMNS};
+use crate::pictures::{
+    page_params, page_response, Cursor, PictureId, PictureRow, StoredPicture, PICTURE_COLUMNS,
+};
 use crate::ports::{Database, Statement};
 use crate::tiers::Variant;
 use serde::Deserialize;
@@ -27,7 +29,11 @@ impl LinkLifetime {
         }
         .ok_or("A valid integer is required.")?;
         if !(Self::MIN..=Self::MAX).contains(&n) {
-            return Err(format!("Ensure this value is between {} and {}.", Self::MIN, Self::MAX));
+            return Err(format!(
+                "Ensure this value is between {} and {}.",
+                Self::MIN,
+                Self::MAX
+            ));
         }
         Ok(Self(n))
     }
@@ -65,7 +71,10 @@ struct LinkRow {
 
 /// Seconds a client (or any cache) may keep a link's image: never past the expiry.
 fn link_cache_control(expires_at_ms: i64, now_ms: i64) -> String {
-    format!("private, max-age={}", time_left(expires_at_ms, now_ms).min(3600))
+    format!(
+        "private, max-age={}",
+        time_left(expires_at_ms, now_ms).min(3600)
+    )
 }
 
 /// At most this many rows per statement in the cron sweep; D1 caps bound parameters at 100 and
@@ -102,14 +111,18 @@ impl<P: Platform> App<P> {
         let rows: Vec<PictureRow> = self
             .db
             .query(
-                Statement::new(format!("SELECT {PICTURE_COLUMNS} FROM pictures p WHERE p.id = ? AND p.owner_id = ?"))
-                    .bind(id.as_str())
-                    .bind(user.id),
+                Statement::new(format!(
+                    "SELECT {PICTURE_COLUMNS} FROM pictures p WHERE p.id = ? AND p.owner_id = ?"
+                ))
+                .bind(id.as_str())
+                .bind(user.id),
             )
             .await?;
         let picture = rows.into_iter().next().ok_or(ApiError::NotFound)?;
         if !user.tier.allow_expiring_links {
-            return Err(ApiError::Forbidden("Your tier does not include expiring links."));
+            return Err(ApiError::Forbidden(
+                "Your tier does not include expiring links.",
+            ));
         }
         let body = json_object(req)?;
         let mut errors = FieldErrors::new();
@@ -118,7 +131,9 @@ impl<P: Platform> App<P> {
                 errors.add("time", crate::error::REQUIRED);
                 None
             }
-            Some(v) => LinkLifetime::parse(v).map_err(|e| errors.add("time", e)).ok(),
+            Some(v) => LinkLifetime::parse(v)
+                .map_err(|e| errors.add("time", e))
+                .ok(),
         };
         let height = match body.get("height") {
             None | Some(Value::Null) => None,
@@ -163,7 +178,10 @@ impl<P: Platform> App<P> {
 
     /// `GET /api/timelink/{id}`: the image, without login, until the second the link expires.
     pub(crate) async fn serve_link(&self, req: &Request, id: &str) -> Result<Response, ApiError> {
-        let id = uuid::Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?.hyphenated().to_string();
+        let id = uuid::Uuid::try_parse(id)
+            .map_err(|_| ApiError::NotFound)?
+            .hyphenated()
+            .to_string();
         let now = self.now_ms();
         #[derive(Deserialize)]
         struct Row {
@@ -187,17 +205,34 @@ impl<P: Platform> App<P> {
             .await?;
         let row = rows.into_iter().next().ok_or(ApiError::NotFound)?;
         let variant = row.height.map_or(Variant::Original, Variant::Thumbnail);
-        let picture = StoredPicture { owner_id: row.owner_id, id: row.picture_id, content_type: row.content_type };
-        self.serve(req, &picture, variant, &link_cache_control(row.expires_at, now)).await
+        let picture = StoredPicture {
+            owner_id: row.owner_id,
+            id: row.picture_id,
+            content_type: row.content_type,
+        };
+        self.serve(
+            req,
+            &picture,
+            variant,
+            &link_cache_control(row.expires_at, now),
+        )
+        .await
     }
 
     /// `DELETE /api/timelink/{id}`: the owner revokes a link.
     pub(crate) async fn revoke_link(&self, req: &Request, id: &str) -> Result<Response, ApiError> {
         let user = self.authenticate(req).await?;
-        let id = uuid::Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?.hyphenated().to_string();
+        let id = uuid::Uuid::try_parse(id)
+            .map_err(|_| ApiError::NotFound)?
+            .hyphenated()
+            .to_string();
         let n = self
             .db
-            .execute(Statement::new("DELETE FROM links WHERE id = ? AND owner_id = ?").bind(id.as_str()).bind(user.id))
+            .execute(
+                Statement::new("DELETE FROM links WHERE id = ? AND owner_id = ?")
+                    .bind(id.as_str())
+                    .bind(user.id),
+            )
             .await?;
         if n == 0 {
             return Err(ApiError::NotFound);
@@ -229,7 +264,10 @@ impl<P: Platform> App<P> {
             "/api/pictures/shared/",
             limit,
             rows,
-            |l| Cursor { created_at: l.link_created_at, id: l.link_id.clone() },
+            |l| Cursor {
+                created_at: l.link_created_at,
+                id: l.link_id.clone(),
+            },
             |l| {
                 json!({
                     "url": url(&l.link_id),
@@ -252,7 +290,16 @@ mod tests {
         for ok in [json!(300), json!(30000), json!("400"), json!(" 400 ")] {
             assert!(LinkLifetime::parse(&ok).is_ok(), "{ok}");
         }
-        for bad in [json!(299), json!(30001), json!(-5), json!(1.5), json!("abc"), json!("1.5"), json!(true), json!([300])] {
+        for bad in [
+            json!(299),
+            json!(30001),
+            json!(-5),
+            json!(1.5),
+            json!("abc"),
+            json!("1.5"),
+            json!(true),
+            json!([300]),
+        ] {
             assert!(LinkLifetime::parse(&bad).is_err(), "{bad}");
         }
     }
@@ -266,7 +313,13 @@ mod tests {
 
     #[test]
     fn a_link_is_never_cached_past_its_expiry() {
-        assert_eq!(link_cache_control(1_000_000 + 42_500, 1_000_000), "private, max-age=42");
-        assert_eq!(link_cache_control(1_000_000 + 30_000_000, 1_000_000), "private, max-age=3600");
+        assert_eq!(
+            link_cache_control(1_000_000 + 42_500, 1_000_000),
+            "private, max-age=42"
+        );
+        assert_eq!(
+            link_cache_control(1_000_000 + 30_000_000, 1_000_000),
+            "private, max-age=3600"
+        );
     }
 }

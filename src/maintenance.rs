@@ -23,30 +23,48 @@ pub async fn run_scheduled(db: &impl Database, now_ms: i64) -> Result<SweepRepor
     })
 }
 
-#[derive(Deserialize)]
-struct Count {
-    n: i64,
-}
-
 impl<P: Platform> App<P> {
     /// `/__test/*`: only when `test_hooks` is set (a `wrangler dev` test run on loopback).
-    pub(crate) async fn test_hook(&self, req: &Request, path: &[&str]) -> Result<Response, ApiError> {
+    pub(crate) async fn test_hook(
+        &self,
+        req: &Request,
+        path: &[&str],
+    ) -> Result<Response, ApiError> {
         match (req.method, path) {
-            // Row and object counts, to prove that rejected uploads leave nothing behind.
-            (Method::Get, ["counts"]) => {
-                let mut counts = serde_json::Map::new();
-                for table in ["users", "pictures", "links", "tiers"] {
-                    let rows: Vec<Count> = self.db.query(Statement::new(format!("SELECT count(*) AS n FROM {table}"))).await?;
-                    counts.insert(table.into(), json!(rows.first().map_or(0, |c| c.n)));
+            // A user's rows and objects, to prove that rejected uploads leave nothing behind.
+            (Method::Get, ["counts", username]) => {
+                #[derive(Deserialize)]
+                struct Counts {
+                    id: i64,
+                    pictures: i64,
+                    links: i64,
                 }
-                counts.insert("objects".into(), json!(self.blobs.list("").await?.len()));
-                Ok(Response::json(200, &counts))
+                let rows: Vec<Counts> = self
+                    .db
+                    .query(
+                        Statement::new(
+                            "SELECT u.id, (SELECT count(*) FROM pictures WHERE owner_id = u.id) AS pictures, \
+                             (SELECT count(*) FROM links WHERE owner_id = u.id) AS links FROM users u WHERE u.username = ?",
+                        )
+                        .bind(*username),
+                    )
+                    .await?;
+                let counts = rows.first().ok_or(ApiError::NotFound)?;
+                let objects = self.blobs.list(&format!("{}/", counts.id)).await?.len();
+                Ok(Response::json(
+                    200,
+                    &json!({"pictures": counts.pictures, "links": counts.links, "objects": objects}),
+                ))
             }
             // Moves a link's expiry into the past, as if its time had run out.
             (Method::Post, ["links", id, "expire"]) => {
                 let n = self
                     .db
-                    .execute(Statement::new("UPDATE links SET expires_at = ? WHERE id = ?").bind(self.now_ms() - 1).bind(*id))
+                    .execute(
+                        Statement::new("UPDATE links SET expires_at = ? WHERE id = ?")
+                            .bind(self.now_ms() - 1)
+                            .bind(*id),
+                    )
                     .await?;
                 Ok(Response::json(200, &json!({ "updated": n })))
             }
@@ -72,7 +90,10 @@ impl<P: Platform> App<P> {
                 Ok(Response::json(200, &json!({ "inserted": n })))
             }
             // Runs what the cron runs and says what it did (the real trigger is /__scheduled).
-            (Method::Post, ["sweep"]) => Ok(Response::json(200, &run_scheduled(&self.db, self.now_ms()).await?)),
+            (Method::Post, ["sweep"]) => Ok(Response::json(
+                200,
+                &run_scheduled(&self.db, self.now_ms()).await?,
+            )),
             _ => Err(ApiError::NotFound),
         }
     }

@@ -15,13 +15,21 @@ const SALT_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 pub fn new_salt() -> String {
     let mut bytes = [0u8; 22];
     getrandom::getrandom(&mut bytes).expect("the runtime provides randomness");
-    bytes.iter().map(|b| SALT_ALPHABET[(*b as usize) % SALT_ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| SALT_ALPHABET[(*b as usize) % SALT_ALPHABET.len()] as char)
+        .collect()
 }
 
 pub async fn hash(kdf: &impl Kdf, password: &str) -> Result<String, StoreError> {
     let salt = new_salt();
-    let key = kdf.pbkdf2_sha256(password.as_bytes(), salt.as_bytes(), ITERATIONS).await?;
-    Ok(format!("{ALGORITHM}${ITERATIONS}${salt}${}", STANDARD.encode(key)))
+    let key = kdf
+        .pbkdf2_sha256(password.as_bytes(), salt.as_bytes(), ITERATIONS)
+        .await?;
+    Ok(format!(
+        "{ALGORITHM}${ITERATIONS}${salt}${}",
+        STANDARD.encode(key)
+    ))
 }
 
 /// Whether `password` matches `encoded`. A malformed hash never matches.
@@ -32,19 +40,23 @@ pub async fn verify(kdf: &impl Kdf, password: &str, encoded: &str) -> Result<boo
     else {
         return Ok(false);
     };
-    let (Ok(iterations), Ok(expected)) = (iterations.parse::<u32>(), STANDARD.decode(expected)) else {
+    let (Ok(iterations), Ok(expected)) = (iterations.parse::<u32>(), STANDARD.decode(expected))
+    else {
         return Ok(false);
     };
     if iterations == 0 {
         return Ok(false);
     }
-    let key = kdf.pbkdf2_sha256(password.as_bytes(), salt.as_bytes(), iterations).await?;
+    let key = kdf
+        .pbkdf2_sha256(password.as_bytes(), salt.as_bytes(), iterations)
+        .await?;
     Ok(key.ct_eq(expected.as_slice()).into())
 }
 
 /// A hash to verify against when the user does not exist, so that a login for an unknown
 /// username costs the same time as one with a wrong password.
-pub const DUMMY_HASH: &str = "pbkdf2_sha256$100000$dummysaltdummysalt00$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+pub const DUMMY_HASH: &str =
+    "pbkdf2_sha256$100000$dummysaltdummysalt00$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 #[cfg(test)]
 mod tests {
@@ -78,8 +90,17 @@ mod tests {
 
     #[test]
     fn malformed_hashes_never_match() {
-        for encoded in ["", "md5$1$a$b", "pbkdf2_sha256$x$salt$AAAA", "pbkdf2_sha256$0$salt$AAAA", DUMMY_HASH] {
-            assert!(!block_on(verify(&RustKdf, "anything", encoded)).unwrap(), "{encoded}");
+        for encoded in [
+            "",
+            "md5$1$a$b",
+            "pbkdf2_sha256$x$salt$AAAA",
+            "pbkdf2_sha256$0$salt$AAAA",
+            DUMMY_HASH,
+        ] {
+            assert!(
+                !block_on(verify(&RustKdf, "anything", encoded)).unwrap(),
+                "{encoded}"
+            );
         }
     }
 }

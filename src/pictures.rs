@@ -27,7 +27,9 @@ impl PictureId {
     }
 
     pub fn parse(s: &str) -> Result<Self, ApiError> {
-        uuid::Uuid::try_parse(s).map(Self).map_err(|_| ApiError::NotFound)
+        uuid::Uuid::try_parse(s)
+            .map(Self)
+            .map_err(|_| ApiError::NotFound)
     }
 }
 
@@ -47,7 +49,10 @@ pub fn url(id: &str, variant: Variant) -> String {
 
 /// Every URL the owner's tier gives: thumbnails ascending, then the original if allowed.
 pub fn urls(id: &str, tier: &Tier) -> Vec<String> {
-    let thumbnails = tier.thumbnail_heights.iter().map(|h| url(id, Variant::Thumbnail(h)));
+    let thumbnails = tier
+        .thumbnail_heights
+        .iter()
+        .map(|h| url(id, Variant::Thumbnail(h)));
     let original = tier.allow_original.then(|| url(id, Variant::Original));
     thumbnails.chain(original).collect()
 }
@@ -102,7 +107,8 @@ pub struct PictureRow {
     pub created_at: i64,
 }
 
-pub const PICTURE_COLUMNS: &str = "p.id, p.owner_id, p.name, p.content_type, p.width, p.height, p.size, p.created_at";
+pub const PICTURE_COLUMNS: &str =
+    "p.id, p.owner_id, p.name, p.content_type, p.width, p.height, p.size, p.created_at";
 
 impl PictureRow {
     /// The picture object of the API; `urls` follow the owner's current tier.
@@ -136,7 +142,10 @@ impl Cursor {
     pub fn decode(s: &str) -> Option<Self> {
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s).ok()?).ok()?;
         let (created_at, id) = raw.split_once(':')?;
-        Some(Self { created_at: created_at.parse().ok()?, id: id.to_owned() })
+        Some(Self {
+            created_at: created_at.parse().ok()?,
+            id: id.to_owned(),
+        })
     }
 }
 
@@ -148,7 +157,10 @@ pub fn page_params(req: &Request) -> Result<(u32, Option<Cursor>), ApiError> {
         Some(s) => match s.parse::<u32>() {
             Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
             _ => {
-                errors.add("limit", format!("Must be an integer from 1 to {MAX_PAGE_SIZE}."));
+                errors.add(
+                    "limit",
+                    format!("Must be an integer from 1 to {MAX_PAGE_SIZE}."),
+                );
                 0
             }
         },
@@ -181,7 +193,10 @@ pub fn page_response<T>(
     let body: Vec<Value> = items.iter().map(to_json).collect();
     let mut response = Response::json(200, &body);
     if let (true, Some(last)) = (has_more, items.last()) {
-        let next = format!("<{path}?limit={limit}&cursor={}>; rel=\"next\"", cursor_of(last).encode());
+        let next = format!(
+            "<{path}?limit={limit}&cursor={}>; rel=\"next\"",
+            cursor_of(last).encode()
+        );
         response = response.with_header("link", &next);
     }
     response
@@ -207,7 +222,10 @@ impl<P: Platform> App<P> {
             "/api/pictures",
             limit,
             rows,
-            |p| Cursor { created_at: p.created_at, id: p.id.clone() },
+            |p| Cursor {
+                created_at: p.created_at,
+                id: p.id.clone(),
+            },
             |p| p.to_json(&user.username, &user.tier),
         ))
     }
@@ -216,8 +234,15 @@ impl<P: Platform> App<P> {
     /// thumbnails in R2, then the row in D1, so a picture is visible only once complete.
     pub(crate) async fn upload_picture(&self, req: &Request) -> Result<Response, ApiError> {
         let user = self.authenticate(req).await?;
-        let too_large = || ApiError::PayloadTooLarge(format!("Uploads are limited to {} bytes.", self.config.max_upload_bytes));
-        let declared = req.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let too_large = || {
+            ApiError::PayloadTooLarge(format!(
+                "Uploads are limited to {} bytes.",
+                self.config.max_upload_bytes
+            ))
+        };
+        let declared = req
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.config.max_upload_bytes) {
             return Err(too_large());
         }
@@ -226,12 +251,19 @@ impl<P: Platform> App<P> {
             return Err(too_large());
         }
         let heights: Vec<u32> = user.tier.thumbnail_heights.iter().collect();
-        let limits = imaging::Limits { max_pixels: self.config.max_image_pixels };
-        let (probe, thumbnails) = imaging::thumbnails(bytes, &heights, &limits).map_err(image_error)?;
+        let limits = imaging::Limits {
+            max_pixels: self.config.max_image_pixels,
+        };
+        let (probe, thumbnails) =
+            imaging::thumbnails(bytes, &heights, &limits).map_err(image_error)?;
 
         let id = PictureId::new_random().to_string();
         let mut written = Vec::with_capacity(thumbnails.len() + 1);
-        let mut puts = vec![(blob_key(user.id, &id, Variant::Original), bytes, probe.format.content_type())];
+        let mut puts = vec![(
+            blob_key(user.id, &id, Variant::Original),
+            bytes,
+            probe.format.content_type(),
+        )];
         // Thumbnails come back in the order of `heights`; a short original gives a smaller one.
         for (thumbnail, &height) in thumbnails.iter().zip(&heights) {
             let key = blob_key(user.id, &id, Variant::Thumbnail(height));
@@ -260,28 +292,53 @@ impl<P: Platform> App<P> {
             self.remove_blobs(&written).await;
             return Err(e);
         }
-        Ok(Response::json(201, &row.to_json(&user.username, &user.tier)))
+        Ok(Response::json(
+            201,
+            &row.to_json(&user.username, &user.tier),
+        ))
     }
 
     /// `GET /api/picture/{id}`: the original, if the owner's tier allows it.
-    pub(crate) async fn read_original(&self, req: &Request, id: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn read_original(
+        &self,
+        req: &Request,
+        id: &str,
+    ) -> Result<Response, ApiError> {
         self.read_variant(req, id, Variant::Original).await
     }
 
     /// `GET /api/picture/{id}/{height}`: a thumbnail of a height the owner's tier has.
-    pub(crate) async fn read_thumbnail(&self, req: &Request, id: &str, height: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn read_thumbnail(
+        &self,
+        req: &Request,
+        id: &str,
+        height: &str,
+    ) -> Result<Response, ApiError> {
         let claims = self.access_claims(req)?;
         let height: u32 = height.parse().map_err(|_| ApiError::NotFound)?;
-        self.read_variant_for(req, claims.user_id, id, Variant::Thumbnail(height)).await
+        self.read_variant_for(req, claims.user_id, id, Variant::Thumbnail(height))
+            .await
     }
 
-    async fn read_variant(&self, req: &Request, id: &str, variant: Variant) -> Result<Response, ApiError> {
+    async fn read_variant(
+        &self,
+        req: &Request,
+        id: &str,
+        variant: Variant,
+    ) -> Result<Response, ApiError> {
         let claims = self.access_claims(req)?;
-        self.read_variant_for(req, claims.user_id, id, variant).await
+        self.read_variant_for(req, claims.user_id, id, variant)
+            .await
     }
 
     /// The owner and tier checks of every read: one D1 query, before the cache is consulted.
-    async fn read_variant_for(&self, req: &Request, user_id: i64, id: &str, variant: Variant) -> Result<Response, ApiError> {
+    async fn read_variant_for(
+        &self,
+        req: &Request,
+        user_id: i64,
+        id: &str,
+        variant: Variant,
+    ) -> Result<Response, ApiError> {
         let id = PictureId::parse(id)?.to_string();
         let rows: Vec<OwnedPictureRow> = self
             .db
@@ -295,7 +352,10 @@ impl<P: Platform> App<P> {
                 .bind(user_id),
             )
             .await?;
-        let row = rows.into_iter().next().ok_or(ApiError::Unauthorized("User not found."))?;
+        let row = rows
+            .into_iter()
+            .next()
+            .ok_or(ApiError::Unauthorized("User not found."))?;
         if row.picture_id.is_none() {
             return Err(ApiError::NotFound);
         }
@@ -306,8 +366,13 @@ impl<P: Platform> App<P> {
                 Variant::Thumbnail(_) => "Your tier does not include thumbnails of this height.",
             }));
         }
-        let picture = StoredPicture { owner_id: row.user_id, id, content_type: row.content_type.unwrap_or_default() };
-        self.serve(req, &picture, variant, CLIENT_CACHE_CONTROL).await
+        let picture = StoredPicture {
+            owner_id: row.user_id,
+            id,
+            content_type: row.content_type.unwrap_or_default(),
+        };
+        self.serve(req, &picture, variant, CLIENT_CACHE_CONTROL)
+            .await
     }
 
     /// Answers with a rendition's bytes: 304 on a matching `If-None-Match`, else from the edge
@@ -326,7 +391,10 @@ impl<P: Platform> App<P> {
                 .with_header("cache-control", cache_control)
                 .with_header("x-content-type-options", "nosniff")
         };
-        if req.header("if-none-match").is_some_and(|v| etag_matches(v, &etag)) {
+        if req
+            .header("if-none-match")
+            .is_some_and(|v| etag_matches(v, &etag))
+        {
             return Ok(base(304));
         }
         let key = cache_key(&picture.id, variant);
@@ -353,42 +421,65 @@ impl<P: Platform> App<P> {
 
     /// A rendition from R2; a thumbnail that is missing (the tier changed after upload) is made
     /// from the original and stored.
-    async fn load(&self, picture: &StoredPicture, variant: Variant) -> Result<CachedImage, ApiError> {
+    async fn load(
+        &self,
+        picture: &StoredPicture,
+        variant: Variant,
+    ) -> Result<CachedImage, ApiError> {
         let key = blob_key(picture.owner_id, &picture.id, variant);
         if let Some(blob) = self.blobs.get(&key).await? {
-            return Ok(CachedImage { bytes: blob.bytes, content_type: blob.content_type });
+            return Ok(CachedImage {
+                bytes: blob.bytes,
+                content_type: blob.content_type,
+            });
         }
         let Variant::Thumbnail(height) = variant else {
-            return Err(ApiError::internal(format!("original {key} is missing from R2")));
+            return Err(ApiError::internal(format!(
+                "original {key} is missing from R2"
+            )));
         };
         let original_key = blob_key(picture.owner_id, &picture.id, Variant::Original);
-        let original = self
-            .blobs
-            .get(&original_key)
-            .await?
-            .ok_or_else(|| ApiError::internal(format!("original {original_key} is missing from R2")))?;
-        let limits = imaging::Limits { max_pixels: u64::MAX };
-        let (_, mut thumbnails) = imaging::thumbnails(&original.bytes, &[height], &limits).map_err(ApiError::internal)?;
-        let thumbnail = thumbnails.pop().ok_or_else(|| ApiError::internal("no thumbnail made"))?;
+        let original = self.blobs.get(&original_key).await?.ok_or_else(|| {
+            ApiError::internal(format!("original {original_key} is missing from R2"))
+        })?;
+        let limits = imaging::Limits {
+            max_pixels: u64::MAX,
+        };
+        let (_, mut thumbnails) =
+            imaging::thumbnails(&original.bytes, &[height], &limits).map_err(ApiError::internal)?;
+        let thumbnail = thumbnails
+            .pop()
+            .ok_or_else(|| ApiError::internal("no thumbnail made"))?;
         let content_type = thumbnail.format.content_type();
         self.blobs.put(&key, &thumbnail.bytes, content_type).await?;
-        Ok(CachedImage { bytes: thumbnail.bytes, content_type: content_type.to_owned() })
+        Ok(CachedImage {
+            bytes: thumbnail.bytes,
+            content_type: content_type.to_owned(),
+        })
     }
 
     /// `DELETE /api/picture/{id}`: the row, its links, every R2 object and cached copy.
-    pub(crate) async fn delete_picture(&self, req: &Request, id: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn delete_picture(
+        &self,
+        req: &Request,
+        id: &str,
+    ) -> Result<Response, ApiError> {
         let user = self.authenticate(req).await?;
         let id = PictureId::parse(id)?.to_string();
         let deleted = self
             .db
             .query::<Value>(
-                Statement::new("DELETE FROM pictures WHERE id = ? AND owner_id = ? RETURNING id").bind(id.as_str()).bind(user.id),
+                Statement::new("DELETE FROM pictures WHERE id = ? AND owner_id = ? RETURNING id")
+                    .bind(id.as_str())
+                    .bind(user.id),
             )
             .await?;
         if deleted.is_empty() {
             return Err(ApiError::NotFound);
         }
-        self.db.execute(Statement::new("DELETE FROM links WHERE picture_id = ?").bind(id.as_str())).await?;
+        self.db
+            .execute(Statement::new("DELETE FROM links WHERE picture_id = ?").bind(id.as_str()))
+            .await?;
         let prefix = format!("{}/{id}/", user.id);
         let keys = self.blobs.list(&prefix).await?;
         for variant in keys.iter().filter_map(|k| variant_of_key(k)) {
@@ -403,7 +494,10 @@ impl<P: Platform> App<P> {
     /// Best-effort removal of objects written by a request that then failed.
     async fn remove_blobs(&self, keys: &[String]) {
         if let Err(e) = self.blobs.delete(keys).await {
-            log(&format!("could not remove {} orphaned objects: {e}", keys.len()));
+            log(&format!(
+                "could not remove {} orphaned objects: {e}",
+                keys.len()
+            ));
         }
     }
 }
@@ -416,7 +510,10 @@ pub struct StoredPicture {
 }
 
 fn etag_matches(header: &str, etag: &str) -> bool {
-    header.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
 }
 
 /// The `name` and `img` fields of an upload form, with Django REST framework's messages.
@@ -433,7 +530,10 @@ fn upload_fields(body: &Body) -> Result<(String, &[u8]), ApiError> {
             None
         }
         Some(FormValue::Text(s)) if s.chars().count() > MAX_NAME_CHARS => {
-            errors.add("name", format!("Ensure this field has no more than {MAX_NAME_CHARS} characters."));
+            errors.add(
+                "name",
+                format!("Ensure this field has no more than {MAX_NAME_CHARS} characters."),
+            );
             None
         }
         Some(FormValue::Text(s)) => Some(s.clone()),
@@ -453,7 +553,10 @@ fn upload_fields(body: &Body) -> Result<(String, &[u8]), ApiError> {
         }
         Some(FormValue::File { bytes, .. }) => Some(bytes.as_slice()),
         Some(FormValue::Text(_)) => {
-            errors.add("img", "The submitted data was not a file. Check the encoding type on the form.");
+            errors.add(
+                "img",
+                "The submitted data was not a file. Check the encoding type on the form.",
+            );
             None
         }
         None => {
@@ -477,12 +580,17 @@ fn image_error(error: imaging::ImageError) -> ApiError {
             "img",
             "Upload a valid image. Only PNG and JPEG files are accepted.",
         )),
-        Corrupt(_) => ApiError::Validation(FieldErrors::single("img", "The image is corrupt or truncated.")),
-        TooManyPixels { width, height, max } => {
-            ApiError::PayloadTooLarge(format!("The image is {width}x{height} pixels; at most {max} pixels are accepted."))
-        }
+        Corrupt(_) => ApiError::Validation(FieldErrors::single(
+            "img",
+            "The image is corrupt or truncated.",
+        )),
+        TooManyPixels { width, height, max } => ApiError::PayloadTooLarge(format!(
+            "The image is {width}x{height} pixels; at most {max} pixels are accepted."
+        )),
         // Tier heights are validated to be at least 1, so this is a bug, not bad input.
-        InvalidHeight(h) => ApiError::internal(format!("thumbnail height {h} reached the imaging crate")),
+        InvalidHeight(h) => {
+            ApiError::internal(format!("thumbnail height {h} reached the imaging crate"))
+        }
     }
 }
 
@@ -504,7 +612,12 @@ async fn insert(db: &impl Database, row: &PictureRow) -> Result<(), ApiError> {
 }
 
 /// Up to `limit + 1` of the owner's pictures after `cursor`, newest first (index `pictures_by_owner`).
-pub async fn list_page(db: &impl Database, owner_id: i64, limit: u32, cursor: Option<&Cursor>) -> Result<Vec<PictureRow>, ApiError> {
+pub async fn list_page(
+    db: &impl Database,
+    owner_id: i64,
+    limit: u32,
+    cursor: Option<&Cursor>,
+) -> Result<Vec<PictureRow>, ApiError> {
     let statement = match cursor {
         None => Statement::new(format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures p WHERE p.owner_id = ? \
@@ -529,7 +642,8 @@ pub async fn delete_all_of<P: Platform>(app: &App<P>, user: &User) -> Result<(),
         .batch(vec![
             Statement::new("DELETE FROM links WHERE owner_id = ?").bind(user.id),
             Statement::new("DELETE FROM pictures WHERE owner_id = ?").bind(user.id),
-            Statement::new("DELETE FROM login_failures WHERE username = ?").bind(user.username.as_str()),
+            Statement::new("DELETE FROM login_failures WHERE username = ?")
+                .bind(user.username.as_str()),
             Statement::new("DELETE FROM users WHERE id = ?").bind(user.id),
         ])
         .await?;
@@ -557,14 +671,24 @@ mod tests {
     fn urls_list_thumbnails_ascending_then_the_original() {
         assert_eq!(
             urls("abc", &tier(json!([400, 200]), true)),
-            ["/api/picture/abc/200", "/api/picture/abc/400", "/api/picture/abc"]
+            [
+                "/api/picture/abc/200",
+                "/api/picture/abc/400",
+                "/api/picture/abc"
+            ]
         );
-        assert_eq!(urls("abc", &tier(json!([200]), false)), ["/api/picture/abc/200"]);
+        assert_eq!(
+            urls("abc", &tier(json!([200]), false)),
+            ["/api/picture/abc/200"]
+        );
     }
 
     #[test]
     fn a_cursor_round_trips_and_garbage_is_refused() {
-        let cursor = Cursor { created_at: 1_700_000_000_123, id: "id-1".into() };
+        let cursor = Cursor {
+            created_at: 1_700_000_000_123,
+            id: "id-1".into(),
+        };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(Cursor::decode("not base64!"), None);
         assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode("x:y")), None);
@@ -589,6 +713,9 @@ mod tests {
         let key = blob_key(7, "abc", Variant::Thumbnail(200));
         assert_eq!(key, "7/abc/200");
         assert_eq!(variant_of_key(&key), Some(Variant::Thumbnail(200)));
-        assert_eq!(variant_of_key(&blob_key(7, "abc", Variant::Original)), Some(Variant::Original));
+        assert_eq!(
+            variant_of_key(&blob_key(7, "abc", Variant::Original)),
+            Some(Variant::Original)
+        );
     }
 }

@@ -66,7 +66,10 @@ pub struct Statement {
 
 impl Statement {
     pub fn new(sql: impl Into<String>) -> Self {
-        Self { sql: sql.into(), params: Vec::new() }
+        Self {
+            sql: sql.into(),
+            params: Vec::new(),
+        }
     }
 
     pub fn bind(mut self, value: impl Into<Value>) -> Self {
@@ -123,14 +126,24 @@ pub trait Clock {
 
 /// PBKDF2-HMAC-SHA256, injected because the Worker hands it to the runtime's WebCrypto.
 pub trait Kdf {
-    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; 32], StoreError>;
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<[u8; 32], StoreError>;
 }
 
 /// PBKDF2 computed in Rust: the native implementation, and the Worker's fallback.
 pub struct RustKdf;
 
 impl Kdf for RustKdf {
-    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; 32], StoreError> {
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<[u8; 32], StoreError> {
         let mut out = [0u8; 32];
         pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, iterations, &mut out);
         Ok(out)

@@ -44,7 +44,9 @@ pub struct ThumbnailHeight(u32);
 
 impl ThumbnailHeight {
     pub fn new(height: u32) -> Option<Self> {
-        (1..=MAX_THUMBNAIL_HEIGHT).contains(&height).then_some(Self(height))
+        (1..=MAX_THUMBNAIL_HEIGHT)
+            .contains(&height)
+            .then_some(Self(height))
     }
 
     pub fn get(self) -> u32 {
@@ -61,7 +63,9 @@ impl Heights {
     pub fn parse(value: &Value) -> Result<Self, String> {
         let items = value.as_array().ok_or("Expected a list of items.")?;
         if items.len() > MAX_HEIGHTS_PER_TIER {
-            return Err(format!("Ensure this field has no more than {MAX_HEIGHTS_PER_TIER} elements."));
+            return Err(format!(
+                "Ensure this field has no more than {MAX_HEIGHTS_PER_TIER} elements."
+            ));
         }
         let mut heights = Vec::with_capacity(items.len());
         for item in items {
@@ -69,7 +73,9 @@ impl Heights {
                 .as_u64()
                 .and_then(|h| u32::try_from(h).ok())
                 .and_then(ThumbnailHeight::new)
-                .ok_or_else(|| format!("Each height must be an integer from 1 to {MAX_THUMBNAIL_HEIGHT}."))?;
+                .ok_or_else(|| {
+                    format!("Each height must be an integer from 1 to {MAX_THUMBNAIL_HEIGHT}.")
+                })?;
             if heights.contains(&height) {
                 return Err(format!("Height {} is listed twice.", height.get()));
             }
@@ -135,7 +141,8 @@ pub const TIER_COLUMNS: &str = "t.id AS tier_id, t.name AS tier_name, t.thumbnai
 
 impl TierRow {
     pub fn into_tier(self) -> Result<Tier, ApiError> {
-        let heights: Value = serde_json::from_str(&self.thumbnail_heights).map_err(ApiError::internal)?;
+        let heights: Value =
+            serde_json::from_str(&self.thumbnail_heights).map_err(ApiError::internal)?;
         Ok(Tier {
             id: self.tier_id,
             name: TierName::parse(&self.tier_name).map_err(ApiError::internal)?,
@@ -160,7 +167,10 @@ impl TierChanges {
     /// `thumbnail_heights` are required and the flags default to false.
     pub fn parse(body: &Value, partial: bool) -> Result<Self, ApiError> {
         let object = body.as_object().ok_or_else(|| {
-            ApiError::Validation(FieldErrors::single("non_field_errors", "Expected a JSON object."))
+            ApiError::Validation(FieldErrors::single(
+                "non_field_errors",
+                "Expected a JSON object.",
+            ))
         })?;
         let mut errors = FieldErrors::new();
         let mut changes = TierChanges::default();
@@ -202,12 +212,16 @@ fn select_tiers(filter: &str) -> String {
 }
 
 pub async fn list(db: &impl Database) -> Result<Vec<Tier>, ApiError> {
-    let rows: Vec<TierRow> = db.query(Statement::new(select_tiers("ORDER BY t.id"))).await?;
+    let rows: Vec<TierRow> = db
+        .query(Statement::new(select_tiers("ORDER BY t.id")))
+        .await?;
     rows.into_iter().map(TierRow::into_tier).collect()
 }
 
 pub async fn find(db: &impl Database, name: &str) -> Result<Option<Tier>, ApiError> {
-    let rows: Vec<TierRow> = db.query(Statement::new(select_tiers("WHERE t.name = ?")).bind(name)).await?;
+    let rows: Vec<TierRow> = db
+        .query(Statement::new(select_tiers("WHERE t.name = ?")).bind(name))
+        .await?;
     rows.into_iter().next().map(TierRow::into_tier).transpose()
 }
 
@@ -216,15 +230,26 @@ pub async fn get(db: &impl Database, name: &str) -> Result<Tier, ApiError> {
 }
 
 fn name_taken() -> ApiError {
-    ApiError::Validation(FieldErrors::single("name", "tier with this name already exists."))
+    ApiError::Validation(FieldErrors::single(
+        "name",
+        "tier with this name already exists.",
+    ))
 }
 
-pub async fn create(db: &impl Database, changes: TierChanges, now_ms: i64) -> Result<Tier, ApiError> {
-    let name = changes.name.expect("parse(partial = false) requires a name");
+pub async fn create(
+    db: &impl Database,
+    changes: TierChanges,
+    now_ms: i64,
+) -> Result<Tier, ApiError> {
+    let name = changes
+        .name
+        .expect("parse(partial = false) requires a name");
     if find(db, name.as_str()).await?.is_some() {
         return Err(name_taken());
     }
-    let heights = changes.thumbnail_heights.expect("parse(partial = false) requires heights");
+    let heights = changes
+        .thumbnail_heights
+        .expect("parse(partial = false) requires heights");
     let statement = Statement::new(
         "INSERT INTO tiers (name, thumbnail_heights, allow_original, allow_expiring_links, created_at) \
          VALUES (?, ?, ?, ?, ?)",
@@ -234,11 +259,17 @@ pub async fn create(db: &impl Database, changes: TierChanges, now_ms: i64) -> Re
     .bind(changes.allow_original.unwrap_or(false))
     .bind(changes.allow_expiring_links.unwrap_or(false))
     .bind(now_ms);
-    db.execute(statement).await.map_err(|e| unique_violation_or(e, name_taken))?;
+    db.execute(statement)
+        .await
+        .map_err(|e| unique_violation_or(e, name_taken))?;
     get(db, name.as_str()).await
 }
 
-pub async fn update(db: &impl Database, current: &str, changes: TierChanges) -> Result<Tier, ApiError> {
+pub async fn update(
+    db: &impl Database,
+    current: &str,
+    changes: TierChanges,
+) -> Result<Tier, ApiError> {
     let tier = get(db, current).await?;
     if let Some(name) = &changes.name {
         if name.as_str() != current && find(db, name.as_str()).await?.is_some() {
@@ -255,7 +286,9 @@ pub async fn update(db: &impl Database, current: &str, changes: TierChanges) -> 
     .bind(changes.allow_original.unwrap_or(tier.allow_original))
     .bind(changes.allow_expiring_links.unwrap_or(tier.allow_expiring_links))
     .bind(tier.id);
-    db.execute(statement).await.map_err(|e| unique_violation_or(e, name_taken))?;
+    db.execute(statement)
+        .await
+        .map_err(|e| unique_violation_or(e, name_taken))?;
     get(db, name.as_str()).await
 }
 
@@ -270,13 +303,18 @@ pub async fn delete(db: &impl Database, name: &str) -> Result<(), ApiError> {
         )
         .await?;
     if deleted == 0 {
-        return Err(ApiError::Conflict("This tier is still assigned to users.".into()));
+        return Err(ApiError::Conflict(
+            "This tier is still assigned to users.".into(),
+        ));
     }
     Ok(())
 }
 
 /// Maps a UNIQUE violation (a concurrent insert won the race) to `conflict`, anything else to 500.
-pub fn unique_violation_or(error: crate::ports::StoreError, conflict: impl FnOnce() -> ApiError) -> ApiError {
+pub fn unique_violation_or(
+    error: crate::ports::StoreError,
+    conflict: impl FnOnce() -> ApiError,
+) -> ApiError {
     if error.0.contains("UNIQUE constraint failed") {
         conflict()
     } else {
@@ -332,7 +370,11 @@ mod tests {
 
     #[test]
     fn flags_must_be_booleans() {
-        assert!(TierChanges::parse(&json!({"name": "x", "thumbnail_heights": [], "allow_original": "yes"}), false).is_err());
+        assert!(TierChanges::parse(
+            &json!({"name": "x", "thumbnail_heights": [], "allow_original": "yes"}),
+            false
+        )
+        .is_err());
     }
 
     #[test]

@@ -36,12 +36,21 @@ pub fn issue(config: &Config, token_type: TokenType, user_id: i64, now_ms: i64) 
         iat,
         jti: uuid::Uuid::new_v4().simple().to_string(),
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(config.jwt_secret.expose()))
-        .expect("HS256 signing with a byte key cannot fail")
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(config.jwt_secret.expose()),
+    )
+    .expect("HS256 signing with a byte key cannot fail")
 }
 
 /// Verifies signature (HS256 only: `none` and every other `alg` are refused), type and expiry.
-pub fn verify(config: &Config, token: &str, expected: TokenType, now_ms: i64) -> Result<Claims, ApiError> {
+pub fn verify(
+    config: &Config,
+    token: &str,
+    expected: TokenType,
+    now_ms: i64,
+) -> Result<Claims, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
     validation.required_spec_claims.clear();
@@ -60,8 +69,13 @@ pub fn verify(config: &Config, token: &str, expected: TokenType, now_ms: i64) ->
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer(header: Option<&str>) -> Result<&str, ApiError> {
-    let header = header.ok_or(ApiError::Unauthorized("Authentication credentials were not provided."))?;
-    let (scheme, token) = header.trim().split_once(' ').ok_or(ApiError::Unauthorized("Invalid Authorization header."))?;
+    let header = header.ok_or(ApiError::Unauthorized(
+        "Authentication credentials were not provided.",
+    ))?;
+    let (scheme, token) = header
+        .trim()
+        .split_once(' ')
+        .ok_or(ApiError::Unauthorized("Invalid Authorization header."))?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
         return Err(ApiError::Unauthorized("Invalid Authorization header."));
@@ -104,21 +118,41 @@ mod tests {
 
     #[test]
     fn every_token_has_its_own_jti() {
-        let a = verify(&config(), &issue(&config(), TokenType::Access, 1, NOW), TokenType::Access, NOW).unwrap();
-        let b = verify(&config(), &issue(&config(), TokenType::Access, 1, NOW), TokenType::Access, NOW).unwrap();
+        let a = verify(
+            &config(),
+            &issue(&config(), TokenType::Access, 1, NOW),
+            TokenType::Access,
+            NOW,
+        )
+        .unwrap();
+        let b = verify(
+            &config(),
+            &issue(&config(), TokenType::Access, 1, NOW),
+            TokenType::Access,
+            NOW,
+        )
+        .unwrap();
         assert_ne!(a.jti, b.jti);
     }
 
     #[test]
     fn a_token_signed_with_another_secret_is_refused() {
-        let other = Config::from_lookup(|_| None, Some("another-secret-which-is-also-long-enough".into())).unwrap();
+        let other = Config::from_lookup(
+            |_| None,
+            Some("another-secret-which-is-also-long-enough".into()),
+        )
+        .unwrap();
         let token = issue(&other, TokenType::Access, 1, NOW);
         assert!(verify(&config(), &token, TokenType::Access, NOW).is_err());
     }
 
     fn forge(header: &str, claims: &Claims, signature: &str) -> String {
         let claims = serde_json::to_vec(claims).unwrap();
-        format!("{}.{}.{signature}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims))
+        format!(
+            "{}.{}.{signature}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        )
     }
 
     #[test]
@@ -126,9 +160,31 @@ mod tests {
         let token = issue(&config(), TokenType::Access, 1, NOW);
         let claims = verify(&config(), &token, TokenType::Access, NOW).unwrap();
         let signature = token.rsplit('.').next().unwrap();
-        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512","typ":"JWT"}"#, r#"{"alg":"RS256","typ":"JWT"}"#] {
-            assert!(verify(&config(), &forge(header, &claims, ""), TokenType::Access, NOW).is_err(), "{header}");
-            assert!(verify(&config(), &forge(header, &claims, signature), TokenType::Access, NOW).is_err(), "{header}");
+        for header in [
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"alg":"HS512","typ":"JWT"}"#,
+            r#"{"alg":"RS256","typ":"JWT"}"#,
+        ] {
+            assert!(
+                verify(
+                    &config(),
+                    &forge(header, &claims, ""),
+                    TokenType::Access,
+                    NOW
+                )
+                .is_err(),
+                "{header}"
+            );
+            assert!(
+                verify(
+                    &config(),
+                    &forge(header, &claims, signature),
+                    TokenType::Access,
+                    NOW
+                )
+                .is_err(),
+                "{header}"
+            );
         }
     }
 
@@ -146,7 +202,15 @@ mod tests {
     fn the_bearer_header_must_be_well_formed() {
         assert_eq!(bearer(Some("Bearer abc")).unwrap(), "abc");
         assert_eq!(bearer(Some("bearer abc")).unwrap(), "abc");
-        for bad in [None, Some(""), Some("Bearer"), Some("Bearer "), Some("Basic abc"), Some("Token abc"), Some("Bearer a b")] {
+        for bad in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer "),
+            Some("Basic abc"),
+            Some("Token abc"),
+            Some("Bearer a b"),
+        ] {
             assert!(bearer(bad).is_err(), "{bad:?}");
         }
     }

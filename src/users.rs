@@ -17,7 +17,10 @@ impl Username {
         if name.chars().count() > 150 {
             return Err("Ensure this field has no more than 150 characters.");
         }
-        if !name.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)) {
+        if !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+        {
             return Err("Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.");
         }
         Ok(Self(name.to_owned()))
@@ -86,17 +89,29 @@ pub async fn find_by_id(db: &impl Database, id: i64) -> Result<Option<User>, Api
     find_one(db, Statement::new(select_users("WHERE u.id = ?")).bind(id)).await
 }
 
-pub async fn find_by_username(db: &impl Database, username: &str) -> Result<Option<User>, ApiError> {
-    find_one(db, Statement::new(select_users("WHERE u.username = ?")).bind(username)).await
+pub async fn find_by_username(
+    db: &impl Database,
+    username: &str,
+) -> Result<Option<User>, ApiError> {
+    find_one(
+        db,
+        Statement::new(select_users("WHERE u.username = ?")).bind(username),
+    )
+    .await
 }
 
 pub async fn list(db: &impl Database) -> Result<Vec<User>, ApiError> {
-    let rows: Vec<UserRow> = db.query(Statement::new(select_users("ORDER BY u.id"))).await?;
+    let rows: Vec<UserRow> = db
+        .query(Statement::new(select_users("ORDER BY u.id")))
+        .await?;
     rows.into_iter().map(UserRow::into_user).collect()
 }
 
 pub fn username_taken() -> ApiError {
-    ApiError::Validation(FieldErrors::single("username", "A user with that username already exists."))
+    ApiError::Validation(FieldErrors::single(
+        "username",
+        "A user with that username already exists.",
+    ))
 }
 
 pub async fn insert(
@@ -115,19 +130,27 @@ pub async fn insert(
     .bind(tier.id)
     .bind(is_admin)
     .bind(now_ms);
-    db.execute(statement).await.map_err(|e| crate::tiers::unique_violation_or(e, username_taken))?;
-    find_by_username(db, username.as_str()).await?.ok_or_else(|| ApiError::internal("inserted user vanished"))
+    db.execute(statement)
+        .await
+        .map_err(|e| crate::tiers::unique_violation_or(e, username_taken))?;
+    find_by_username(db, username.as_str())
+        .await?
+        .ok_or_else(|| ApiError::internal("inserted user vanished"))
 }
 
 /// Writes every field of `user` back (username, hash, tier, admin flag).
 pub async fn save(db: &impl Database, user: &User) -> Result<(), ApiError> {
-    let statement = Statement::new("UPDATE users SET username = ?, password_hash = ?, tier_id = ?, is_admin = ? WHERE id = ?")
-        .bind(user.username.as_str())
-        .bind(user.password_hash.as_str())
-        .bind(user.tier.id)
-        .bind(user.is_admin)
-        .bind(user.id);
-    db.execute(statement).await.map_err(|e| crate::tiers::unique_violation_or(e, username_taken))?;
+    let statement = Statement::new(
+        "UPDATE users SET username = ?, password_hash = ?, tier_id = ?, is_admin = ? WHERE id = ?",
+    )
+    .bind(user.username.as_str())
+    .bind(user.password_hash.as_str())
+    .bind(user.tier.id)
+    .bind(user.is_admin)
+    .bind(user.id);
+    db.execute(statement)
+        .await
+        .map_err(|e| crate::tiers::unique_violation_or(e, username_taken))?;
     Ok(())
 }
 

@@ -6,7 +6,10 @@ use crate::config::Config;
 use crate::error::log;
 use crate::http::{self, Body, FormValue, Method};
 use crate::maintenance;
-use crate::ports::{Blob, BlobStore, CachedImage, Clock, Database, EdgeCache, Kdf, RustKdf, Statement, StoreError, Value};
+use crate::ports::{
+    Blob, BlobStore, CachedImage, Clock, Database, EdgeCache, Kdf, RustKdf, Statement, StoreError,
+    Value,
+};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -40,7 +43,11 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
     };
     let url = req.url()?;
     let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    let test_hooks = loopback && env.var("ENABLE_TEST_HOOKS").map(|v| v.to_string() == "1").unwrap_or(false);
+    let test_hooks = loopback
+        && env
+            .var("ENABLE_TEST_HOOKS")
+            .map(|v| v.to_string() == "1")
+            .unwrap_or(false);
     let app = App::<Workers> {
         db: D1(env.d1(DB_BINDING)?),
         blobs: R2(env.bucket(BUCKET_BINDING)?),
@@ -68,7 +75,10 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             report.expired_links,
             report.stale_login_failures
         ),
-        Err(e) => log(&format!("cron {} failed (the next run retries): {e}", event.cron())),
+        Err(e) => log(&format!(
+            "cron {} failed (the next run retries): {e}",
+            event.cron()
+        )),
     }
 }
 
@@ -79,12 +89,25 @@ fn load_config(env: &Env) -> Result<Config, crate::config::ConfigError> {
     )
 }
 
-async fn to_core_request(mut req: worker::Request, max_upload_bytes: u64) -> worker::Result<http::Request> {
+async fn to_core_request(
+    mut req: worker::Request,
+    max_upload_bytes: u64,
+) -> worker::Result<http::Request> {
     let url = req.url()?;
-    let headers: Vec<(String, String)> = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-    let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .entries()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let declared = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    let is_form = header("content-type").is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let is_form = header("content-type")
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     let body = if declared.is_some_and(|n| n > max_upload_bytes) {
         // Never buffer a body the core will refuse by its declared length anyway.
         Body::Bytes(Vec::new())
@@ -129,8 +152,14 @@ fn to_worker_response(response: http::Response) -> worker::Result<worker::Respon
     for (name, value) in &response.headers {
         headers.append(name, value)?;
     }
-    let body = if response.body.is_empty() { None } else { Some(response.body) };
-    let builder = worker::ResponseBuilder::new().with_status(response.status).with_headers(headers);
+    let body = if response.body.is_empty() {
+        None
+    } else {
+        Some(response.body)
+    };
+    let builder = worker::ResponseBuilder::new()
+        .with_status(response.status)
+        .with_headers(headers);
     Ok(match body {
         Some(bytes) => builder.fixed(bytes),
         None => builder.empty(),
@@ -156,7 +185,10 @@ impl D1 {
                 Value::Text(s) => JsValue::from_str(s),
             })
             .collect();
-        self.0.prepare(&statement.sql).bind(&params).map_err(store_error)
+        self.0
+            .prepare(&statement.sql)
+            .bind(&params)
+            .map_err(store_error)
     }
 }
 
@@ -173,7 +205,10 @@ impl Database for D1 {
     }
 
     async fn batch(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
-        let prepared = statements.iter().map(|s| self.prepare(s)).collect::<Result<Vec<_>, _>>()?;
+        let prepared = statements
+            .iter()
+            .map(|s| self.prepare(s))
+            .collect::<Result<Vec<_>, _>>()?;
         let results = self.0.batch(prepared).await.map_err(store_error)?;
         match results.iter().find_map(|r| r.error()) {
             Some(e) => Err(StoreError::new(e)),
@@ -186,8 +221,16 @@ struct R2(worker::Bucket);
 
 impl BlobStore for R2 {
     async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), StoreError> {
-        let metadata = worker::HttpMetadata { content_type: Some(content_type.to_owned()), ..Default::default() };
-        self.0.put(key, bytes.to_vec()).http_metadata(metadata).execute().await.map_err(store_error)?;
+        let metadata = worker::HttpMetadata {
+            content_type: Some(content_type.to_owned()),
+            ..Default::default()
+        };
+        self.0
+            .put(key, bytes.to_vec())
+            .http_metadata(metadata)
+            .execute()
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -195,9 +238,17 @@ impl BlobStore for R2 {
         let Some(object) = self.0.get(key).execute().await.map_err(store_error)? else {
             return Ok(None);
         };
-        let content_type = object.http_metadata().content_type.unwrap_or_else(|| "application/octet-stream".into());
-        let body = object.body().ok_or_else(|| StoreError::new(format!("R2 object {key} has no body")))?;
-        Ok(Some(Blob { bytes: body.bytes().await.map_err(store_error)?, content_type }))
+        let content_type = object
+            .http_metadata()
+            .content_type
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let body = object
+            .body()
+            .ok_or_else(|| StoreError::new(format!("R2 object {key} has no body")))?;
+        Ok(Some(Blob {
+            bytes: body.bytes().await.map_err(store_error)?,
+            content_type,
+        }))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -234,17 +285,30 @@ impl EdgeCache for EdgeCacheApi {
         let Some(mut response) = self.0.get(key, false).await.map_err(store_error)? else {
             return Ok(None);
         };
-        let content_type = response.headers().get("content-type").map_err(store_error)?.unwrap_or_default();
-        Ok(Some(CachedImage { bytes: response.bytes().await.map_err(store_error)?, content_type }))
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map_err(store_error)?
+            .unwrap_or_default();
+        Ok(Some(CachedImage {
+            bytes: response.bytes().await.map_err(store_error)?,
+            content_type,
+        }))
     }
 
     async fn put(&self, key: &str, image: &CachedImage) -> Result<(), StoreError> {
         // The stored copy has a shared lifetime (a `private` one would not be stored at all);
         // clients get `private` from the core.
         let headers = Headers::new();
-        headers.set("content-type", &image.content_type).map_err(store_error)?;
-        headers.set("cache-control", EDGE_CACHE_CONTROL).map_err(store_error)?;
-        let response = worker::ResponseBuilder::new().with_headers(headers).fixed(image.bytes.clone());
+        headers
+            .set("content-type", &image.content_type)
+            .map_err(store_error)?;
+        headers
+            .set("cache-control", EDGE_CACHE_CONTROL)
+            .map_err(store_error)?;
+        let response = worker::ResponseBuilder::new()
+            .with_headers(headers)
+            .fixed(image.bytes.clone());
         self.0.put(key, response).await.map_err(store_error)
     }
 
@@ -269,26 +333,42 @@ struct WebCryptoKdf;
 const WEBCRYPTO_MAX_ITERATIONS: u32 = 100_000;
 
 impl Kdf for WebCryptoKdf {
-    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; 32], StoreError> {
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<[u8; 32], StoreError> {
         if iterations > WEBCRYPTO_MAX_ITERATIONS {
             return RustKdf.pbkdf2_sha256(password, salt, iterations).await;
         }
-        webcrypto_pbkdf2(password, salt, iterations).await.map_err(|e| StoreError::new(format!("WebCrypto PBKDF2: {e:?}")))
+        webcrypto_pbkdf2(password, salt, iterations)
+            .await
+            .map_err(|e| StoreError::new(format!("WebCrypto PBKDF2: {e:?}")))
     }
 }
 
-async fn webcrypto_pbkdf2(password: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; 32], JsValue> {
-    let crypto: web_sys::Crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())?.unchecked_into();
+async fn webcrypto_pbkdf2(
+    password: &[u8],
+    salt: &[u8],
+    iterations: u32,
+) -> Result<[u8; 32], JsValue> {
+    let crypto: web_sys::Crypto =
+        js_sys::Reflect::get(&js_sys::global(), &"crypto".into())?.unchecked_into();
     let subtle = crypto.subtle();
     let usages = js_sys::Array::of1(&"deriveBits".into());
     let key_data = js_sys::Uint8Array::from(password);
-    let key = JsFuture::from(subtle.import_key_with_str("raw", &key_data, "PBKDF2", false, &usages)?).await?;
+    let key =
+        JsFuture::from(subtle.import_key_with_str("raw", &key_data, "PBKDF2", false, &usages)?)
+            .await?;
     let params = js_sys::Object::new();
     js_sys::Reflect::set(&params, &"name".into(), &"PBKDF2".into())?;
     js_sys::Reflect::set(&params, &"hash".into(), &"SHA-256".into())?;
     js_sys::Reflect::set(&params, &"salt".into(), &js_sys::Uint8Array::from(salt))?;
     js_sys::Reflect::set(&params, &"iterations".into(), &JsValue::from(iterations))?;
-    let bits = JsFuture::from(subtle.derive_bits_with_object(&params, &key.unchecked_into(), 256)?).await?;
+    let bits =
+        JsFuture::from(subtle.derive_bits_with_object(&params, &key.unchecked_into(), 256)?)
+            .await?;
     let mut out = [0u8; 32];
     js_sys::Uint8Array::new(&bits).copy_to(&mut out);
     Ok(out)

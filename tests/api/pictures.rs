@@ -1,0 +1,494 @@
+//! Upload, thumbnails per tier, reads, the edge cache, lazy thumbnails, pagination, delete and
+//! rejected uploads, over HTTP against the real runtime.
+
+use crate::client::{admin_token, new_user, unique, Client, Part, TestUser};
+use serde_json::{json, Value};
+
+pub fn bench_image(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../shared/bench-images/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// sunset-2mp.jpg is 1632x1088.
+pub fn sunset() -> Vec<u8> {
+    bench_image("sunset-2mp.jpg")
+}
+
+fn png_with_alpha(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    let pixels: Vec<u8> = (0..width * height)
+        .flat_map(|i| [(i % 256) as u8, 90, 30, (i % 200) as u8])
+        .collect();
+    writer.write_image_data(&pixels).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+/// Dimensions and type of served image bytes, read from their headers.
+fn probe(bytes: &[u8]) -> (u32, u32, &'static str) {
+    let p = imaging::probe(bytes, &imaging::Limits::default()).expect("a PNG or JPEG");
+    (p.width, p.height, p.format.content_type())
+}
+
+fn id_of(picture: &Value) -> String {
+    picture["id"].as_str().unwrap().to_owned()
+}
+
+/// Uploads sunset-2mp.jpg and checks every URL of the response against `expected`:
+/// (url suffix, width, height).
+fn upload_and_check_urls(client: &Client, user: &TestUser, expected: &[(&str, u32, u32)]) -> Value {
+    let original = sunset();
+    let reply = client.upload(&user.access, "sunset", &original);
+    assert_eq!(
+        reply.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let picture = reply.json();
+    let id = id_of(&picture);
+    let urls: Vec<String> = expected
+        .iter()
+        .map(|(suffix, _, _)| format!("/api/picture/{id}{suffix}"))
+        .collect();
+    assert_eq!(picture["urls"], json!(urls));
+    assert_eq!(
+        (
+            picture["width"].clone(),
+            picture["height"].clone(),
+            picture["content_type"].clone(),
+            picture["size"].clone()
+        ),
+        (
+            json!(1632),
+            json!(1088),
+            json!("image/jpeg"),
+            json!(original.len())
+        )
+    );
+    assert_eq!(picture["owner"], user.username.as_str());
+    for (url, (suffix, width, height)) in urls.iter().zip(expected) {
+        let image = client.get(url, Some(&user.access));
+        assert_eq!(image.status, 200, "{url}");
+        assert_eq!(image.header("content-type"), Some("image/jpeg"), "{url}");
+        assert_eq!(probe(&image.body), (*width, *height, "image/jpeg"), "{url}");
+        if suffix.is_empty() {
+            assert_eq!(image.body, original, "the original is served byte for byte");
+        }
+    }
+    picture
+}
+
+#[test]
+fn basic_gets_a_200px_thumbnail_only() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Basic");
+    let picture = upload_and_check_urls(&client, &user, &[("/200", 300, 200)]);
+    let id = id_of(&picture);
+    let forbidden = client.get(&format!("/api/picture/{id}/400"), Some(&user.access));
+    assert_eq!(forbidden.status, 403);
+    assert!(forbidden.json()["detail"].is_string());
+    assert_eq!(
+        client
+            .get(&format!("/api/picture/{id}"), Some(&user.access))
+            .status,
+        403
+    );
+}
+
+#[test]
+fn premium_gets_200_and_400_and_the_original() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Premium");
+    upload_and_check_urls(
+        &client,
+        &user,
+        &[("/200", 300, 200), ("/400", 600, 400), ("", 1632, 1088)],
+    );
+}
+
+#[test]
+fn enterprise_gets_200_and_400_and_the_original() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Enterprise");
+    upload_and_check_urls(
+        &client,
+        &user,
+        &[("/200", 300, 200), ("/400", 600, 400), ("", 1632, 1088)],
+    );
+}
+
+#[test]
+fn a_custom_tier_gets_exactly_its_heights_and_no_original() {
+    let client = Client::from_env();
+    let admin = admin_token(&client);
+    let tier = unique("custom");
+    let spec = json!({"name": tier, "thumbnail_heights": [100, 800], "allow_original": false});
+    assert_eq!(
+        client
+            .json("POST", "/api/admin/tiers", Some(&admin), &spec)
+            .status,
+        201
+    );
+    let user = new_user(&client, &tier);
+    let picture = upload_and_check_urls(&client, &user, &[("/100", 150, 100), ("/800", 1200, 800)]);
+    let id = id_of(&picture);
+    assert_eq!(
+        client
+            .get(&format!("/api/picture/{id}/200"), Some(&user.access))
+            .status,
+        403
+    );
+    assert_eq!(
+        client
+            .get(&format!("/api/picture/{id}"), Some(&user.access))
+            .status,
+        403
+    );
+}
+
+#[test]
+fn a_phone_photo_with_exif_orientation_comes_out_upright() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Basic");
+    let reply = client.upload(
+        &user.access,
+        "sideways",
+        &bench_image("seeding-12mp-exif-rotated.jpg"),
+    );
+    assert_eq!(reply.status, 201);
+    let picture = reply.json();
+    assert_eq!(
+        (picture["width"].clone(), picture["height"].clone()),
+        (json!(4000), json!(3000))
+    );
+    let thumbnail = client.get(
+        &format!("/api/picture/{}/200", id_of(&picture)),
+        Some(&user.access),
+    );
+    assert_eq!(probe(&thumbnail.body), (267, 200, "image/jpeg"));
+}
+
+#[test]
+fn a_transparent_png_keeps_png_thumbnails() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Basic");
+    let reply = client.upload(&user.access, "alpha", &png_with_alpha(300, 600));
+    assert_eq!(reply.json()["content_type"], "image/png");
+    let thumbnail = client.get(
+        &format!("/api/picture/{}/200", id_of(&reply.json())),
+        Some(&user.access),
+    );
+    assert_eq!(thumbnail.header("content-type"), Some("image/png"));
+    assert_eq!(probe(&thumbnail.body), (100, 200, "image/png"));
+}
+
+#[test]
+fn reads_are_401_anonymous_and_404_for_other_users_and_bad_ids() {
+    let client = Client::from_env();
+    let owner = new_user(&client, "Premium");
+    let other = new_user(&client, "Premium");
+    let id = id_of(&client.upload(&owner.access, "x", &sunset()).json());
+    for path in [
+        format!("/api/picture/{id}/200"),
+        format!("/api/picture/{id}"),
+    ] {
+        assert_eq!(client.get(&path, None).status, 401, "{path}");
+        let hidden = client.get(&path, Some(&other.access));
+        assert_eq!(hidden.status, 404, "{path}");
+        assert!(hidden.json()["detail"].is_string());
+    }
+    assert_eq!(
+        client
+            .get("/api/picture/12345/200", Some(&owner.access))
+            .status,
+        404
+    );
+    assert_eq!(
+        client
+            .get(
+                &format!("/api/picture/{}", uuid::Uuid::new_v4()),
+                Some(&owner.access)
+            )
+            .status,
+        404
+    );
+    assert_eq!(
+        client
+            .delete(&format!("/api/picture/{id}"), Some(&other.access))
+            .status,
+        404
+    );
+    assert_eq!(client.get("/api/pictures", None).status, 401);
+}
+
+#[test]
+fn the_second_read_is_an_edge_cache_hit_that_still_checks_the_owner_and_tier() {
+    let client = Client::from_env();
+    let owner = new_user(&client, "Premium");
+    let other = new_user(&client, "Premium");
+    let id = id_of(&client.upload(&owner.access, "x", &sunset()).json());
+    let url = format!("/api/picture/{id}/400");
+    let first = client.get(&url, Some(&owner.access));
+    assert_eq!(first.header("cf-cache-status"), Some("MISS"));
+    assert!(first
+        .header("cache-control")
+        .unwrap()
+        .starts_with("private"));
+    let second = client.get(&url, Some(&owner.access));
+    assert_eq!(second.header("cf-cache-status"), Some("HIT"));
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.header("content-type"), Some("image/jpeg"));
+    assert!(second
+        .header("cache-control")
+        .unwrap()
+        .starts_with("private"));
+
+    assert_eq!(
+        client.get(&url, Some(&other.access)).status,
+        404,
+        "cached, but not theirs"
+    );
+    assert_eq!(client.get(&url, None).status, 401);
+    let etag = second.header("etag").unwrap().to_owned();
+    assert_eq!(
+        client
+            .get_with(&url, &owner.access, ("if-none-match", &etag))
+            .status,
+        304
+    );
+
+    let admin = admin_token(&client);
+    client.json(
+        "PATCH",
+        &format!("/api/admin/users/{}", owner.username),
+        Some(&admin),
+        &json!({"tier": "Basic"}),
+    );
+    assert_eq!(
+        client.get(&url, Some(&owner.access)).status,
+        403,
+        "cached, but no longer in the tier"
+    );
+}
+
+#[test]
+fn a_height_added_by_a_tier_change_is_made_on_first_request() {
+    let client = Client::from_env();
+    let admin = admin_token(&client);
+    let user = new_user(&client, "Basic");
+    let id = id_of(&client.upload(&user.access, "x", &sunset()).json());
+    assert_eq!(
+        client.counts(&user.username).2,
+        2,
+        "original and the 200 px thumbnail"
+    );
+    client.json(
+        "PATCH",
+        &format!("/api/admin/users/{}", user.username),
+        Some(&admin),
+        &json!({"tier": "Premium"}),
+    );
+    let listed = client.get("/api/pictures", Some(&user.access)).json();
+    assert_eq!(
+        listed[0]["urls"].as_array().unwrap().len(),
+        3,
+        "urls follow the current tier"
+    );
+    let lazy = client.get(&format!("/api/picture/{id}/400"), Some(&user.access));
+    assert_eq!(lazy.status, 200);
+    assert_eq!(probe(&lazy.body), (600, 400, "image/jpeg"));
+    assert_eq!(
+        client.counts(&user.username).2,
+        3,
+        "the new thumbnail is stored in R2"
+    );
+}
+
+#[test]
+fn pictures_are_listed_newest_first_across_pages() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Basic");
+    let small = png_with_alpha(8, 8);
+    for i in 0..5 {
+        assert_eq!(
+            client.upload(&user.access, &format!("p{i}"), &small).status,
+            201
+        );
+    }
+    let mut names = Vec::new();
+    let mut next = Some("/api/pictures/?limit=2".to_owned());
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        let page = client.get(&url, Some(&user.access));
+        assert_eq!(page.status, 200);
+        names.extend(
+            page.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned()),
+        );
+        next = page.next_page();
+        pages += 1;
+    }
+    assert_eq!(
+        (names, pages),
+        (
+            vec![
+                "p4".to_owned(),
+                "p3".into(),
+                "p2".into(),
+                "p1".into(),
+                "p0".into()
+            ],
+            3
+        )
+    );
+    assert_eq!(
+        client
+            .get("/api/pictures?limit=500", Some(&user.access))
+            .status,
+        400
+    );
+}
+
+#[test]
+fn deleting_a_picture_makes_every_url_404_even_cached_ones() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Premium");
+    let id = id_of(&client.upload(&user.access, "x", &sunset()).json());
+    let urls = [
+        format!("/api/picture/{id}/200"),
+        format!("/api/picture/{id}/400"),
+        format!("/api/picture/{id}"),
+    ];
+    for url in &urls {
+        client.get(url, Some(&user.access));
+        assert_eq!(
+            client
+                .get(url, Some(&user.access))
+                .header("cf-cache-status"),
+            Some("HIT")
+        );
+    }
+    assert_eq!(
+        client
+            .delete(&format!("/api/picture/{id}"), Some(&user.access))
+            .status,
+        204
+    );
+    for url in &urls {
+        assert_eq!(client.get(url, Some(&user.access)).status, 404, "{url}");
+    }
+    assert_eq!(client.counts(&user.username), (0, 0, 0));
+}
+
+#[test]
+fn every_rejected_upload_is_a_clear_error_and_stores_nothing() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Premium");
+    let mut truncated = sunset();
+    truncated.truncate(truncated.len() / 3);
+    let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;".to_vec();
+    let webp = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00".to_vec();
+    let mut bomb = png_with_alpha(1, 1);
+    bomb[16..24].copy_from_slice(&[0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]); // 100000 x 100000
+    let crc = crc32(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    let name = || Part::Text("name", "x".into());
+    let img = |bytes: Vec<u8>| Part::File("img", "photo.jpg", "image/jpeg", bytes);
+    let cases: Vec<(&str, Vec<Part>, u16, &str)> = vec![
+        ("gif", vec![name(), img(gif)], 400, "img"),
+        ("webp", vec![name(), img(webp)], 400, "img"),
+        (
+            "text renamed to .jpg",
+            vec![name(), img(b"just some text".to_vec())],
+            400,
+            "img",
+        ),
+        ("truncated jpeg", vec![name(), img(truncated)], 400, "img"),
+        ("missing name", vec![img(sunset())], 400, "name"),
+        (
+            "name too long",
+            vec![Part::Text("name", "n".repeat(101)), img(sunset())],
+            400,
+            "name",
+        ),
+        ("missing img", vec![name()], 400, "img"),
+        (
+            "img as a text field",
+            vec![name(), Part::Text("img", "not a file".into())],
+            400,
+            "img",
+        ),
+        ("pixel bomb", vec![name(), img(bomb)], 413, "detail"),
+    ];
+    for (case, parts, status, field) in cases {
+        let reply = client.upload_parts(&user.access, &parts);
+        assert_eq!(
+            reply.status,
+            status,
+            "{case}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert!(!reply.json()[field].is_null(), "{case}: {}", reply.json());
+    }
+    let not_multipart = client.json(
+        "POST",
+        "/api/pictures/",
+        Some(&user.access),
+        &json!({"name": "x"}),
+    );
+    assert_eq!(not_multipart.status, 400);
+    assert!(not_multipart.json()["img"].is_array());
+    let too_big = vec![0xFFu8; 21 * 1024 * 1024];
+    let reply = client.upload_parts(&user.access, &[name(), img(too_big)]);
+    assert_eq!(reply.status, 413);
+    assert_eq!(client.counts(&user.username), (0, 0, 0), "nothing stored");
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &byte in data {
+        crc ^= byte as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn deleting_a_user_removes_their_pictures_and_objects() {
+    let client = Client::from_env();
+    let admin = admin_token(&client);
+    let user = new_user(&client, "Premium");
+    client.upload(&user.access, "x", &sunset());
+    let (pictures, _, objects) = client.counts(&user.username);
+    assert_eq!((pictures, objects), (1, 3));
+    assert_eq!(
+        client
+            .delete(&format!("/api/admin/users/{}", user.username), Some(&admin))
+            .status,
+        204
+    );
+    assert_eq!(
+        client
+            .get(&format!("/__test/counts/{}", user.username), None)
+            .status,
+        404,
+        "the user is gone"
+    );
+}

@@ -44,9 +44,17 @@ pub(crate) fn decode_for_height(
         .scale(fraction(info.width), fraction(info.height))
         .map_err(to_image_error)?;
     // Refuse up front what would not fit, rather than let the isolate run out:
-    // a tall thumbnail of a large image may need a full-scale decode.
+    // a tall thumbnail of a large image may need a full-scale decode. Two moments
+    // peak: the decode (coefficients, planes, output) and the resize of the
+    // tallest thumbnail (decoded image, intermediate pass, destination, each
+    // smaller by `ratio`).
     let decoded = u64::from(scaled_width) * u64::from(scaled_height);
-    let working = bytes.len() as u64 + coefficient_bytes + decoded * DECODE_BYTES_PER_PIXEL;
+    let ratio = (f64::from(target_height) * f64::from(info.width)
+        / (f64::from(upright_height.max(1)) * f64::from(scaled_width.max(1))))
+    .min(1.0);
+    let resize_bytes = (3.0 * decoded as f64 * (1.0 + ratio + ratio * ratio)) as u64;
+    let decode_bytes = coefficient_bytes + decoded * DECODE_BYTES_PER_PIXEL;
+    let working = bytes.len() as u64 + decode_bytes.max(resize_bytes);
     if working > MAX_DECODE_BYTES {
         let pixels = u64::from(info.width) * u64::from(info.height);
         return Err(ImageError::TooManyPixels {

@@ -66,6 +66,16 @@ fn max_pixel_progressive_jpeg() -> Vec<u8> {
     bytes
 }
 
+/// A wide baseline panorama just taller than the tallest thumbnail: a 2000 px
+/// thumbnail of it needs a full-scale decode and an almost 1:1 resize.
+fn baseline_panorama_jpeg() -> Vec<u8> {
+    let (w, h) = (7000, 2050);
+    let pixels = rgb(w, h, |x, y| {
+        [(x / 7) as u8, (y / 5) as u8, ((x ^ y) & 0xFF) as u8]
+    });
+    jpeg(w, h, &pixels, None)
+}
+
 fn max_pixel_rgba_png() -> Vec<u8> {
     let (w, h) = max_size();
     let mut bytes = Vec::new();
@@ -104,6 +114,7 @@ fn peak_heap_stays_within_the_isolate_budget_for_the_largest_accepted_images() {
         ("life-6mp-alpha.png", bench_image("life-6mp-alpha.png")),
         ("max-pixels progressive JPEG", max_pixel_progressive_jpeg()),
         ("max-pixels RGBA PNG", max_pixel_rgba_png()),
+        ("7000x2050 baseline JPEG", baseline_panorama_jpeg()),
     ];
 
     for (name, bytes) in &cases {

@@ -405,7 +405,9 @@ fn every_rejected_upload_is_a_clear_error_and_stores_nothing() {
     bomb[29..33].copy_from_slice(&crc.to_be_bytes());
     let name = || Part::Text("name", "x".into());
     let img = |bytes: Vec<u8>| Part::File("img", "photo.jpg", "image/jpeg", bytes);
-    let cases: Vec<(&str, Vec<Part>, u16, &str)> = vec![
+    // (case, form parts, expected status, field that carries the error)
+    type Case<'a> = (&'a str, Vec<Part>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("gif", vec![name(), img(gif)], 400, "img"),
         ("webp", vec![name(), img(webp)], 400, "img"),
         (

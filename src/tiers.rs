@@ -6,9 +6,10 @@ use crate::ports::{Database, Statement};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The tallest thumbnail a tier may ask for. Bounded so that making it fits the Workers memory
-/// limit (see the imaging crate), and because a taller "thumbnail" is the original.
-pub const MAX_THUMBNAIL_HEIGHT: u32 = 2000;
+/// The tallest thumbnail a tier may ask for. At this height every JPEG up to the default
+/// `MAX_IMAGE_PIXELS` (baseline or progressive) is thumbnailed within the isolate's memory; the
+/// imaging crate refuses some 25 MP progressive JPEGs at 1200 px and more (see its README).
+pub const MAX_THUMBNAIL_HEIGHT: u32 = 1000;
 /// More heights would mean more work on every upload than one request may take.
 pub const MAX_HEIGHTS_PER_TIER: usize = 10;
 
@@ -343,7 +344,8 @@ mod tests {
         assert!(Heights::parse(&json!([200, 200])).is_err());
         assert!(Heights::parse(&json!([0])).is_err());
         assert!(Heights::parse(&json!([-5])).is_err());
-        assert!(Heights::parse(&json!([2001])).is_err());
+        assert!(Heights::parse(&json!([1001])).is_err());
+        assert!(Heights::parse(&json!([1000])).is_ok());
         assert!(Heights::parse(&json!([1.5])).is_err());
         assert!(Heights::parse(&json!("200")).is_err());
         assert!(Heights::parse(&json!([])).is_ok());

@@ -168,6 +168,15 @@ fn health_answers_with_the_version() {
 }
 
 #[test]
+fn health_is_a_503_when_d1_does_not_answer() {
+    let app = TestApp::new();
+    *app.app.db.fail_on.borrow_mut() = Some("SELECT 1".into());
+    let response = app.send(Request::new(Method::Get, "/api/health/"));
+    assert_eq!(response.status, 503);
+    assert_eq!(response.json_body(), json!({"detail": "Service unavailable."}));
+}
+
+#[test]
 fn token_returns_an_access_and_a_refresh_token_for_valid_credentials() {
     let app = TestApp::new();
     app.user("alice", "Basic", false);

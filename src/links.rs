@@ -5,7 +5,8 @@ use crate::app::{json_object, App, Platform};
 use crate::error::{ApiError, FieldErrors};
 use crate::http::{Request, Response};
 use crate::pictures::{
-    page_params, page_response, Cursor, PictureId, PictureRow, StoredPicture, PICTURE_COLUMNS,
+    page_params, page_response, rfc3339, Cursor, PictureId, PictureRow, StoredPicture,
+    PICTURE_COLUMNS,
 };
 use crate::ports::{Database, Statement};
 use crate::tiers::Variant;
@@ -51,12 +52,6 @@ pub fn url(id: &str) -> String {
 /// Whole seconds left before `expires_at` (never negative).
 pub fn time_left(expires_at_ms: i64, now_ms: i64) -> i64 {
     (expires_at_ms - now_ms).max(0) / 1000
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[derive(Debug, Deserialize)]

@@ -89,7 +89,8 @@ pub fn etag(id: &str, variant: Variant) -> String {
     }
 }
 
-fn rfc3339(ms: i64) -> String {
+/// An API timestamp: RFC 3339 in UTC with milliseconds.
+pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

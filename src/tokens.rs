@@ -3,8 +3,68 @@
 
 use crate::config::Config;
 use crate::error::ApiError;
+use jsonwebtoken::crypto::{CryptoProvider, JwkUtils, JwtSigner, JwtVerifier};
+use jsonwebtoken::errors::{ErrorKind, Result as JwtResult};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// HS256 and nothing else: every other algorithm fails to sign or verify.
+static HS256_ONLY: CryptoProvider = CryptoProvider {
+    signer_factory: |algorithm, key| match algorithm {
+        Algorithm::HS256 => Ok(Box::new(Hs256(hmac_key(key.try_get_hmac_secret()?)?))),
+        _ => Err(ErrorKind::InvalidAlgorithm.into()),
+    },
+    verifier_factory: |algorithm, key| match algorithm {
+        Algorithm::HS256 => Ok(Box::new(Hs256(hmac_key(key.try_get_hmac_secret()?)?))),
+        _ => Err(ErrorKind::InvalidAlgorithm.into()),
+    },
+    jwk_utils: JwkUtils::new_unimplemented(),
+};
+
+fn hmac_key(secret: &[u8]) -> JwtResult<HmacSha256> {
+    use hmac::Mac;
+    HmacSha256::new_from_slice(secret).map_err(|_| ErrorKind::InvalidKeyFormat.into())
+}
+
+struct Hs256(HmacSha256);
+
+impl signature::Signer<Vec<u8>> for Hs256 {
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
+        use hmac::Mac;
+        let mut mac = self.0.clone();
+        mac.update(message);
+        Ok(mac.finalize().into_bytes().to_vec())
+    }
+}
+
+impl signature::Verifier<Vec<u8>> for Hs256 {
+    fn verify(&self, message: &[u8], tag: &Vec<u8>) -> Result<(), signature::Error> {
+        use hmac::Mac;
+        let mut mac = self.0.clone();
+        mac.update(message);
+        // verify_slice compares in constant time.
+        mac.verify_slice(tag).map_err(signature::Error::from_source)
+    }
+}
+
+impl JwtSigner for Hs256 {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::HS256
+    }
+}
+
+impl JwtVerifier for Hs256 {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::HS256
+    }
+}
+
+fn install_provider() {
+    // Installing twice (another test thread won the race) is fine: it is the same provider.
+    let _ = HS256_ONLY.install_default();
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -24,6 +84,7 @@ pub struct Claims {
 }
 
 pub fn issue(config: &Config, token_type: TokenType, user_id: i64, now_ms: i64) -> String {
+    install_provider();
     let iat = now_ms.div_euclid(1000);
     let lifetime = match token_type {
         TokenType::Access => config.access_token_secs,

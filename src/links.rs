@@ -210,6 +210,7 @@ impl<P: Platform> App<P> {
             &picture,
             variant,
             &link_cache_control(row.expires_at, now),
+            None,
         )
         .await
     }

@@ -4,7 +4,7 @@
 use crate::app::{App, Platform};
 use crate::error::{log, ApiError, FieldErrors};
 use crate::http::{Body, FormValue, Request, Response};
-use crate::ports::{BlobStore, CachedImage, Database, EdgeCache, Statement};
+use crate::ports::{BlobStore, CachedImage, Database, EdgeCache, Statement, StoreError};
 use crate::tiers::{Tier, TierRow, Variant, TIER_COLUMNS};
 use crate::users::User;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
@@ -341,18 +341,20 @@ impl<P: Platform> App<P> {
         variant: Variant,
     ) -> Result<Response, ApiError> {
         let id = PictureId::parse(id)?.to_string();
-        let rows: Vec<OwnedPictureRow> = self
-            .db
-            .query(
-                Statement::new(format!(
-                    "SELECT u.id AS user_id, {TIER_COLUMNS}, p.id AS picture_id, p.content_type \
-                     FROM users u JOIN tiers t ON t.id = u.tier_id \
-                     LEFT JOIN pictures p ON p.id = ? AND p.owner_id = u.id WHERE u.id = ?"
-                ))
-                .bind(id.as_str())
-                .bind(user_id),
-            )
-            .await?;
+        let check = self.db.query::<OwnedPictureRow>(
+            Statement::new(format!(
+                "SELECT u.id AS user_id, {TIER_COLUMNS}, p.id AS picture_id, p.content_type \
+                 FROM users u JOIN tiers t ON t.id = u.tier_id \
+                 LEFT JOIN pictures p ON p.id = ? AND p.owner_id = u.id WHERE u.id = ?"
+            ))
+            .bind(id.as_str())
+            .bind(user_id),
+        );
+        // The cache lookup overlaps the check to save a round trip; its result is used only
+        // once the check below has passed.
+        let key = cache_key(&id, variant);
+        let (rows, cached) = futures_util::future::join(check, self.cache.get(&key)).await;
+        let rows = rows?;
         let row = rows
             .into_iter()
             .next()
@@ -372,18 +374,20 @@ impl<P: Platform> App<P> {
             id,
             content_type: row.content_type.unwrap_or_default(),
         };
-        self.serve(req, &picture, variant, CLIENT_CACHE_CONTROL)
+        self.serve(req, &picture, variant, CLIENT_CACHE_CONTROL, Some(cached))
             .await
     }
 
     /// Answers with a rendition's bytes: 304 on a matching `If-None-Match`, else from the edge
-    /// cache, else from R2 (making a missing thumbnail on the way), storing it in the cache.
+    /// cache (`cached`, when the caller already looked it up), else from R2 (making a missing
+    /// thumbnail on the way), storing it in the cache. Callers have checked access.
     pub(crate) async fn serve(
         &self,
         req: &Request,
         picture: &StoredPicture,
         variant: Variant,
         cache_control: &str,
+        cached: Option<Result<Option<CachedImage>, StoreError>>,
     ) -> Result<Response, ApiError> {
         let etag = etag(&picture.id, variant);
         let base = |status: u16| {
@@ -399,7 +403,11 @@ impl<P: Platform> App<P> {
             return Ok(base(304));
         }
         let key = cache_key(&picture.id, variant);
-        match self.cache.get(&key).await {
+        let cached = match cached {
+            Some(result) => result,
+            None => self.cache.get(&key).await,
+        };
+        match cached {
             Ok(Some(hit)) => {
                 return Ok(base(200)
                     .with_header("content-type", &hit.content_type)

@@ -89,6 +89,28 @@ impl<P: Platform> App<P> {
                     .await?;
                 Ok(Response::json(200, &json!({ "inserted": n })))
             }
+            // Inserts `count` picture rows (no R2 objects) for a user, one millisecond apart and
+            // older than now, so the list benchmark can page through a large account.
+            (Method::Post, ["pictures", "bulk", username, count]) => {
+                let count: i64 = count.parse().map_err(|_| ApiError::NotFound)?;
+                let n = self
+                    .db
+                    .execute(
+                        Statement::new(
+                            "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?) \
+                             INSERT INTO pictures (id, owner_id, name, content_type, width, height, size, created_at) \
+                             SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || \
+                             substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || \
+                             hex(randomblob(6))), u.id, 'bench-' || i, 'image/jpeg', 4000, 3000, 1000000, ? - i \
+                             FROM seq, users u WHERE u.username = ?",
+                        )
+                        .bind(count)
+                        .bind(self.now_ms())
+                        .bind(*username),
+                    )
+                    .await?;
+                Ok(Response::json(200, &json!({ "inserted": n })))
+            }
             // Runs what the cron runs and says what it did (the real trigger is /__scheduled).
             (Method::Post, ["sweep"]) => Ok(Response::json(
                 200,

@@ -1,0 +1,420 @@
+//! The service bench's measurements, over HTTP against a running `wrangler dev` of the service and
+//! of the ceiling Worker (both started by bench/service/run). Prints a table and writes JSON.
+//!
+//! Environment: SERVICE_URL, CEILING_URL, ADMIN_USER, ADMIN_PASSWORD, RESULTS (JSON path),
+//! IMAGING_RESULTS (bench/results/imaging.json, optional), BENCH_IMAGES (folder), MACHINE (JSON).
+
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+import crypto from "node:crypto";
+import zlib from "node:zlib";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run bench/service/run`);
+  return v;
+};
+const SERVICE = env("SERVICE_URL");
+const CEILING = env("CEILING_URL");
+const LOAD_SECONDS = Number(process.env.LOAD_SECONDS ?? 10);
+const CONNECTIONS = 8;
+
+// One keep-alive pool per target, at most CONNECTIONS sockets, like `wrk -c 8`.
+const agents = new Map();
+function agentFor(base) {
+  if (!agents.has(base)) {
+    agents.set(base, new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS }));
+  }
+  return agents.get(base);
+}
+
+/** One request; resolves to {status, headers, body, ms}. Never rejects on an HTTP status. */
+function request(base, method, pathname, { headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const url = new URL(pathname, base);
+    const start = process.hrtime.bigint();
+    const req = http.request(
+      url,
+      { method, headers, agent: agentFor(base) },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+            ms: Number(process.hrtime.bigint() - start) / 1e6,
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function expect(status, reply, what) {
+  if (reply.status !== status) {
+    throw new Error(`${what}: expected ${status}, got ${reply.status}: ${reply.body.toString().slice(0, 300)}`);
+  }
+  return reply;
+}
+
+const json = (reply) => JSON.parse(reply.body.toString());
+const jsonBody = (value) => ({
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(value),
+});
+const bearer = (token, extra = {}) => ({ authorization: `Bearer ${token}`, ...extra });
+
+function quantile(values, q) {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  // Nearest rank, like wrk's percentiles.
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+const median = (values) => {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x, digits = 2) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
+
+/** CONNECTIONS closed loops for LOAD_SECONDS; every answer must be a 200. */
+async function load(base, pathname, headers, seconds_ = LOAD_SECONDS) {
+  const latencies = [];
+  let errors = 0;
+  const deadline = performance.now() + seconds_ * 1000;
+  const start = performance.now();
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      const r = await request(base, "GET", pathname, { headers });
+      if (r.status === 200) latencies.push(r.ms);
+      else errors += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, loop));
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    requests: latencies.length,
+    errors,
+    seconds: round(seconds, 3),
+    rps: round(latencies.length / seconds, 1),
+    p50_ms: round(quantile(latencies, 0.5), 3),
+    p99_ms: round(quantile(latencies, 0.99), 3),
+  };
+}
+
+// --- multipart, as tests/api/client.rs builds it -------------------------------------------------
+function multipart(name, filename, contentType, bytes) {
+  const boundary = `----storagetiers-bench-${crypto.randomBytes(8).toString("hex")}`;
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\n${name}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="img"; filename="${filename}"\r\n` +
+      `Content-Type: ${contentType}\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  return {
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    body: Buffer.concat([head, bytes, tail]),
+  };
+}
+
+async function upload(token, filename, bytes) {
+  const form = multipart("bench", filename, filename.endsWith(".png") ? "image/png" : "image/jpeg", bytes);
+  return request(SERVICE, "POST", "/api/pictures", {
+    headers: bearer(token, { "content-type": form.contentType, "content-length": form.body.length }),
+    body: form.body,
+  });
+}
+
+// --- setup -----------------------------------------------------------------------------------------
+async function login(username, password) {
+  const r = await expect(200, await request(SERVICE, "POST", "/api/token/", jsonBody({ username, password })), `login ${username}`);
+  return json(r).access;
+}
+
+async function createUser(admin, tier) {
+  const username = `bench-${tier.toLowerCase()}-${crypto.randomBytes(4).toString("hex")}`;
+  const password = crypto.randomBytes(12).toString("hex");
+  await expect(
+    201,
+    await request(SERVICE, "POST", "/api/admin/users", {
+      headers: bearer(admin, { "content-type": "application/json" }),
+      body: JSON.stringify({ username, password, tier }),
+    }),
+    `create ${username}`,
+  );
+  return { username, password, token: await login(username, password) };
+}
+
+async function hook(method, pathname) {
+  return json(await expect(200, await request(SERVICE, method, pathname, { body: "" }), pathname));
+}
+
+// --- the measurements ------------------------------------------------------------------------------
+async function cachedGet(user, pictureId) {
+  const pathname = `/api/picture/${pictureId}/200`;
+  const headers = bearer(user.token);
+  const first = await expect(200, await request(SERVICE, "GET", pathname, { headers }), "thumbnail");
+  const warm = await expect(200, await request(SERVICE, "GET", pathname, { headers }), "thumbnail warm-up");
+  if (warm.headers["cf-cache-status"] !== "HIT") {
+    throw new Error(`warm-up thumbnail is not a cache HIT (cf-cache-status: ${warm.headers["cf-cache-status"]})`);
+  }
+  const service = await load(SERVICE, pathname, headers);
+  // For reference, not a target: the same load on one D1 `SELECT 1` and no auth.
+  const service_health = await load(SERVICE, "/api/health", {}, LOAD_SECONDS / 2);
+
+  await expect(
+    204,
+    await request(CEILING, "PUT", "/", {
+      headers: { "content-type": warm.headers["content-type"] },
+      body: warm.body,
+    }),
+    "ceiling warm-up",
+  );
+  const check = await expect(200, await request(CEILING, "GET", "/"), "ceiling");
+  if (!check.body.equals(warm.body)) throw new Error("the ceiling does not serve the thumbnail's bytes");
+  const ceiling = await load(CEILING, "/", {});
+  // For reference, not a target: the runtime's floor, the same bytes from memory.
+  const ceiling_plain = await load(CEILING, "/plain", {}, LOAD_SECONDS / 2);
+  return {
+    path: "/api/picture/{id}/200",
+    bytes: warm.body.length,
+    first_cf_cache_status: first.headers["cf-cache-status"],
+    warm_cf_cache_status: warm.headers["cf-cache-status"],
+    connections: CONNECTIONS,
+    seconds: LOAD_SECONDS,
+    service,
+    ceiling,
+    service_health,
+    ceiling_plain,
+    rps_ratio: round(service.rps / ceiling.rps, 3),
+    p99_ratio: round(service.p99_ms / ceiling.p99_ms, 3),
+  };
+}
+
+async function uploads(user, imagesDir, imaging) {
+  const RUNS = Number(process.env.UPLOAD_RUNS ?? 5);
+  const names = ["sunset-2mp.jpg", "seeding-12mp.jpg", "kleiber-20mp.jpg", "life-6mp-alpha.png"].filter((n) =>
+    fs.existsSync(path.join(imagesDir, n)),
+  );
+  const pipeline = new Map((imaging?.images ?? []).map((i) => [i.image, i.wasm_ms]));
+  const results = [];
+  let pictureId;
+  for (const name of names) {
+    const bytes = fs.readFileSync(path.join(imagesDir, name));
+    const broken = Buffer.from(bytes);
+    broken[0] ^= 0xff; // no longer a JPEG/PNG signature: rejected after the upload is read
+    const ok = [];
+    const rejected = [];
+    // Interleaved, so drift affects both sides alike.
+    for (let i = 0; i < RUNS; i++) {
+      const r = await expect(201, await upload(user.token, name, bytes), `upload ${name}`);
+      ok.push(r.ms);
+      pictureId ??= json(r).id;
+      rejected.push((await expect(400, await upload(user.token, name, broken), `rejected upload ${name}`)).ms);
+    }
+    const upload_ms = median(ok);
+    const rejected_ms = median(rejected);
+    const pipeline_ms = pipeline.get(name);
+    results.push({
+      image: name,
+      bytes: bytes.length,
+      runs: RUNS,
+      upload_ms: round(upload_ms),
+      rejected_ms: round(rejected_ms),
+      difference_ms: round(upload_ms - rejected_ms),
+      pipeline_ms: pipeline_ms === undefined ? null : round(pipeline_ms),
+      difference_over_pipeline: pipeline_ms === undefined ? null : round((upload_ms - rejected_ms) / pipeline_ms, 3),
+    });
+  }
+  return { results, pictureId };
+}
+
+async function listing(admin) {
+  const ROUNDS = Number(process.env.LIST_ROUNDS ?? 25);
+  const big = await createUser(admin, "Basic");
+  const small = await createUser(admin, "Basic");
+  for (let i = 0; i < 2; i++) await hook("POST", `/__test/pictures/bulk/${big.username}/5000`);
+  await hook("POST", `/__test/pictures/bulk/${small.username}/10`);
+  const counts = json(await request(SERVICE, "GET", `/__test/counts/${big.username}`));
+  if (counts.pictures !== 10000) throw new Error(`expected 10000 pictures, have ${counts.pictures}`);
+
+  // Follow the cursor through the whole account, keeping the cursors of a middle and the last page.
+  const cursorAt = {};
+  let next = "/api/pictures?limit=200";
+  let seen = 0;
+  while (next) {
+    const r = await expect(200, await request(SERVICE, "GET", next, { headers: bearer(big.token) }), "page");
+    seen += json(r).length;
+    const link = r.headers.link;
+    next = link ? link.slice(1, link.indexOf(">")) : null;
+    const cursor = next && new URL(next, SERVICE).searchParams.get("cursor");
+    if (seen === 5000) cursorAt.middle = cursor;
+    if (seen === 9800) cursorAt.last = cursor; // the next 200: rows 9801..10000, so default page is 9801..9850
+  }
+  if (seen !== 10000) throw new Error(`paged through ${seen} pictures, expected 10000`);
+  // The last full default page (rows 9951..10000): built from a cursor, as a client could.
+  const lastPage = await expect(200, await request(SERVICE, "GET", `/api/pictures?limit=200&cursor=${cursorAt.last}`, { headers: bearer(big.token) }), "near-last page");
+  const rows = json(lastPage);
+  const row9950 = rows[149];
+  const cursor9950 = Buffer.from(`${Date.parse(row9950.created_at)}:${row9950.id}`).toString("base64url");
+
+  const scenarios = {
+    small_first: { token: small.token, path: "/api/pictures" },
+    big_first: { token: big.token, path: "/api/pictures" },
+    big_middle: { token: big.token, path: `/api/pictures?cursor=${cursorAt.middle}` },
+    big_last: { token: big.token, path: `/api/pictures?cursor=${cursor9950}` },
+  };
+  const times = Object.fromEntries(Object.keys(scenarios).map((k) => [k, []]));
+  const items = {};
+  for (let round_ = 0; round_ < ROUNDS; round_++) {
+    for (const [k, s] of Object.entries(scenarios)) {
+      const r = await expect(200, await request(SERVICE, "GET", s.path, { headers: bearer(s.token) }), k);
+      times[k].push(r.ms);
+      items[k] = json(r).length;
+    }
+  }
+  const out = { requests_each: ROUNDS };
+  for (const k of Object.keys(scenarios)) out[k] = { items: items[k], median_ms: round(median(times[k]), 3) };
+  if (out.big_last.items !== 50) throw new Error(`the last page built from a cursor has ${out.big_last.items} items, expected 50`);
+  const base = out.small_first.median_ms;
+  out.ratio_first = round(out.big_first.median_ms / base, 3);
+  out.ratio_middle = round(out.big_middle.median_ms / base, 3);
+  out.ratio_last = round(out.big_last.median_ms / base, 3);
+  return out;
+}
+
+async function cron(user, pictureId) {
+  const N = 10000;
+  const CHUNK = 2500;
+  for (let done = 0; done < N; done += CHUNK) {
+    const r = await hook("POST", `/__test/links/expired/${pictureId}/${CHUNK}`);
+    if (r.inserted !== CHUNK) throw new Error(`inserted ${r.inserted} links, expected ${CHUNK}`);
+  }
+  const before = json(await request(SERVICE, "GET", `/__test/counts/${user.username}`)).links;
+  const fired = await request(SERVICE, "GET", "/__scheduled?cron=*/5+*+*+*+*");
+  const after = json(await request(SERVICE, "GET", `/__test/counts/${user.username}`)).links;
+  if (fired.status !== 200) throw new Error(`/__scheduled answered ${fired.status}`);
+  return { links_before: before, links_after: after, wall_ms: round(fired.ms, 1) };
+}
+
+async function logins(user) {
+  const RUNS = Number(process.env.LOGIN_RUNS ?? 11);
+  const ok = [];
+  const wrong = [];
+  for (let i = 0; i < RUNS; i++) {
+    ok.push((await expect(200, await request(SERVICE, "POST", "/api/token/", jsonBody({ username: user.username, password: user.password })), "login")).ms);
+  }
+  // Below the throttle (10 failures per username and client in 15 min): 5 wrong passwords.
+  for (let i = 0; i < 5; i++) {
+    const r = await request(SERVICE, "POST", "/api/token/", jsonBody({ username: user.username, password: "not-the-password" }));
+    await expect(401, r, "wrong-password login");
+    wrong.push(r.ms);
+  }
+  return { logins: RUNS, median_ms: round(median(ok), 1), wrong_password_logins: wrong.length, wrong_password_median_ms: round(median(wrong), 1) };
+}
+
+function bundle(root) {
+  const files = ["build/index_bg.wasm", "build/index.js"];
+  const out = {};
+  let raw = 0;
+  let gz = 0;
+  for (const f of files) {
+    const bytes = fs.readFileSync(path.join(root, f));
+    const g = zlib.gzipSync(bytes, { level: 9 }).length;
+    out[path.basename(f)] = { bytes: bytes.length, gzip_bytes: g };
+    raw += bytes.length;
+    gz += g;
+  }
+  out.total = { bytes: raw, gzip_bytes: gz };
+  return out;
+}
+
+// --- report ------------------------------------------------------------------------------------------
+function table(r) {
+  const rows = [];
+  const add = (what, value, target = "", met = null) =>
+    rows.push([what, value, target, met === null ? "" : met ? "met" : "NOT met"]);
+  const g = r.cached_get;
+  add("cached GET service req/s, p50/p99 ms", `${g.service.rps}  ${g.service.p50_ms}/${g.service.p99_ms}`);
+  add("cached GET ceiling req/s, p50/p99 ms", `${g.ceiling.rps}  ${g.ceiling.p50_ms}/${g.ceiling.p99_ms}`);
+  add("  ref: service /api/health (D1 only)", `${g.service_health.rps}  ${g.service_health.p50_ms}/${g.service_health.p99_ms}`);
+  add("  ref: ceiling /plain (no Cache API)", `${g.ceiling_plain.rps}  ${g.ceiling_plain.p50_ms}/${g.ceiling_plain.p99_ms}`);
+  add("cached GET req/s ratio", `${g.rps_ratio}x`, ">= 0.7x", g.rps_ratio >= 0.7);
+  add("cached GET p99 ratio", `${g.p99_ratio}x`, "<= 2x", g.p99_ratio <= 2);
+  for (const u of r.upload) {
+    add(
+      `upload ${u.image} (${(u.bytes / 1e6).toFixed(1)} MB)`,
+      `${u.upload_ms} - ${u.rejected_ms} rejected = ${u.difference_ms} ms`,
+    );
+    add(`  vs pipeline alone`, u.pipeline_ms === null ? "n/a" : `${u.pipeline_ms} ms -> ${u.difference_over_pipeline}x`);
+  }
+  const l = r.list;
+  add("list 10 pictures, first page ms", `${l.small_first.median_ms} (${l.small_first.items} items)`);
+  add("list 10k, first page ms", `${l.big_first.median_ms} -> ${l.ratio_first}x`, "<= 1.5x", l.ratio_first <= 1.5);
+  add("list 10k, rows 5001-5050 ms", `${l.big_middle.median_ms} -> ${l.ratio_middle}x`, "<= 1.5x", l.ratio_middle <= 1.5);
+  add("list 10k, rows 9951-10000 ms", `${l.big_last.median_ms} -> ${l.ratio_last}x`, "<= 1.5x", l.ratio_last <= 1.5);
+  const c = r.cron;
+  add("cron, 10,000 expired links", `${c.wall_ms} ms, links ${c.links_before} -> ${c.links_after}`, "-> 0", c.links_after === 0);
+  add("login (PBKDF2 100k) median ms", `${r.login.median_ms} (n=${r.login.logins}; CPU <= this)`);
+  add("wrong-password login median ms", `${r.login.wrong_password_median_ms} (n=${r.login.wrong_password_logins})`);
+  const b = r.bundle.total;
+  add("bundle wasm+js raw / gzip -9", `${(b.bytes / 1024).toFixed(0)} KiB / ${(b.gzip_bytes / 1024).toFixed(0)} KiB`, "<= 1 MB gzip", b.gzip_bytes <= 1_000_000);
+  const m = r.machine;
+  add("machine", `${m.nproc} cores, ${m.cpu}, load avg at start ${m.loadavg}`);
+  add("node / wrangler", `${m.node} (wrangler on ${m.wrangler_node}), wrangler ${m.wrangler}`);
+
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i].length), ["what", "value", "target", ""][i].length));
+  const line = (row) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(["what", "value", "target", ""]), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+async function main() {
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+  let imaging = null;
+  const imagingPath = process.env.IMAGING_RESULTS;
+  if (imagingPath && fs.existsSync(imagingPath)) imaging = JSON.parse(fs.readFileSync(imagingPath, "utf8"));
+
+  const admin = await login(env("ADMIN_USER"), env("ADMIN_PASSWORD"));
+  const premium = await createUser(admin, "Premium");
+  const started = new Date().toISOString();
+
+  const log = (s) => process.stderr.write(`==> ${s}\n`);
+  log("uploads");
+  const up = await uploads(premium, env("BENCH_IMAGES"), imaging);
+  log(`cached GET: service then ceiling, ${CONNECTIONS} connections x ${LOAD_SECONDS} s each`);
+  const cached_get = await cachedGet(premium, up.pictureId);
+  log("list");
+  const list = await listing(admin);
+  log("cron");
+  const cronResult = await cron(premium, up.pictureId);
+  log("login");
+  const login_ = await logins(premium);
+
+  const result = {
+    started,
+    machine: JSON.parse(env("MACHINE")),
+    imaging_results: imaging ? path.relative(root, imagingPath) : null,
+    cached_get,
+    upload: up.results,
+    list,
+    cron: cronResult,
+    login: login_,
+    bundle: bundle(root),
+  };
+  fs.mkdirSync(path.dirname(env("RESULTS")), { recursive: true });
+  fs.writeFileSync(env("RESULTS"), JSON.stringify(result, null, 2) + "\n");
+  console.log(table(result));
+  console.log(`\n(written to ${path.relative(process.cwd(), env("RESULTS"))})`);
+  for (const a of agents.values()) a.destroy();
+}
+
+main().catch((e) => {
+  console.error(`error: ${e.stack ?? e}`);
+  process.exit(1);
+});

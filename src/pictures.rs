@@ -259,7 +259,6 @@ impl<P: Platform> App<P> {
             imaging::thumbnails(bytes, &heights, &limits).map_err(image_error)?;
 
         let id = PictureId::new_random().to_string();
-        let mut written = Vec::with_capacity(thumbnails.len() + 1);
         let mut puts = vec![(
             blob_key(user.id, &id, Variant::Original),
             bytes,
@@ -270,13 +269,17 @@ impl<P: Platform> App<P> {
             let key = blob_key(user.id, &id, Variant::Thumbnail(height));
             puts.push((key, &thumbnail.bytes, thumbnail.format.content_type()));
         }
-        for (key, data, content_type) in puts {
-            if let Err(e) = self.blobs.put(&key, data, content_type).await {
-                written.push(key);
-                self.remove_blobs(&written).await;
-                return Err(e.into());
-            }
-            written.push(key);
+        // All objects are written at once; if any write fails, every key is removed (deleting
+        // a key that was never written is harmless) and no row is ever inserted.
+        let results = futures_util::future::join_all(
+            puts.iter()
+                .map(|(key, data, content_type)| self.blobs.put(key, data, content_type)),
+        )
+        .await;
+        let keys: Vec<String> = puts.into_iter().map(|(key, _, _)| key).collect();
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            self.remove_blobs(&keys).await;
+            return Err(e.into());
         }
 
         let row = PictureRow {
@@ -290,7 +293,7 @@ impl<P: Platform> App<P> {
             created_at: self.now_ms(),
         };
         if let Err(e) = insert(&self.db, &row).await {
-            self.remove_blobs(&written).await;
+            self.remove_blobs(&keys).await;
             return Err(e);
         }
         Ok(Response::json(

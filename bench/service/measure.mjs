@@ -84,8 +84,58 @@ const median = (values) => {
 };
 const round = (x, digits = 2) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
 
+// --- CPU time of a wrangler dev process group, from /proc ---------------------------------------
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** pid -> {name, ticks} for every live process in the process group (wrangler, workerd, esbuild). */
+function groupCpu(pgid) {
+  const out = new Map();
+  if (!pgid) return out;
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let stat;
+    let cmdline;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Fields after "(comm)": state ppid pgrp ... utime(14) stime(15), 1-based in the whole line.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(rest[2]) !== pgid) continue;
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const entry = cmdline.find((a) => a.startsWith("--socket-addr=entry="));
+    // wrangler dev runs two workerd: its proxy on the port the bench calls, and the Worker itself
+    // (with the local D1, R2 and cache simulators) behind it, on a port of its own (":0").
+    const name =
+      comm === "workerd" ? (entry && !entry.endsWith(":0") ? "workerd_proxy" : "workerd_worker") : comm;
+    out.set(pid, { name, ticks: Number(rest[11]) + Number(rest[12]) });
+  }
+  return out;
+}
+
+/** CPU ms per answered request, by process name, between two groupCpu snapshots. */
+function cpuPerRequest(before, after, requests) {
+  const byName = {};
+  for (const [pid, a] of after) {
+    const ticks = a.ticks - (before.get(pid)?.ticks ?? 0);
+    byName[a.name] = (byName[a.name] ?? 0) + ticks;
+  }
+  const perReq = (ticks) => round(((ticks / TICKS_PER_SECOND) * 1000) / Math.max(1, requests), 3);
+  const total = Object.values(byName).reduce((x, y) => x + y, 0);
+  const busy = Object.entries(byName).filter(([, v]) => v > 0);
+  return { total: perReq(total), ...Object.fromEntries(busy.map(([k, v]) => [k, perReq(v)])) };
+}
+
+const PGIDS = new Map([
+  [SERVICE, Number(process.env.SERVICE_PGID ?? 0)],
+  [CEILING, Number(process.env.CEILING_PGID ?? 0)],
+]);
+
 /** CONNECTIONS closed loops for LOAD_SECONDS; answers other than `status` count as errors. */
 async function load(base, pathname, headers, seconds_ = LOAD_SECONDS, status = 200) {
+  const cpuBefore = groupCpu(PGIDS.get(base));
+  const loaderBefore = process.cpuUsage();
   const latencies = [];
   let errors = 0;
   const deadline = performance.now() + seconds_ * 1000;
@@ -99,7 +149,14 @@ async function load(base, pathname, headers, seconds_ = LOAD_SECONDS, status = 2
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, loop));
   const seconds = (performance.now() - start) / 1000;
+  const loader = process.cpuUsage(loaderBefore);
   return {
+    // CPU of the wrangler dev process group per answered request (the machine has no other
+    // way to see how much of the request is the Worker and how much is D1 or the cache).
+    cpu_ms_per_request: {
+      ...cpuPerRequest(cpuBefore, groupCpu(PGIDS.get(base)), latencies.length),
+      loader: round((loader.user + loader.system) / 1000 / Math.max(1, latencies.length), 3),
+    },
     requests: latencies.length,
     errors,
     seconds: round(seconds, 3),
@@ -344,15 +401,18 @@ function bundle(root) {
 }
 
 // --- report ------------------------------------------------------------------------------------------
-const loadCell = (l) => `${l.rps}  ${l.p50_ms}/${l.p99_ms}${l.errors ? `  (${l.errors} unexpected answers)` : ""}`;
+const loadCell = (l) =>
+  `${l.rps}  ${l.p50_ms}/${l.p99_ms}  cpu ${l.cpu_ms_per_request.total} ms/req` +
+  ` (proxy ${l.cpu_ms_per_request.workerd_proxy ?? 0}, worker ${l.cpu_ms_per_request.workerd_worker ?? 0})` +
+  (l.errors ? `  (${l.errors} unexpected answers)` : "");
 
 function table(r) {
   const rows = [];
   const add = (what, value, target = "", met = null) =>
     rows.push([what, value, target, met === null ? "" : met ? "met" : "NOT met"]);
   const g = r.cached_get;
-  add("cached GET service req/s, p50/p99 ms", loadCell(g.service));
-  add("cached GET ceiling req/s, p50/p99 ms", loadCell(g.ceiling));
+  add("cached GET service req/s, p50/p99 ms, cpu", loadCell(g.service));
+  add("cached GET ceiling req/s, p50/p99 ms, cpu", loadCell(g.ceiling));
   add("  ref: service token check + 404 (no D1)", loadCell(g.service_floor));
   add("  ref: service /api/health (D1 only)", loadCell(g.service_health));
   add("  ref: ceiling /plain (no Cache API)", loadCell(g.ceiling_plain));

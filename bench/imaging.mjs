@@ -127,8 +127,9 @@ async function maxPixelImages() {
   mkdirSync(dir, { recursive: true });
   const side = Math.floor(Math.sqrt(MAX_PIXELS / 6)); // 3:2
   const [w, h] = [3 * side, 2 * side];
-  const photo = "/work/shared/bench-images/kleiber-24mp.jpg";
-  const alpha = "/work/shared/bench-images/life-6mp-alpha.png";
+  const images = process.env.BENCH_IMAGES;
+  const photo = join(images, "kleiber-24mp.jpg");
+  const alpha = join(images, "life-6mp-alpha.png");
   const make = {
     [`max-${w}x${h}-baseline.jpg`]: () => sharp(photo).resize(w, h, { fit: "fill" }).jpeg({ quality: 90 }),
     [`max-${w}x${h}-progressive.jpg`]: () => sharp(photo).resize(w, h, { fit: "fill" }).jpeg({ quality: 90, progressive: true }),

@@ -308,7 +308,9 @@ impl<P: Platform> App<P> {
         req: &Request,
         id: &str,
     ) -> Result<Response, ApiError> {
-        self.read_variant(req, id, Variant::Original).await
+        let claims = self.access_claims(req)?;
+        self.read_variant(req, claims.user_id, id, Variant::Original)
+            .await
     }
 
     /// `GET /api/picture/{id}/{height}`: a thumbnail of a height the owner's tier has.
@@ -320,23 +322,12 @@ impl<P: Platform> App<P> {
     ) -> Result<Response, ApiError> {
         let claims = self.access_claims(req)?;
         let height: u32 = height.parse().map_err(|_| ApiError::NotFound)?;
-        self.read_variant_for(req, claims.user_id, id, Variant::Thumbnail(height))
-            .await
-    }
-
-    async fn read_variant(
-        &self,
-        req: &Request,
-        id: &str,
-        variant: Variant,
-    ) -> Result<Response, ApiError> {
-        let claims = self.access_claims(req)?;
-        self.read_variant_for(req, claims.user_id, id, variant)
+        self.read_variant(req, claims.user_id, id, Variant::Thumbnail(height))
             .await
     }
 
     /// The owner and tier checks of every read: one D1 query, before the cache is consulted.
-    async fn read_variant_for(
+    async fn read_variant(
         &self,
         req: &Request,
         user_id: i64,

@@ -326,7 +326,7 @@ impl<P: Platform> App<P> {
             .await
     }
 
-    /// The owner and tier checks of every read: one D1 query, before the cache is consulted.
+    /// The owner and tier checks of every read: one D1 query, whose answer gates the cache.
     async fn read_variant(
         &self,
         req: &Request,

@@ -57,14 +57,15 @@ pub fn urls(id: &str, tier: &Tier) -> Vec<String> {
     thumbnails.chain(original).collect()
 }
 
-/// The R2 key of a rendition. Grouped by owner, so deleting a user is one prefix.
-pub fn blob_key(owner_id: i64, id: &str, variant: Variant) -> String {
+/// How a rendition is named in its R2 key, cache key and ETag: `original` or the height.
+fn variant_name(variant: Variant) -> String {
     match variant {
-        Variant::Original => format!("{owner_id}/{id}/original"),
-        Variant::Thumbnail(h) => format!("{owner_id}/{id}/{h}"),
+        Variant::Original => "original".to_owned(),
+        Variant::Thumbnail(h) => h.to_string(),
     }
 }
 
+/// The inverse of `variant_name`, from the last segment of an R2 key.
 fn variant_of_key(key: &str) -> Option<Variant> {
     match key.rsplit('/').next()? {
         "original" => Some(Variant::Original),
@@ -72,21 +73,23 @@ fn variant_of_key(key: &str) -> Option<Variant> {
     }
 }
 
+/// The R2 key of a rendition. Grouped by owner, so deleting a user is one prefix.
+pub fn blob_key(owner_id: i64, id: &str, variant: Variant) -> String {
+    format!("{owner_id}/{id}/{}", variant_name(variant))
+}
+
 /// The edge-cache key of a rendition. Only the Worker builds it, and only after the owner and
 /// tier checks, so the cache can never be reached around them.
 pub fn cache_key(id: &str, variant: Variant) -> String {
-    match variant {
-        Variant::Original => format!("https://storagetiers.internal/{id}/original"),
-        Variant::Thumbnail(h) => format!("https://storagetiers.internal/{id}/{h}"),
-    }
+    format!(
+        "https://storagetiers.internal/{id}/{}",
+        variant_name(variant)
+    )
 }
 
 /// A strong validator: a rendition's bytes never change once made.
 pub fn etag(id: &str, variant: Variant) -> String {
-    match variant {
-        Variant::Original => format!("\"{id}-original\""),
-        Variant::Thumbnail(h) => format!("\"{id}-{h}\""),
-    }
+    format!("\"{id}-{}\"", variant_name(variant))
 }
 
 /// An API timestamp: RFC 3339 in UTC with milliseconds.

@@ -330,8 +330,6 @@ impl Clock for SystemClock {
 /// Workers refuses more than 100000 iterations, so older hashes with more fall back to Rust.
 struct WebCryptoKdf;
 
-const WEBCRYPTO_MAX_ITERATIONS: u32 = 100_000;
-
 impl Kdf for WebCryptoKdf {
     async fn pbkdf2_sha256(
         &self,
@@ -339,7 +337,7 @@ impl Kdf for WebCryptoKdf {
         salt: &[u8],
         iterations: u32,
     ) -> Result<[u8; 32], StoreError> {
-        if iterations > WEBCRYPTO_MAX_ITERATIONS {
+        if iterations > crate::passwords::ITERATIONS {
             return RustKdf.pbkdf2_sha256(password, salt, iterations).await;
         }
         webcrypto_pbkdf2(password, salt, iterations)

@@ -104,25 +104,16 @@ fn basic_gets_a_200px_thumbnail_only() {
 }
 
 #[test]
-fn premium_gets_200_and_400_and_the_original() {
+fn premium_and_enterprise_get_200_and_400_and_the_original() {
     let client = Client::from_env();
-    let user = new_user(&client, "Premium");
-    upload_and_check_urls(
-        &client,
-        &user,
-        &[("/200", 300, 200), ("/400", 600, 400), ("", 1632, 1088)],
-    );
-}
-
-#[test]
-fn enterprise_gets_200_and_400_and_the_original() {
-    let client = Client::from_env();
-    let user = new_user(&client, "Enterprise");
-    upload_and_check_urls(
-        &client,
-        &user,
-        &[("/200", 300, 200), ("/400", 600, 400), ("", 1632, 1088)],
-    );
+    for tier in ["Premium", "Enterprise"] {
+        let user = new_user(&client, tier);
+        upload_and_check_urls(
+            &client,
+            &user,
+            &[("/200", 300, 200), ("/400", 600, 400), ("", 1632, 1088)],
+        );
+    }
 }
 
 #[test]

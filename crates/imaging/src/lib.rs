@@ -20,7 +20,7 @@ pub use orientation::Orientation;
 /// The tallest thumbnail the service asks for. The memory bound of
 /// [`Limits::default`] relies on it: a PNG is box-reduced to no less than this
 /// height, so its reduced buffer stays small.
-pub const MAX_THUMBNAIL_HEIGHT: u32 = 2000;
+pub const MAX_THUMBNAIL_HEIGHT: u32 = 1000;
 
 /// The encodings this crate reads and writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,4 +191,24 @@ pub fn thumbnail_size(width: u32, height: u32, requested_height: u32) -> (u32, u
     );
     let scaled = (2 * w * r + h) / (2 * h);
     (scaled.max(1) as u32, requested_height)
+}
+
+/// What decoding an image will cost, read from its headers only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub probe: Probe,
+    /// Predicted peak heap of `thumbnails` for these heights, excluding the input bytes.
+    pub peak_bytes: u64,
+}
+
+/// Header-only prediction of `thumbnails(bytes, heights, limits)`'s peak memory.
+// TEMPORARY (lead): a coarse bound until the imaging branch's measured model lands.
+pub fn plan(bytes: &[u8], heights: &[u32], limits: &Limits) -> Result<Plan, ImageError> {
+    let probe = probe(bytes, limits)?;
+    let _ = heights;
+    let pixels = u64::from(probe.width) * u64::from(probe.height);
+    Ok(Plan {
+        probe,
+        peak_bytes: (pixels * 3).min(80 << 20),
+    })
 }

@@ -144,7 +144,10 @@ mod tests {
         let none = Config::from_lookup(|_| None, Some(SECRET.into())).unwrap();
         assert!(none.cors_allowed_origins.is_empty());
         let some = Config::from_lookup(
-            |name| (name == "CORS_ALLOWED_ORIGINS").then(|| " https://a.example/, https://b.example ,".into()),
+            |name| {
+                (name == "CORS_ALLOWED_ORIGINS")
+                    .then(|| " https://a.example/, https://b.example ,".into())
+            },
             Some(SECRET.into()),
         )
         .unwrap();

@@ -98,7 +98,10 @@ impl SqliteDb {
 
     fn check_failure(&self, sql: &str) -> Result<(), StoreError> {
         self.queries.set(self.queries.get() + 1);
-        let race = self.race.borrow_mut().take_if(|(needle, _)| sql.contains(needle.as_str()));
+        let race = self
+            .race
+            .borrow_mut()
+            .take_if(|(needle, _)| sql.contains(needle.as_str()));
         if let Some((_, concurrent)) = race {
             self.exec(&concurrent);
         }

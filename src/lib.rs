@@ -13,7 +13,10 @@
 #![allow(async_fn_in_trait)]
 // A panic resets the wasm instance and fails every request in flight in the isolate: nothing
 // outside tests may unwrap.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod config;
 pub mod domain;

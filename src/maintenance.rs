@@ -55,7 +55,9 @@ pub async fn reconcile<B>(
         .objects
         .iter()
         .filter(|o| o.uploaded_ms <= now_ms - ORPHAN_MIN_AGE_MS)
-        .filter_map(|o| keys::parse_blob_key(&o.key).map(|(_, picture, _)| (o.key.clone(), picture)))
+        .filter_map(|o| {
+            keys::parse_blob_key(&o.key).map(|(_, picture, _)| (o.key.clone(), picture))
+        })
         .collect();
     let mut ids: Vec<String> = candidates.iter().map(|(_, id)| id.clone()).collect();
     ids.sort();

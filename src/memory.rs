@@ -86,7 +86,9 @@ impl Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         let reserved = self.budget.reserved.get();
-        self.budget.reserved.set(reserved.saturating_sub(self.bytes));
+        self.budget
+            .reserved
+            .set(reserved.saturating_sub(self.bytes));
     }
 }
 
@@ -161,6 +163,8 @@ pub struct InFlight(Rc<Isolate>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.set(self.0.in_flight.get().saturating_sub(1));
+        self.0
+            .in_flight
+            .set(self.0.in_flight.get().saturating_sub(1));
     }
 }

@@ -160,10 +160,9 @@ impl Payload for WasmBody {
                 WasmBody(ResponseBody::Body(bytes.clone())),
                 WasmBody(ResponseBody::Body(bytes)),
             )),
-            ResponseBody::Empty => Ok((
-                WasmBody(ResponseBody::Empty),
-                WasmBody(ResponseBody::Empty),
-            )),
+            ResponseBody::Empty => {
+                Ok((WasmBody(ResponseBody::Empty), WasmBody(ResponseBody::Empty)))
+            }
         }
     }
 }
@@ -332,7 +331,11 @@ impl BlobStore<WasmBody> for R2 {
             .collect();
         Ok(ListPage {
             objects,
-            cursor: if page.truncated() { page.cursor() } else { None },
+            cursor: if page.truncated() {
+                page.cursor()
+            } else {
+                None
+            },
         })
     }
 

@@ -52,9 +52,8 @@ fn token_returns_a_400_per_field_when_fields_are_missing_or_json_is_malformed() 
         response.json_body(),
         json!({"username": ["This field is required."], "password": ["This field is required."]})
     );
-    let response = app.send(
-        Request::new(Method::Post, "/api/token/").with_bytes(b"{not json".to_vec()),
-    );
+    let response =
+        app.send(Request::new(Method::Post, "/api/token/").with_bytes(b"{not json".to_vec()));
     assert_eq!(response.status, 400);
     let response =
         app.send(Request::new(Method::Post, "/api/token/refresh/").with_json(&json!({})));

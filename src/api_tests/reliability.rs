@@ -8,7 +8,10 @@ use crate::fakes::Fault;
 fn when_the_cache_fails_to_read_r2_still_answers() {
     let app = TestApp::new();
     let token = app.user("alice", "Basic", false);
-    let url = format!("{}/200", picture_path(&app.upload(&token, "x", jpeg(300, 600))));
+    let url = format!(
+        "{}/200",
+        picture_path(&app.upload(&token, "x", jpeg(300, 600)))
+    );
     app.app.cache.get_fault.set(Fault::Fail);
     let response = app.get(&url, &token);
     assert_eq!(response.status, 200);
@@ -20,7 +23,10 @@ fn when_the_cache_fails_to_read_r2_still_answers() {
 fn when_the_cache_fails_to_store_the_answer_is_still_whole() {
     let app = TestApp::new();
     let token = app.user("alice", "Basic", false);
-    let url = format!("{}/200", picture_path(&app.upload(&token, "x", jpeg(300, 600))));
+    let url = format!(
+        "{}/200",
+        picture_path(&app.upload(&token, "x", jpeg(300, 600)))
+    );
     app.app.cache.put_fault.set(Fault::Fail);
     let first = app.get(&url, &token);
     assert_eq!(first.status, 200);
@@ -59,14 +65,31 @@ fn a_failing_r2_delete_still_deletes_the_picture_and_the_cron_removes_its_object
     app.app.cache.delete_fault.set(Fault::Fail);
     assert_eq!(app.delete(&path, &token).status, 204);
     assert_eq!(app.get(&path, &token).status, 404);
-    assert_eq!(app.objects(), 4, "original and two thumbnails... left for the cron");
+    assert_eq!(
+        app.objects(),
+        3,
+        "the original and two thumbnails, left for the cron"
+    );
     app.app.blobs.delete_fault.set(Fault::None);
 
     let now = app.app.clock.0.get();
-    let early = block_on(crate::maintenance::run_scheduled(&app.app.db, &app.app.blobs, now)).unwrap();
-    assert_eq!(early.orphaned_objects_removed, 0, "younger than an hour: may be an upload in flight");
+    let early = block_on(crate::maintenance::run_scheduled(
+        &app.app.db,
+        &app.app.blobs,
+        now,
+    ))
+    .unwrap();
+    assert_eq!(
+        early.orphaned_objects_removed, 0,
+        "younger than an hour: may be an upload in flight"
+    );
     let later = now + crate::maintenance::ORPHAN_MIN_AGE_MS + 1;
-    let report = block_on(crate::maintenance::run_scheduled(&app.app.db, &app.app.blobs, later)).unwrap();
+    let report = block_on(crate::maintenance::run_scheduled(
+        &app.app.db,
+        &app.app.blobs,
+        later,
+    ))
+    .unwrap();
     assert_eq!(report.orphaned_objects_removed, 3);
     assert_eq!(app.objects(), 0);
 }
@@ -81,14 +104,40 @@ fn reconciliation_keeps_objects_that_have_a_row_and_goes_on_where_it_stopped() {
     for i in 0..1500 {
         let id = crate::domain::ids::PictureId::new_random().to_string();
         let key = crate::media::keys::blob_key(owner, &id, crate::domain::tiers::Variant::Original);
-        block_on(crate::ports::BlobStore::put(&app.app.blobs, &key, &[i as u8], "image/jpeg")).unwrap();
+        block_on(crate::ports::BlobStore::put(
+            &app.app.blobs,
+            &key,
+            &[i as u8],
+            "image/jpeg",
+        ))
+        .unwrap();
     }
     let later = app.app.clock.0.get() + crate::maintenance::ORPHAN_MIN_AGE_MS + 1;
-    let first = block_on(crate::maintenance::run_scheduled(&app.app.db, &app.app.blobs, later)).unwrap();
-    assert_eq!(first.objects_examined, u64::from(crate::maintenance::RECONCILE_PER_RUN));
-    let second = block_on(crate::maintenance::run_scheduled(&app.app.db, &app.app.blobs, later)).unwrap();
-    assert_eq!(first.orphaned_objects_removed + second.orphaned_objects_removed, 1500);
-    assert_eq!(app.objects(), 2, "the kept picture's original and thumbnail");
+    let first = block_on(crate::maintenance::run_scheduled(
+        &app.app.db,
+        &app.app.blobs,
+        later,
+    ))
+    .unwrap();
+    assert_eq!(
+        first.objects_examined,
+        u64::from(crate::maintenance::RECONCILE_PER_RUN)
+    );
+    let second = block_on(crate::maintenance::run_scheduled(
+        &app.app.db,
+        &app.app.blobs,
+        later,
+    ))
+    .unwrap();
+    assert_eq!(
+        first.orphaned_objects_removed + second.orphaned_objects_removed,
+        1500
+    );
+    assert_eq!(
+        app.objects(),
+        2,
+        "the kept picture's original and thumbnail"
+    );
     assert_eq!(app.get(&format!("{kept}/200"), &token).status, 200);
 }
 
@@ -106,7 +155,11 @@ fn an_upload_that_does_not_fit_the_memory_budget_now_is_a_503_with_retry_after()
     assert_eq!((app.objects(), app.app.db.count("pictures")), (0, 0));
     drop(held);
     assert_eq!(app.upload(&token, "x", jpeg(300, 600)).status, 201);
-    assert_eq!(app.app.isolate.budget.reserved(), 0, "every reservation is released");
+    assert_eq!(
+        app.app.isolate.budget.reserved(),
+        0,
+        "every reservation is released"
+    );
 }
 
 #[test]
@@ -127,11 +180,21 @@ fn the_health_gauge_is_for_admins_only() {
     let app = TestApp::new();
     let admin = app.user("root", "Basic", true);
     let user = app.user("alice", "Basic", false);
-    let anonymous = app.send(Request::new(Method::Get, "/api/health")).json_body();
+    let anonymous = app
+        .send(Request::new(Method::Get, "/api/health"))
+        .json_body();
     assert!(anonymous.get("isolate").is_none());
-    assert!(app.get("/api/health", &user).json_body().get("isolate").is_none());
+    assert!(app
+        .get("/api/health", &user)
+        .json_body()
+        .get("isolate")
+        .is_none());
     let gauge = app.get("/api/health", &admin).json_body()["isolate"].clone();
-    for field in ["wasm_memory_bytes", "memory_reserved_bytes", "requests_in_flight"] {
+    for field in [
+        "wasm_memory_bytes",
+        "memory_reserved_bytes",
+        "requests_in_flight",
+    ] {
         assert!(gauge[field].is_u64(), "{field}: {gauge}");
     }
 }
@@ -155,6 +218,8 @@ fn a_link_stops_serving_when_the_owners_tier_loses_links_or_the_height() {
     assert_eq!((anonymous(&original), anonymous(&thumbnail)), (404, 404));
     app.set_tier("alice", "Enterprise");
     assert_eq!(anonymous(&thumbnail), 200);
-    app.app.db.exec("UPDATE tiers SET thumbnail_heights = '[200]' WHERE name = 'Enterprise'");
+    app.app
+        .db
+        .exec("UPDATE tiers SET thumbnail_heights = '[200]' WHERE name = 'Enterprise'");
     assert_eq!((anonymous(&original), anonymous(&thumbnail)), (200, 404));
 }

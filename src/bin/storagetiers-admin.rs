@@ -38,9 +38,7 @@ fn parse_args(args: &[String]) -> Result<CreateUser, String> {
             other if other.starts_with("--") || username.is_some() => {
                 return Err(format!("unexpected argument '{other}'\n{USAGE}"))
             }
-            other => {
-                username = Some(Username::parse(other).map_err(|e| format!("username: {e}"))?)
-            }
+            other => username = Some(Username::parse(other).map_err(|e| format!("username: {e}"))?),
         }
     }
     if tier.is_empty() {
@@ -125,8 +123,18 @@ mod tests {
     #[test]
     fn the_cli_applies_the_services_username_rule() {
         assert!(parse_args(&args(&["create-user", "bad name"])).is_err());
-        let parsed = parse_args(&args(&["create-user", "ａｌｉｃｅ", "--tier=Premium", "--admin"])).unwrap();
-        assert_eq!(parsed.username.as_str(), "alice", "normalised like the API does");
+        let parsed = parse_args(&args(&[
+            "create-user",
+            "ａｌｉｃｅ",
+            "--tier=Premium",
+            "--admin",
+        ]))
+        .unwrap();
+        assert_eq!(
+            parsed.username.as_str(),
+            "alice",
+            "normalised like the API does"
+        );
         assert_eq!((parsed.tier.as_str(), parsed.admin), ("Premium", true));
         assert!(parse_args(&args(&["delete-user", "bob"])).is_err());
         assert!(parse_args(&args(&["create-user"])).is_err());
@@ -136,7 +144,10 @@ mod tests {
     #[test]
     fn the_sql_quotes_every_value_and_refuses_nul() {
         let user = parse_args(&args(&["create-user", "o'brien", "--tier", "It's"])).unwrap_err();
-        assert!(user.contains("username"), "an apostrophe is not a username character");
+        assert!(
+            user.contains("username"),
+            "an apostrophe is not a username character"
+        );
         let user = parse_args(&args(&["create-user", "bob", "--tier", "It's"])).unwrap();
         let sql = insert_user_sql(&user, "pbkdf2_sha256$1$s$h").unwrap();
         assert!(sql.contains("WHERE name = 'It''s'"), "{sql}");

@@ -47,7 +47,10 @@ mod tests {
         let id = PictureId::new_random();
         assert_eq!(PictureId::parse(&id.to_string()), Some(id));
         let upper = id.to_string().to_uppercase();
-        assert_eq!(PictureId::parse(&upper).map(|i| i.to_string()), Some(id.to_string()));
+        assert_eq!(
+            PictureId::parse(&upper).map(|i| i.to_string()),
+            Some(id.to_string())
+        );
         assert!(LinkId::parse("not-a-link").is_none());
     }
 }

@@ -179,7 +179,9 @@ impl TierPatch {
             name: self.name.unwrap_or(tier.name),
             thumbnail_heights: self.thumbnail_heights.unwrap_or(tier.thumbnail_heights),
             allow_original: self.allow_original.unwrap_or(tier.allow_original),
-            allow_expiring_links: self.allow_expiring_links.unwrap_or(tier.allow_expiring_links),
+            allow_expiring_links: self
+                .allow_expiring_links
+                .unwrap_or(tier.allow_expiring_links),
         }
     }
 }

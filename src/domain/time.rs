@@ -11,6 +11,9 @@ pub fn rfc3339(ms: i64) -> String {
 mod tests {
     #[test]
     fn timestamps_are_utc_with_milliseconds() {
-        assert_eq!(super::rfc3339(1_800_000_000_123), "2027-01-15T08:00:00.123Z");
+        assert_eq!(
+            super::rfc3339(1_800_000_000_123),
+            "2027-01-15T08:00:00.123Z"
+        );
     }
 }

@@ -22,15 +22,17 @@ impl Username {
         }
         // Checked before normalising, so a huge input costs nothing.
         if name.chars().count() > MAX_USERNAME_CHARS {
-            return Err(
-                format!("Ensure this field has no more than {MAX_USERNAME_CHARS} characters.").into(),
-            );
+            return Err(format!(
+                "Ensure this field has no more than {MAX_USERNAME_CHARS} characters."
+            )
+            .into());
         }
         let name: String = name.nfkc().collect();
         if name.chars().count() > MAX_USERNAME_CHARS {
-            return Err(
-                format!("Ensure this field has no more than {MAX_USERNAME_CHARS} characters.").into(),
-            );
+            return Err(format!(
+                "Ensure this field has no more than {MAX_USERNAME_CHARS} characters."
+            )
+            .into());
         }
         if !name
             .chars()
@@ -59,9 +61,10 @@ impl Password {
             );
         }
         if count > MAX_PASSWORD_CHARS {
-            return Err(
-                format!("Ensure this field has no more than {MAX_PASSWORD_CHARS} characters.").into(),
-            );
+            return Err(format!(
+                "Ensure this field has no more than {MAX_PASSWORD_CHARS} characters."
+            )
+            .into());
         }
         Ok(Self(password.to_owned()))
     }
@@ -144,6 +147,9 @@ mod tests {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse("eight ch").is_ok());
         assert!(Password::parse(&"p".repeat(4097)).is_err());
-        assert_eq!(format!("{:?}", Password::parse("secret password").unwrap()), "Password(..)");
+        assert_eq!(
+            format!("{:?}", Password::parse("secret password").unwrap()),
+            "Password(..)"
+        );
     }
 }

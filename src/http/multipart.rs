@@ -105,11 +105,19 @@ mod tests {
         let parts = parse(BODY, "XyZ").unwrap();
         assert_eq!(parts.len(), 2);
         assert_eq!(
-            (parts[0].name.as_str(), parts[0].filename.as_deref(), parts[0].data),
+            (
+                parts[0].name.as_str(),
+                parts[0].filename.as_deref(),
+                parts[0].data
+            ),
             ("name", None, &b"Holiday"[..])
         );
         assert_eq!(
-            (parts[1].name.as_str(), parts[1].filename.as_deref(), parts[1].data),
+            (
+                parts[1].name.as_str(),
+                parts[1].filename.as_deref(),
+                parts[1].data
+            ),
             ("img", Some("a.png"), &b"\x89PNG\r\n--X"[..])
         );
     }
@@ -120,7 +128,10 @@ mod tests {
             boundary("multipart/form-data; boundary=\"XyZ\"").as_deref(),
             Some("XyZ")
         );
-        assert_eq!(boundary("multipart/form-data;boundary=abc").as_deref(), Some("abc"));
+        assert_eq!(
+            boundary("multipart/form-data;boundary=abc").as_deref(),
+            Some("abc")
+        );
         assert_eq!(boundary("application/json"), None);
         assert_eq!(boundary("multipart/form-data"), None);
     }

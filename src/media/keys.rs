@@ -44,7 +44,11 @@ pub fn parse_blob_key(key: &str) -> Option<(i64, String, Variant)> {
         return None;
     }
     let picture = crate::domain::ids::PictureId::parse(picture)?;
-    Some((owner.parse().ok()?, picture.to_string(), parse_variant(variant)?))
+    Some((
+        owner.parse().ok()?,
+        picture.to_string(),
+        parse_variant(variant)?,
+    ))
 }
 
 /// The edge-cache key of a rendition. Only the Worker builds it, and only after the owner and

@@ -130,7 +130,11 @@ impl<P: Platform> App<P> {
 
     /// A rendition from R2; a thumbnail that is missing (the tier gained a height after the
     /// upload) is made from the original and stored.
-    async fn load(&self, picture: &Picture, variant: Variant) -> Result<(P::Body, String), ApiError> {
+    async fn load(
+        &self,
+        picture: &Picture,
+        variant: Variant,
+    ) -> Result<(P::Body, String), ApiError> {
         let key = keys::blob_key(picture.owner_id, &picture.id, variant);
         if let Some(blob) = self.blobs.get(&key).await? {
             return Ok((blob.body, blob.content_type));
@@ -154,7 +158,10 @@ impl<P: Platform> App<P> {
             .ok_or_else(|| ApiError::internal("no thumbnail made"))?;
         let content_type = thumbnail.format.content_type();
         self.blobs.put(&key, &thumbnail.bytes, content_type).await?;
-        Ok((P::Body::from_bytes(thumbnail.bytes), content_type.to_owned()))
+        Ok((
+            P::Body::from_bytes(thumbnail.bytes),
+            content_type.to_owned(),
+        ))
     }
 
     /// Removes every object of a picture whose row is gone, and its cached copies in this data
@@ -169,7 +176,11 @@ impl<P: Platform> App<P> {
             Err(e) => return log(&format!("listing objects of {picture_id} failed: {e}")),
         };
         for (_, _, variant) in keys.iter().filter_map(|k| keys::parse_blob_key(k)) {
-            if let Err(e) = self.cache.delete(&keys::cache_key(picture_id, variant)).await {
+            if let Err(e) = self
+                .cache
+                .delete(&keys::cache_key(picture_id, variant))
+                .await
+            {
                 log(&format!("edge cache delete failed for {picture_id}: {e}"));
             }
         }
@@ -210,6 +221,18 @@ pub fn image_error(error: imaging::ImageError) -> ApiError {
         TooManyPixels { width, height, max } => ApiError::PayloadTooLarge(format!(
             "The image is {width}x{height} pixels; at most {max} pixels are accepted."
         )),
+        TooComplex { scans, .. } => ApiError::Validation(FieldErrors::single(
+            "img",
+            format!(
+                "This JPEG has {scans} or more scans, far more decoding work than a photo needs; \
+                 save it again as a baseline or standard progressive JPEG."
+            ),
+        )),
+        TooMuchMemory { .. } => ApiError::PayloadTooLarge(
+            "This image needs more memory to thumbnail than the service allows; send a smaller \
+             image."
+                .into(),
+        ),
         // Tier heights are validated to be at least 1, so this is a bug, not bad input.
         InvalidHeight(h) => {
             ApiError::internal(format!("thumbnail height {h} reached the imaging crate"))

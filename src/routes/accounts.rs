@@ -31,8 +31,8 @@ impl<P: Platform> App<P> {
         errors.into_result()?;
         let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());
         // A name no account can have is refused before anything is stored or hashed.
-        let username = Username::parse(&username)
-            .map_err(|_| ApiError::Unauthorized(WRONG_CREDENTIALS))?;
+        let username =
+            Username::parse(&username).map_err(|_| ApiError::Unauthorized(WRONG_CREDENTIALS))?;
         let client = req.header("cf-connecting-ip").unwrap_or("unknown");
         let now = self.now_ms();
         // Counted before the password is checked, atomically, so a burst of parallel attempts

@@ -26,9 +26,7 @@ fn username_taken() -> ApiError {
 }
 
 fn last_admin() -> ApiError {
-    ApiError::Conflict(
-        "This is the last admin: make another user an admin first.".into(),
-    )
+    ApiError::Conflict("This is the last admin: make another user an admin first.".into())
 }
 
 /// A store conflict is the named field's "already exists"; anything else stays an error.
@@ -265,7 +263,13 @@ fn parse_tier_patch(body: &Map<String, Value>) -> Result<TierPatch, ApiError> {
     let mut errors = FieldErrors::new();
     let patch = TierPatch {
         name: field(body, "name", false, &mut errors, tier_name),
-        thumbnail_heights: field(body, "thumbnail_heights", false, &mut errors, Heights::parse),
+        thumbnail_heights: field(
+            body,
+            "thumbnail_heights",
+            false,
+            &mut errors,
+            Heights::parse,
+        ),
         allow_original: field(body, "allow_original", false, &mut errors, boolean),
         allow_expiring_links: field(body, "allow_expiring_links", false, &mut errors, boolean),
     };

@@ -42,12 +42,16 @@ pub fn decorate<B, I>(config: &Config, req: &Request<I>, response: &mut Response
 /// what it may send.
 pub fn preflight<I>(config: &Config, req: &Request<I>, allow: &str) -> Response {
     let mut response = Response::no_content().with_header("allow", allow);
-    if allowed_origin(config, req).is_some() && req.header("access-control-request-method").is_some()
+    if allowed_origin(config, req).is_some()
+        && req.header("access-control-request-method").is_some()
     {
         response = response
             .with_header("access-control-allow-methods", allow)
             .with_header("access-control-allow-headers", ALLOWED_HEADERS)
-            .with_header("access-control-max-age", &PREFLIGHT_MAX_AGE_SECS.to_string());
+            .with_header(
+                "access-control-max-age",
+                &PREFLIGHT_MAX_AGE_SECS.to_string(),
+            );
     }
     response
 }

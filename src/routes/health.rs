@@ -15,8 +15,7 @@ impl<P: Platform> App<P> {
             .await
             .map_err(|e| ApiError::Unavailable(e.to_string()))?;
         let mut body = json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")});
-        let is_admin = req.header("authorization").is_some()
-            && self.admin(req).await.is_ok();
+        let is_admin = req.header("authorization").is_some() && self.admin(req).await.is_ok();
         if is_admin {
             body["isolate"] = json!({
                 "wasm_memory_bytes": memory::wasm_memory_bytes(),

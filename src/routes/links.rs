@@ -40,7 +40,9 @@ impl<P: Platform> App<P> {
                 errors.add("time", REQUIRED);
                 None
             }
-            Some(v) => LinkLifetime::parse(v).map_err(|e| errors.add("time", e.0)).ok(),
+            Some(v) => LinkLifetime::parse(v)
+                .map_err(|e| errors.add("time", e.0))
+                .ok(),
         };
         let height = match body.get("height") {
             None | Some(Value::Null) => None,
@@ -120,7 +122,11 @@ impl<P: Platform> App<P> {
     }
 
     /// `DELETE /api/timelink/{id}`: the owner revokes a link.
-    pub(crate) async fn revoke_link(&self, caller: &Caller, id: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn revoke_link(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response, ApiError> {
         let id = LinkId::parse(id).ok_or(ApiError::NotFound)?.to_string();
         if !store::links::delete_owned(&self.db, &id, caller.id).await? {
             return Err(ApiError::NotFound);

@@ -161,7 +161,13 @@ impl<P: Platform> App<P> {
     async fn dispatch(&self, route: &Route, req: &Request<P::Incoming>) -> Reply<P::Body> {
         let method = match req.method {
             Method::Head => Method::Get,
-            Method::Options => return Ok(bytes::<P>(cors::preflight(&self.config, req, &route.allow()))),
+            Method::Options => {
+                return Ok(bytes::<P>(cors::preflight(
+                    &self.config,
+                    req,
+                    &route.allow(),
+                )))
+            }
             m => m,
         };
         if !route.methods().contains(&method) {
@@ -182,22 +188,30 @@ impl<P: Platform> App<P> {
             (Route::Tiers, Get) => self.list_tiers(&self.admin(req).await?).await,
             (Route::Tiers, _) => self.create_tier(&self.admin(req).await?, req).await,
             (Route::Tier(name), Get) => self.get_tier(&self.admin(req).await?, name).await,
-            (Route::Tier(name), Patch) => self.update_tier(&self.admin(req).await?, req, name).await,
+            (Route::Tier(name), Patch) => {
+                self.update_tier(&self.admin(req).await?, req, name).await
+            }
             (Route::Tier(name), _) => self.delete_tier(&self.admin(req).await?, name).await,
             (Route::Users, Get) => self.list_users(&self.admin(req).await?).await,
             (Route::Users, _) => self.create_user(&self.admin(req).await?, req).await,
             (Route::User(name), Get) => self.get_user(&self.admin(req).await?, name).await,
-            (Route::User(name), Patch) => self.update_user(&self.admin(req).await?, req, name).await,
+            (Route::User(name), Patch) => {
+                self.update_user(&self.admin(req).await?, req, name).await
+            }
             (Route::User(name), _) => self.delete_user(&self.admin(req).await?, name).await,
 
             (Route::Pictures, Get) => self.list_pictures(&self.caller(req).await?, req).await,
             (Route::Pictures, _) => self.upload_picture(&self.caller(req).await?, req).await,
             (Route::SharedLinks, _) => self.list_links(&self.caller(req).await?, req).await,
-            (Route::Picture(id), Get) => return self.read_original(&self.bearer(req)?, req, id).await,
+            (Route::Picture(id), Get) => {
+                return self.read_original(&self.bearer(req)?, req, id).await
+            }
             (Route::Picture(id), Post) => self.create_link(&self.caller(req).await?, req, id).await,
             (Route::Picture(id), _) => self.delete_picture(&self.caller(req).await?, id).await,
             (Route::Thumbnail(id, height), _) => {
-                return self.read_thumbnail(&self.bearer(req)?, req, id, height).await
+                return self
+                    .read_thumbnail(&self.bearer(req)?, req, id, height)
+                    .await
             }
             (Route::Timelink(id), Get) => return self.serve_link(req, id).await,
             (Route::Timelink(id), _) => self.revoke_link(&self.caller(req).await?, id).await,
@@ -214,17 +228,18 @@ impl<P: Platform> App<P> {
     }
 
     /// The JSON object of a request body; 400 with a message when it is not one.
-    async fn json_object(&self, req: &Request<P::Incoming>) -> Result<Map<String, Value>, ApiError> {
-        let invalid = |msg: &str| ApiError::Validation(FieldErrors::single("non_field_errors", msg));
-        let bytes = req
-            .read_body(MAX_JSON_BYTES)
-            .await
-            .map_err(|e| match e {
-                ReadError::TooLarge => ApiError::PayloadTooLarge(format!(
-                    "JSON bodies are limited to {MAX_JSON_BYTES} bytes."
-                )),
-                ReadError::Failed(cause) => ApiError::internal(cause),
-            })?;
+    async fn json_object(
+        &self,
+        req: &Request<P::Incoming>,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let invalid =
+            |msg: &str| ApiError::Validation(FieldErrors::single("non_field_errors", msg));
+        let bytes = req.read_body(MAX_JSON_BYTES).await.map_err(|e| match e {
+            ReadError::TooLarge => ApiError::PayloadTooLarge(format!(
+                "JSON bodies are limited to {MAX_JSON_BYTES} bytes."
+            )),
+            ReadError::Failed(cause) => ApiError::internal(cause),
+        })?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(invalid("Expected a JSON object.")),
@@ -242,7 +257,12 @@ fn bytes<P: Platform>(response: Response) -> Response<P::Body> {
 
 /// What every response carries: `nosniff`, a `Cache-Control` (token answers are never stored,
 /// other JSON stays private and unstored), and CORS headers for an allowed origin.
-fn finish<B, I>(config: &Config, route: Option<&Route>, req: &Request<I>, response: &mut Response<B>) {
+fn finish<B, I>(
+    config: &Config,
+    route: Option<&Route>,
+    req: &Request<I>,
+    response: &mut Response<B>,
+) {
     response.set_header("x-content-type-options", "nosniff");
     if response.header("cache-control").is_none() {
         let policy = if route.is_some_and(Route::issues_tokens) {

@@ -66,7 +66,8 @@ impl<P: Platform> App<P> {
         req: &Request<P::Incoming>,
     ) -> Result<Response, ApiError> {
         let max = self.config.max_upload_bytes;
-        let too_large = || ApiError::PayloadTooLarge(format!("Uploads are limited to {max} bytes."));
+        let too_large =
+            || ApiError::PayloadTooLarge(format!("Uploads are limited to {max} bytes."));
         let declared = req.declared_length();
         if declared.is_some_and(|n| n > max) {
             return Err(too_large());
@@ -83,7 +84,12 @@ impl<P: Platform> App<P> {
         let parts = multipart::parse(&body, &boundary).ok_or_else(|| upload_errors(None))?;
         let (name, bytes) = upload_fields(&parts)?;
 
-        let heights: Vec<u32> = caller.tier.thumbnail_heights.iter().map(|h| h.get()).collect();
+        let heights: Vec<u32> = caller
+            .tier
+            .thumbnail_heights
+            .iter()
+            .map(|h| h.get())
+            .collect();
         let (probe, thumbnails) = self.thumbnails(
             &mut reservation,
             bytes,
@@ -184,7 +190,11 @@ impl<P: Platform> App<P> {
 
     /// `DELETE /api/picture/{id}`: the row (its links cascade), then every R2 object and cached
     /// copy.
-    pub(crate) async fn delete_picture(&self, caller: &Caller, id: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn delete_picture(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response, ApiError> {
         let id = PictureId::parse(id).ok_or(ApiError::NotFound)?.to_string();
         if !store::pictures::delete_owned(&self.db, &id, caller.id).await? {
             return Err(ApiError::NotFound);
@@ -206,7 +216,9 @@ fn upload_errors(parts: Option<&[multipart::Part<'_>]>) -> ApiError {
 }
 
 /// The `name` and `img` fields of an upload form, with Django REST framework's messages.
-fn upload_fields<'a>(parts: &'a [multipart::Part<'a>]) -> Result<(PictureName, &'a [u8]), ApiError> {
+fn upload_fields<'a>(
+    parts: &'a [multipart::Part<'a>],
+) -> Result<(PictureName, &'a [u8]), ApiError> {
     let mut errors = FieldErrors::new();
     let field = |name: &str| parts.iter().find(|p| p.name == name);
     let name = match field("name") {

@@ -38,7 +38,8 @@ impl<P: Platform> App<P> {
             // Inserts `count` already-expired links to a picture, for the cron test and bench.
             (Method::Post, ["links", "expired", picture_id, count]) => {
                 let count: i64 = count.parse().map_err(|_| ApiError::NotFound)?;
-                let n = sql::insert_expired_links(&self.db, picture_id, count, self.now_ms()).await?;
+                let n =
+                    sql::insert_expired_links(&self.db, picture_id, count, self.now_ms()).await?;
                 Ok(Response::json(200, &json!({ "inserted": n })))
             }
             // Inserts `count` picture rows (no R2 objects) for a user, for the list benchmark.

@@ -157,8 +157,9 @@ pub async fn existing(db: &impl Database, ids: &[String]) -> Result<Vec<String>,
     let mut found = Vec::new();
     for chunk in ids.chunks(90) {
         let placeholders = vec!["?"; chunk.len()].join(", ");
-        let mut statement =
-            Statement::new(format!("SELECT id FROM pictures WHERE id IN ({placeholders})"));
+        let mut statement = Statement::new(format!(
+            "SELECT id FROM pictures WHERE id IN ({placeholders})"
+        ));
         for id in chunk {
             statement = statement.bind(id.as_str());
         }

@@ -3,7 +3,11 @@
 use super::{Database, Statement, StoreError};
 
 /// Marks a refresh token as used. `Ok(false)` when it already was (a replay).
-pub async fn use_once(db: &impl Database, jti: &str, expires_at_ms: i64) -> Result<bool, StoreError> {
+pub async fn use_once(
+    db: &impl Database,
+    jti: &str,
+    expires_at_ms: i64,
+) -> Result<bool, StoreError> {
     let inserted = db
         .execute(
             Statement::new(

@@ -116,8 +116,10 @@ pub async fn save(db: &impl Database, user: &User) -> Result<bool, StoreError> {
 pub async fn delete(db: &impl Database, user: &User) -> Result<bool, StoreError> {
     let deleted = db
         .execute(
-            Statement::new(format!("DELETE FROM users WHERE id = ? AND {KEEPS_AN_ADMIN}"))
-                .bind(user.id),
+            Statement::new(format!(
+                "DELETE FROM users WHERE id = ? AND {KEEPS_AN_ADMIN}"
+            ))
+            .bind(user.id),
         )
         .await?;
     if deleted == 0 {

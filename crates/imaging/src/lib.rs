@@ -208,35 +208,33 @@ pub fn thumbnails(
     };
     let upright = orientation::apply(upright, probe.orientation);
 
-    // Resize everything first and drop the decoded image before encoding, so the
-    // encoders' buffers never coexist with it. A thumbnail as large as the decoded
+    // Each thumbnail is encoded as soon as it is resized, so only one is held as
+    // pixels. The last one resized is encoded after the decoded image is dropped,
+    // so the largest encoder never coexists with it; one as large as the decoded
     // image (no downscale needed) takes its buffer instead of a copy.
     let mut resizer = resize::Resizer::new();
     let translucent = upright.is_translucent();
     let same_size = sizes
         .iter()
         .rposition(|&(w, h)| (w, h) == (upright.width, upright.height));
-    let mut resized: Vec<Option<pixels::Pixels>> = sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &(w, h))| match same_size {
-            Some(last) if i == last => Ok(None),
-            _ => resizer.resize(&upright, w, h).map(Some),
-        })
-        .collect::<Result<_, _>>()?;
-    drop(resizer);
-    if let Some(last) = same_size {
-        resized[last] = Some(upright.unpremultiplied());
-    } else {
-        drop(upright);
+    let resized: Vec<usize> = (0..sizes.len()).filter(|&i| Some(i) != same_size).collect();
+    let mut thumbnails: Vec<Option<Thumbnail>> = vec![None; sizes.len()];
+    let mut pending = None;
+    for &i in &resized {
+        let (w, h) = sizes[i];
+        let pixels = resizer.resize(&upright, w, h)?;
+        if Some(&i) == resized.last() {
+            pending = Some((i, pixels));
+        } else {
+            thumbnails[i] = Some(encode::encode(pixels, translucent)?);
+        }
     }
-    let resized = resized.into_iter().flatten();
-
-    let thumbnails = resized
-        .into_iter()
-        .map(|pixels| encode::encode(pixels, translucent))
-        .collect::<Result<_, _>>()?;
-    Ok((probe, thumbnails))
+    drop(resizer);
+    let kept = same_size.map(|i| (i, upright.unpremultiplied()));
+    for (i, pixels) in pending.into_iter().chain(kept) {
+        thumbnails[i] = Some(encode::encode(pixels, translucent)?);
+    }
+    Ok((probe, thumbnails.into_iter().flatten().collect()))
 }
 
 /// The size of the thumbnail of an upright `width` x `height` image for a

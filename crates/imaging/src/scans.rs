@@ -28,6 +28,8 @@ pub(crate) struct Frame {
     pub progressive: bool,
     /// (identifier, horizontal, vertical sampling factor) per component, 1 to 4 of them.
     pub components: Vec<(u8, u32, u32)>,
+    /// Bytes of APPn segments, which the decoder copies (EXIF, ICC, XMP).
+    pub metadata_bytes: u64,
 }
 
 impl Frame {
@@ -56,6 +58,7 @@ impl Frame {
             height,
             progressive,
             components,
+            metadata_bytes: 0,
         })
     }
 
@@ -91,11 +94,17 @@ impl Frame {
     }
 }
 
+/// APPn segments: jpeg-decoder keeps a copy of the EXIF, ICC and XMP ones.
+pub(crate) fn is_metadata(marker: u8) -> bool {
+    matches!(marker, 0xE0..=0xEF)
+}
+
 /// Walks every marker after the frame header (which ends at `at`) up to EOI,
 /// and refuses an image whose scans would cost more than a real photo of its
-/// size. A truncated file is left to the decoder, which reports it.
-pub(crate) fn check(bytes: &[u8], mut at: usize, frame: &Frame) -> Result<(), ImageError> {
-    let (mut scans, mut work) = (0u32, 0u64);
+/// size; returns the bytes of APPn segments on the way. A truncated file is
+/// left to the decoder, which reports it.
+pub(crate) fn check(bytes: &[u8], mut at: usize, frame: &Frame) -> Result<u64, ImageError> {
+    let (mut scans, mut work, mut metadata) = (0u32, 0u64, 0u64);
     let total = frame.total_blocks().max(1);
     let max_passes = if frame.progressive {
         MAX_PROGRESSIVE_PASSES
@@ -120,6 +129,9 @@ pub(crate) fn check(bytes: &[u8], mut at: usize, frame: &Frame) -> Result<(), Im
             break;
         };
         at += len.max(2);
+        if is_metadata(marker) {
+            metadata += len as u64;
+        }
         if marker != 0xDA {
             continue;
         }
@@ -133,7 +145,7 @@ pub(crate) fn check(bytes: &[u8], mut at: usize, frame: &Frame) -> Result<(), Im
             });
         }
     }
-    Ok(())
+    Ok(metadata)
 }
 
 /// The offset of the next marker's 0xFF at or after `at`, skipping entropy-coded

@@ -57,13 +57,10 @@ pub struct Limits {
 impl Default for Limits {
     /// 25 megapixels: every 24 MP camera photo (6000x4000) fits with a little margin.
     ///
-    /// Measured by `bench/run-imaging` on the release wasm build, a 25 MP baseline
-    /// or progressive JPEG, or RGBA PNG, peaks at 8–80 MiB of linear memory for the
-    /// 400 and 200 px thumbnails, under the 96 MiB we allow ourselves in the 128 MB
-    /// isolate. Requests whose decode would not fit anyway (a tall thumbnail of a
-    /// large progressive JPEG, a big PNG input) are refused with
-    /// [`ImageError::TooManyPixels`] before decoding; crates/imaging/README.md has
-    /// the figures.
+    /// Memory is bounded separately, from the headers: [`plan`] refuses with
+    /// [`ImageError::TooMuchMemory`] what would not fit [`REQUEST_MEMORY_BYTES`]
+    /// (a large progressive JPEG with a big input, a wide panorama);
+    /// crates/imaging/README.md has the figures.
     fn default() -> Self {
         Limits {
             max_pixels: 25_000_000,
@@ -105,10 +102,8 @@ pub enum ImageError {
     /// The bytes start like a PNG or JPEG but are truncated or invalid.
     #[error("corrupt image: {0}")]
     Corrupt(String),
-    /// The declared size is larger than the limits allow, or (progressive JPEGs,
-    /// and tall thumbnails of large JPEGs that need a full-scale decode) the
-    /// decoder's working memory would not fit the isolate; `max` is then the
-    /// pixel count that would. Refused from the headers, before any decoding.
+    /// The declared size is larger than [`Limits::max_pixels`] (`max`). Refused
+    /// from the headers, before any decoding.
     #[error("image of {width}x{height} pixels exceeds the limit of {max} pixels")]
     TooManyPixels { width: u32, height: u32, max: u64 },
     /// A requested thumbnail height was zero.

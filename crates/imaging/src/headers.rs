@@ -148,7 +148,7 @@ fn read_png(bytes: &[u8]) -> Result<Header, ImageError> {
 fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
     let mut at = 2;
     let mut orientation = Orientation::Normal;
-    let mut metadata_bytes = 0;
+    let (mut metadata_bytes, mut segments) = (0, 0);
     loop {
         // Markers may be padded with any number of 0xFF bytes.
         while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
@@ -176,7 +176,7 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
             0xC0..=0xC2 => {
                 let mut header = read_frame(segment, marker == 0xC2, orientation)?;
                 if let HeaderFormat::Jpeg(frame) = &mut header.format {
-                    let after = scans::check(bytes, at + len, frame)?;
+                    let after = scans::check(bytes, at + len, frame, segments)?;
                     frame.metadata_bytes = metadata_bytes + after;
                 }
                 return Ok(header);
@@ -189,6 +189,7 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
         if scans::is_metadata(marker) {
             metadata_bytes += len as u64;
         }
+        segments += 1;
         at += len;
     }
 }

@@ -109,17 +109,24 @@ pub enum ImageError {
     /// A requested thumbnail height was zero.
     #[error("thumbnail height must be at least 1, got {0}")]
     InvalidHeight(u32),
-    /// A JPEG whose scans would cost far more decoding work than a real photo of
-    /// its size (a small file repeating hundreds of progressive scans over a
-    /// large declared image). Counted from the markers, before decoding:
-    /// `scans` seen so far, `passes` = blocks they touch / blocks in the image.
+    /// A JPEG whose markers would cost far more decoding work than a real photo
+    /// of its size: a small file repeating hundreds of progressive scans over a
+    /// large declared image, or made of thousands of tiny segments. Counted from
+    /// the markers, before decoding: `scans` and `segments` seen so far,
+    /// `passes` = blocks the scans touch / blocks in the image.
     #[error(
-        "JPEG too costly to decode: {scans} scans amounting to {passes} passes over the image \
-         (at most {max_scans} scans and {max_passes} passes are accepted)",
+        "JPEG too costly to decode: {scans} scans amounting to {passes} passes over the image, \
+         {segments} marker segments (at most {max_scans} scans, {max_passes} passes and \
+         {max_segments} segments are accepted)",
         max_scans = scans::MAX_SCANS,
-        max_passes = scans::MAX_PROGRESSIVE_PASSES
+        max_passes = scans::MAX_PROGRESSIVE_PASSES,
+        max_segments = scans::MAX_SEGMENTS
     )]
-    TooComplex { scans: u32, passes: u32 },
+    TooComplex {
+        scans: u32,
+        passes: u32,
+        segments: u32,
+    },
     /// Decoding would need more memory than one request may use: `needed` bytes
     /// (input included) for the requested thumbnails or for one of
     /// [`MAX_THUMBNAIL_HEIGHT`], against `budget` ([`REQUEST_MEMORY_BYTES`]).

@@ -154,8 +154,9 @@ fn jpeg_decode(frame: &Frame, block_side: u32) -> (u64, (u64, u64, u64)) {
 }
 
 /// png_stream: the reduced image (allocated up front), the box sums (one band,
-/// or every box for Adam7), the inflater's rows, and at the end, for an RGBA
-/// image that turns out opaque, the RGB copy `into_rgb` may make.
+/// or every box for Adam7) and the inflater's rows; at the end, once the sums
+/// are freed, the RGB copy `into_rgb` may make of an RGBA image that turns out
+/// opaque.
 fn png_decode(
     width: u32,
     height: u32,
@@ -174,7 +175,7 @@ fn png_decode(
     } else {
         0
     };
-    let peak = reduced + sums + rows + opaque_copy;
+    let peak = reduced + (sums + rows).max(opaque_copy);
     (peak, (out_width, out_height, channels))
 }
 

@@ -8,6 +8,7 @@
 //! inflate, and only one decoded image is alive at a time.
 
 mod encode;
+pub mod formats;
 mod headers;
 mod jpeg;
 mod orientation;
@@ -27,6 +28,14 @@ pub const MAX_THUMBNAIL_HEIGHT: u32 = 2000;
 pub enum Format {
     Png,
     Jpeg,
+    /// Read only (lossy, lossless, with alpha; the first frame of an animation).
+    WebP,
+    /// Read only: the first frame.
+    Gif,
+    /// Read only.
+    Bmp,
+    /// Read only: 8/16-bit grey, RGB or CMYK, uncompressed, LZW, Deflate or PackBits.
+    Tiff,
 }
 
 impl Format {
@@ -35,6 +44,10 @@ impl Format {
         match self {
             Format::Png => "image/png",
             Format::Jpeg => "image/jpeg",
+            Format::WebP => "image/webp",
+            Format::Gif => "image/gif",
+            Format::Bmp => "image/bmp",
+            Format::Tiff => "image/tiff",
         }
     }
 }
@@ -90,10 +103,14 @@ pub struct Thumbnail {
 /// Why an upload was refused.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ImageError {
-    /// The bytes are not a PNG or a JPEG (GIF, WebP, text...), or use a JPEG
-    /// coding we do not decode (arithmetic, 12-bit).
-    #[error("unsupported image format: only PNG and JPEG are accepted")]
+    /// The bytes are not an image format we know, or use a coding we do not
+    /// decode (arithmetic or 12-bit JPEG, palette or fax TIFF...).
+    #[error("unsupported image format: send JPEG, PNG, WebP, GIF, BMP or TIFF")]
     Unsupported,
+    /// A format recognised by its signature that cannot be decoded here: "HEIC",
+    /// "HEIF", "AVIF", "JPEG XL", "SVG" or "PDF" (400; nothing is stored).
+    #[error("{name} files cannot be processed; send JPEG, PNG, WebP, GIF, BMP or TIFF")]
+    UnsupportedFormat { name: &'static str },
     /// The bytes start like a PNG or JPEG but are truncated or invalid.
     #[error("corrupt image: {0}")]
     Corrupt(String),
@@ -143,6 +160,10 @@ pub fn thumbnails(
         }
         headers::HeaderFormat::Png(_) => {
             png_stream::decode_for_height(bytes, probe.height, tallest)?
+        }
+        // Full-size decoders: their own pipeline, which keeps the full image unrotated.
+        headers::HeaderFormat::Other(other) => {
+            return formats::thumbnails(bytes, &other, heights).map(|t| (probe, t));
         }
     };
     let upright = orientation::apply(upright, probe.orientation);

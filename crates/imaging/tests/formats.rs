@@ -34,6 +34,9 @@ fn close(a: &[u8], b: &[u8], tolerance: u8) -> bool {
     a.iter().zip(b).all(|(&a, &b)| a.abs_diff(b) <= tolerance)
 }
 
+/// A name, the file, its format and content type, and the RGB pixels it should show.
+type Case<'a> = (&'a str, Vec<u8>, Format, &'a str, &'a [u8]);
+
 #[test]
 fn each_format_is_recognised_by_content_and_thumbnailed_as_jpeg_without_upscaling() {
     // Arrange: the same picture in every coding we accept, and how it should look (RGB).
@@ -57,7 +60,7 @@ fn each_format_is_recognised_by_content_and_thumbnailed_as_jpeg_without_upscalin
             ]
         })
         .collect();
-    let cases: Vec<(&str, Vec<u8>, Format, &str, &[u8])> = vec![
+    let cases: Vec<Case> = vec![
         (
             "lossless WebP",
             webp_lossless(W, H, &source, false),
@@ -321,4 +324,99 @@ fn undecodable_formats_are_refused_by_name_with_what_to_send_instead() {
         probe(b"just some text", &Limits::default()),
         Err(ImageError::Unsupported)
     );
+}
+
+/// Builds a header-only file declaring `width` x `height`.
+type Declaring = Box<dyn Fn(u32, u32) -> Vec<u8>>;
+
+/// The largest 3:2 image of a coding accepted from its header alone.
+fn header_limit(declaring: impl Fn(u32, u32) -> Vec<u8>) -> (u32, u32) {
+    let (mut lo, mut hi) = (1, 5000); // 15000 px wide: within WebP's 16384
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if probe(&declaring(3 * mid, 2 * mid), &Limits::default()).is_ok() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (3 * lo, 2 * lo)
+}
+
+#[test]
+fn full_size_codings_get_pixel_limits_below_the_default_from_their_memory() {
+    let codings: [(&str, Declaring); 13] = [
+        ("WebP lossy", Box::new(|w, h| riff(&vp8_chunk(w, h)))),
+        ("WebP lossy + alpha", Box::new(webp_lossy_alpha_declaring)),
+        (
+            "WebP lossless, opaque",
+            Box::new(|w, h| riff(&vp8l_chunk(w, h))),
+        ),
+        (
+            "WebP lossless + alpha",
+            Box::new(|w, h| {
+                let mut chunk = vp8l_chunk(w, h);
+                chunk[12] |= 0x10;
+                riff(&chunk)
+            }),
+        ),
+        ("WebP animation", Box::new(webp_animation_declaring)),
+        (
+            "GIF",
+            Box::new(|w, h| gif_declaring((w as u16, h as u16), (w as u16, h as u16))),
+        ),
+        (
+            "BMP 24-bit",
+            Box::new(|w, h| bmp_declaring(w as i32, h as i32, 24)),
+        ),
+        (
+            "BMP 32-bit",
+            Box::new(|w, h| bmp_declaring(w as i32, h as i32, 32)),
+        ),
+        (
+            "TIFF grey 8-bit",
+            Box::new(|w, h| tiff_declaring_image(w, h, 1, 1, 8, false)),
+        ),
+        (
+            "TIFF RGB 8-bit",
+            Box::new(|w, h| tiff_declaring_image(w, h, 2, 3, 8, false)),
+        ),
+        (
+            "TIFF RGBA 8-bit",
+            Box::new(|w, h| tiff_declaring_image(w, h, 2, 4, 8, true)),
+        ),
+        (
+            "TIFF RGB 16-bit",
+            Box::new(|w, h| tiff_declaring_image(w, h, 2, 3, 16, false)),
+        ),
+        (
+            "TIFF RGBA 16-bit",
+            Box::new(|w, h| tiff_declaring_image(w, h, 2, 4, 16, true)),
+        ),
+    ];
+    let mut previous_lossy = u64::MAX;
+    for (name, declaring) in &codings {
+        // Act
+        let (w, h) = header_limit(declaring);
+
+        // Assert: a real limit, below the 25 MP default, and a header just above it refused.
+        let pixels = u64::from(w) * u64::from(h);
+        eprintln!("{name}: {w}x{h} ({:.1} MP)", pixels as f64 / 1e6);
+        assert!(
+            pixels > 1_000_000 && pixels < Limits::default().max_pixels,
+            "{name}: {pixels}"
+        );
+        assert!(
+            matches!(
+                probe(&declaring(w + 3, h + 2), &Limits::default()),
+                Err(ImageError::TooManyPixels { .. })
+            ),
+            "{name}"
+        );
+        if name.starts_with("WebP lossy") {
+            // Alpha costs memory: its limit is lower.
+            assert!(pixels < previous_lossy, "{name}");
+            previous_lossy = pixels;
+        }
+    }
 }

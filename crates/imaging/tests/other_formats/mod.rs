@@ -216,7 +216,10 @@ pub fn gif_declaring(screen: (u16, u16), frame: (u16, u16)) -> Vec<u8> {
 }
 
 /// Tiny files that declare huge or inconsistent images, and the refusal each gets.
-pub fn bombs() -> Vec<(&'static str, Vec<u8>, fn(&ImageError) -> bool)> {
+/// A bomb's name, its bytes, and which refusal it must get.
+pub type Bomb = (&'static str, Vec<u8>, fn(&ImageError) -> bool);
+
+pub fn bombs() -> Vec<Bomb> {
     fn too_many(e: &ImageError) -> bool {
         matches!(e, ImageError::TooManyPixels { .. })
     }
@@ -306,4 +309,83 @@ pub fn bombs() -> Vec<(&'static str, Vec<u8>, fn(&ImageError) -> bool)> {
             unsupported,
         ),
     ]
+}
+
+/// A "VP8 " chunk header declaring a lossy key frame of `width` x `height` (no frame data).
+pub fn vp8_chunk(width: u32, height: u32) -> Vec<u8> {
+    let mut chunk = b"VP8 \x0A\0\0\0\x00\0\0\x9D\x01\x2A".to_vec();
+    chunk.extend_from_slice(&(width as u16).to_le_bytes());
+    chunk.extend_from_slice(&(height as u16).to_le_bytes());
+    chunk
+}
+
+/// A header-only lossy WebP with an ALPH chunk, as the extended format writes it.
+pub fn webp_lossy_alpha_declaring(width: u32, height: u32) -> Vec<u8> {
+    let mut chunks = vp8x_chunk(width, height, 0x10);
+    chunks.extend_from_slice(b"ALPH\x02\0\0\0\0\0");
+    chunks.extend_from_slice(&vp8_chunk(width, height));
+    riff(&chunks)
+}
+
+/// A header-only animated WebP whose first frame covers the canvas.
+pub fn webp_animation_declaring(width: u32, height: u32) -> Vec<u8> {
+    let mut chunks = vp8x_chunk(width, height, 0x02);
+    let frame = vp8_chunk(width, height);
+    chunks.extend_from_slice(b"ANMF");
+    chunks.extend_from_slice(&(16 + frame.len() as u32).to_le_bytes());
+    chunks.extend_from_slice(&[0; 6]);
+    chunks.extend_from_slice(&(width - 1).to_le_bytes()[..3]);
+    chunks.extend_from_slice(&(height - 1).to_le_bytes()[..3]);
+    chunks.extend_from_slice(&[0; 4]);
+    chunks.extend_from_slice(&frame);
+    riff(&chunks)
+}
+
+/// A header-only strip TIFF laid out as the `tiff` encoder writes it (about 1 MB a
+/// strip): `photometric` 1 grey or 2 RGB, the last sample alpha when `alpha`.
+pub fn tiff_declaring_image(
+    w: u32,
+    h: u32,
+    photometric: u32,
+    samples: u16,
+    bits: u16,
+    alpha: bool,
+) -> Vec<u8> {
+    let row = u64::from(w) * u64::from(samples) * u64::from(bits / 8);
+    let rows_per_strip = 1_000_000u64.div_ceil(row).min(u64::from(h)) as u32;
+    let strips = h.div_ceil(rows_per_strip);
+    let mut entries = vec![
+        (256, 4, 1, w),
+        (257, 4, 1, h),
+        (258, 3, 1, u32::from(bits)),
+        (259, 3, 1, 5),
+        (262, 3, 1, photometric),
+        (273, 4, strips, 0), // the offsets and sizes arrays follow the directory
+        (277, 3, 1, u32::from(samples)),
+        (278, 4, 1, rows_per_strip),
+        (279, 4, strips, 0),
+    ];
+    if alpha {
+        entries.push((338, 3, 1, 2));
+    }
+    let arrays = 8 + 2 + 12 * entries.len() as u32 + 4;
+    for entry in entries.iter_mut() {
+        let offsets = entry.0 == 273;
+        if offsets || entry.0 == 279 {
+            // One strip: its offset and size inline; else where the arrays are.
+            entry.3 = match (strips, offsets) {
+                (1, true) => 8,
+                (1, false) => 0,
+                (_, true) => arrays,
+                (_, false) => arrays + 4 * strips,
+            };
+        }
+    }
+    let mut bytes = tiff_declaring(&entries);
+    bytes.truncate(arrays as usize);
+    for i in 0..2 * strips {
+        let value: u32 = if i < strips { 8 } else { 0 }; // empty strips at offset 8
+        bytes.extend_from_slice(&value.to_le_bytes());
+    }
+    bytes
 }

@@ -420,3 +420,79 @@ fn full_size_codings_get_pixel_limits_below_the_default_from_their_memory() {
         }
     }
 }
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Mean absolute difference of two thumbnails' RGB samples.
+fn mean_difference(a: &Thumbnail, b: &Thumbnail) -> f64 {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let (pa, ca) = decode(a);
+    let (pb, cb) = decode(b);
+    let rgb = |p: &[u8], c: usize| -> Vec<u8> {
+        p.chunks_exact(c)
+            .flat_map(|px| [px[0], px[1], px[2]])
+            .collect()
+    };
+    let (ra, rb) = (rgb(&pa, ca), rgb(&pb, cb));
+    ra.iter()
+        .zip(&rb)
+        .map(|(&x, &y)| f64::from(x.abs_diff(y)))
+        .sum::<f64>()
+        / ra.len() as f64
+}
+
+#[test]
+fn real_lossy_webp_photographs_look_like_their_jpeg_sources() {
+    // Arrange: sharp's lossy WebPs of two bench photos (tests/fixtures/README.md),
+    // one stored sideways with EXIF orientation 6.
+    let sunset = fixture("sunset-480x320-lossy.webp");
+    let sideways = fixture("seeding-240x320-exif6-lossy.webp");
+
+    // Act
+    let (probed, ours) = thumbnails(&sunset, &[100], &Limits::default()).unwrap();
+    let (_, reference) =
+        thumbnails(&bench_image("sunset-2mp.jpg"), &[100], &Limits::default()).unwrap();
+    let (turned, ours_turned) = thumbnails(&sideways, &[120], &Limits::default()).unwrap();
+    let (_, upright) =
+        thumbnails(&bench_image("seeding-12mp.jpg"), &[120], &Limits::default()).unwrap();
+
+    // Assert: the same picture as the JPEG it came from, upright.
+    assert_eq!(
+        (probed.format, probed.width, probed.height),
+        (Format::WebP, 480, 320)
+    );
+    assert!(!probed.may_have_alpha);
+    assert_eq!(
+        (ours[0].width, ours[0].height, ours[0].format),
+        (150, 100, Format::Jpeg)
+    );
+    assert!(mean_difference(&ours[0], &reference[0]) < 6.0);
+    assert_eq!(turned.orientation, Orientation::Rotate90);
+    assert_eq!((turned.width, turned.height), (320, 240));
+    assert_eq!((ours_turned[0].width, ours_turned[0].height), (160, 120));
+    let difference = mean_difference(&ours_turned[0], &upright[0]);
+    assert!(difference < 8.0, "{difference}");
+}
+
+#[test]
+fn a_lossy_webp_with_alpha_keeps_its_transparency() {
+    // Arrange: the bench's RGBA photo (opaque centre, transparent corners) as lossy WebP + ALPH.
+    let bytes = fixture("life-240x160-alpha-lossy.webp");
+
+    // Act
+    let (probed, thumbs) = thumbnails(&bytes, &[80], &Limits::default()).unwrap();
+
+    // Assert
+    assert!(probed.may_have_alpha);
+    assert_eq!(
+        (thumbs[0].width, thumbs[0].height, thumbs[0].format),
+        (120, 80, Format::Png)
+    );
+    assert!(pixel_at(&thumbs[0], 60, 40)[3] > 250);
+    assert!(pixel_at(&thumbs[0], 1, 1)[3] < 10);
+}

@@ -9,6 +9,7 @@ import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync, statSy
 import { join, basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
+import { formatRows, printFormatRows } from "./formats.mjs";
 
 sharp.concurrency(1);
 sharp.cache(false);
@@ -241,5 +242,11 @@ const results = {
   max_pixels: MAX_PIXELS,
   max_pixel_images: maxRows,
 };
+// WebP, GIF, BMP and TIFF (bench/formats.mjs): the same measures per format file.
+results.formats = await formatRows({
+  instance, sharpThumbnails, ssim, median, runs: RUNS, heights: HEIGHTS, tallest: TALLEST,
+  here, images: process.env.BENCH_IMAGES,
+});
+printFormatRows(results.formats, TALLEST);
 mkdirSync(join(here, "results"), { recursive: true });
 writeFileSync(join(here, "results", "imaging.json"), JSON.stringify(results, null, 2) + "\n");

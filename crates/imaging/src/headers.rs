@@ -24,6 +24,8 @@ pub(crate) enum HeaderFormat {
     /// The frame's geometry, which decides the decoder's memory.
     Jpeg(Frame),
     Png(PngHeader),
+    /// WebP, GIF, BMP or TIFF (crates/imaging/src/formats).
+    Other(crate::formats::OtherHeader),
 }
 
 #[derive(Clone, Debug)]
@@ -43,6 +45,7 @@ impl Header {
         let (format, may_have_alpha) = match &self.format {
             HeaderFormat::Jpeg(_) => (Format::Jpeg, false),
             HeaderFormat::Png(png) => (Format::Png, png.has_alpha),
+            HeaderFormat::Other(other) => (other.format, other.may_have_alpha),
         };
         Probe {
             format,
@@ -59,8 +62,15 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Header, ImageError> 
         read_png(bytes)?
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         read_jpeg(bytes)?
+    } else if let Some(other) = crate::formats::read(bytes, limits)? {
+        Header {
+            format: HeaderFormat::Other(other),
+            stored_width: other.width,
+            stored_height: other.height,
+            orientation: other.orientation,
+        }
     } else {
-        return Err(ImageError::Unsupported);
+        return Err(crate::formats::refusal(bytes));
     };
     let pixels = u64::from(header.stored_width) * u64::from(header.stored_height);
     if pixels > limits.max_pixels {

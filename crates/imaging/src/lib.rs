@@ -8,6 +8,7 @@
 //! inflate, and only one decoded image is alive at a time.
 
 mod encode;
+pub mod formats;
 mod headers;
 mod jpeg;
 mod orientation;
@@ -35,6 +36,14 @@ pub const REQUEST_MEMORY_BYTES: u64 = 94 * 1024 * 1024;
 pub enum Format {
     Png,
     Jpeg,
+    /// Read only (lossy, lossless, with alpha; the first frame of an animation).
+    WebP,
+    /// Read only: the first frame.
+    Gif,
+    /// Read only.
+    Bmp,
+    /// Read only: 8/16-bit grey, RGB or CMYK, uncompressed, LZW, Deflate or PackBits.
+    Tiff,
 }
 
 impl Format {
@@ -43,6 +52,10 @@ impl Format {
         match self {
             Format::Png => "image/png",
             Format::Jpeg => "image/jpeg",
+            Format::WebP => "image/webp",
+            Format::Gif => "image/gif",
+            Format::Bmp => "image/bmp",
+            Format::Tiff => "image/tiff",
         }
     }
 }
@@ -95,10 +108,14 @@ pub struct Thumbnail {
 /// Why an upload was refused.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ImageError {
-    /// The bytes are not a PNG or a JPEG (GIF, WebP, text...), or use a JPEG
-    /// coding we do not decode (arithmetic, 12-bit).
-    #[error("unsupported image format: only PNG and JPEG are accepted")]
+    /// The bytes are not an image format we know, or use a coding we do not
+    /// decode (arithmetic or 12-bit JPEG, palette or fax TIFF...).
+    #[error("unsupported image format: send JPEG, PNG, WebP, GIF, BMP or TIFF")]
     Unsupported,
+    /// A format recognised by its signature that cannot be decoded here: "HEIC",
+    /// "HEIF", "AVIF", "JPEG XL", "SVG" or "PDF" (400; nothing is stored).
+    #[error("{name} files cannot be processed; send JPEG, PNG, WebP, GIF, BMP or TIFF")]
+    UnsupportedFormat { name: &'static str },
     /// The bytes start like a PNG or JPEG but are truncated or invalid.
     #[error("corrupt image: {0}")]
     Corrupt(String),
@@ -160,6 +177,23 @@ pub fn plan(bytes: &[u8], heights: &[u32], limits: &Limits) -> Result<Plan, Imag
     }
     let probe = header.probe();
     let input = bytes.len() as u64;
+    if let headers::HeaderFormat::Other(other) = &header.format {
+        // Decoded at full size; the header's pixel limit already covers a
+        // MAX_THUMBNAIL_HEIGHT thumbnail (formats::read).
+        let peak = formats::plan(other, heights).peak;
+        let needed = input.saturating_add(peak);
+        if needed > REQUEST_MEMORY_BYTES {
+            return Err(ImageError::TooMuchMemory {
+                needed,
+                budget: REQUEST_MEMORY_BYTES,
+            });
+        }
+        return Ok(Plan {
+            probe,
+            peak_bytes: peak,
+            reduction: plan::Reduction::FullSize,
+        });
+    }
     plan::estimate(
         &header,
         input,
@@ -207,6 +241,11 @@ pub fn thumbnails(
     let upright = match planned.reduction {
         plan::Reduction::Jpeg { block_side } => jpeg::decode_scaled(bytes, block_side)?,
         plan::Reduction::Png { factor } => png_stream::decode_reduced(bytes, factor)?,
+        // Full-size decoders: their own pipeline, which keeps the full image unrotated.
+        plan::Reduction::FullSize => {
+            let other = formats::read(bytes, limits)?.ok_or(ImageError::Unsupported)?;
+            return formats::thumbnails(bytes, &other, heights).map(|t| (probe, t));
+        }
     };
     let upright = orientation::apply(upright, probe.orientation);
 

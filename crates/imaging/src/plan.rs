@@ -25,6 +25,8 @@ pub(crate) enum Reduction {
     Jpeg { block_side: u32 },
     /// PNG: side of the boxes rows are summed into.
     Png { factor: u32 },
+    /// WebP, GIF, BMP, TIFF: decoded at full size (`formats` plans those).
+    FullSize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +63,8 @@ pub(crate) fn estimate(
             }
             factors
         }
+        // Planned by `formats::plan`; never reaches here.
+        HeaderFormat::Other(_) => Vec::new(),
     };
     let mut needed = u64::MAX;
     for reduction in candidates {

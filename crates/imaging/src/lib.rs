@@ -7,6 +7,8 @@
 //! or 1/8 scale in the DCT domain, PNGs are box-reduced row by row while they
 //! inflate, and only one decoded image is alive at a time.
 
+#[cfg(feature = "avif")]
+mod avif;
 mod encode;
 mod headers;
 mod jpeg;
@@ -15,6 +17,11 @@ mod pixels;
 mod png_stream;
 mod resize;
 
+#[cfg(feature = "avif")]
+pub use avif::{
+    avif_from_thumbnail, encode_avif, AvifSettings, AvifThumbnail, AVIF_CONTENT_TYPE,
+    AVIF_MAX_PIXELS,
+};
 pub use orientation::Orientation;
 
 /// The tallest thumbnail the service asks for. The memory bound of

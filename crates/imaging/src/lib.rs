@@ -7,6 +7,8 @@
 //! or 1/8 scale in the DCT domain, PNGs are box-reduced row by row while they
 //! inflate, and only one decoded image is alive at a time.
 
+#[cfg(feature = "avif")]
+mod avif;
 mod encode;
 pub mod formats;
 mod headers;
@@ -18,6 +20,11 @@ mod png_stream;
 mod resize;
 mod scans;
 
+#[cfg(feature = "avif")]
+pub use avif::{
+    avif_from_thumbnail, encode_avif, AvifSettings, AvifThumbnail, AVIF_CONTENT_TYPE,
+    AVIF_MAX_PIXELS,
+};
 pub use orientation::Orientation;
 
 /// The tallest thumbnail the service may ask for: the one source of this rule

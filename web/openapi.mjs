@@ -190,13 +190,13 @@ const paths = {
       responses: { 200: { description: "The user.", content: json(ref("User")) }, ...errors(401, 403, 404, 503) },
     },
     patch: {
-      tags: ["Admin"], summary: "Change a user", security: authed, parameters: [username],
+      tags: ["Admin"], summary: "Change a user", description: "The last admin cannot remove their own admin flag (409).", security: authed, parameters: [username],
       requestBody: { required: true, content: json(ref("UserPatch")) },
-      responses: { 200: { description: "The user as stored.", content: json(ref("User")) }, ...errors(400, 401, 403, 404, 503) },
+      responses: { 200: { description: "The user as stored.", content: json(ref("User")) }, ...errors(400, 401, 403, 404, 409, 503) },
     },
     delete: {
-      tags: ["Admin"], summary: "Delete a user", description: "Also removes their pictures (rows and stored objects) and share links.", security: authed, parameters: [username],
-      responses: { 204: { description: "Deleted." }, ...errors(401, 403, 404, 503) },
+      tags: ["Admin"], summary: "Delete a user", description: "Also removes their pictures (rows and stored objects) and share links. The last admin cannot delete themselves (409).", security: authed, parameters: [username],
+      responses: { 204: { description: "Deleted." }, ...errors(401, 403, 404, 409, 503) },
     },
   },
 };
@@ -259,7 +259,7 @@ const responses = {
   E401: { ...detail("No valid access token (missing, garbled, expired, wrong type, or its user was deleted), or wrong credentials.", "Given token not valid for any token type"), headers: { "WWW-Authenticate": { schema: { type: "string" }, description: "`Bearer realm=\"api\"`." } } },
   E403: detail("Signed in, but not allowed: not an admin, or the tier lacks this size, the original or share links.", "Your tier does not include expiring links."),
   E404: detail("Unknown, or not yours (which of the two is never revealed).", "Not found."),
-  E409: detail("Conflicts with what is stored: a tier that users still have.", "This tier is still assigned to users."),
+  E409: detail("Conflicts with what is stored: a tier that users still have, or the last admin removing themselves.", "This tier is still assigned to users."),
   E413: detail("Larger than MAX_UPLOAD_BYTES, or more pixels than MAX_IMAGE_PIXELS; the detail says the limit.", "Uploads are limited to 20971520 bytes."),
   E429: { ...detail("Too many failed logins for this username from this address.", "Too many failed attempts. Try again in 840 seconds."), headers: { "Retry-After": header("RetryAfter") } },
   E503: { ...detail("Temporarily unavailable (D1 unreachable, or the isolate is out of its memory budget).", "Service unavailable."), headers: { "Retry-After": header("RetryAfterOptional") } },
@@ -272,7 +272,17 @@ const schemas = {
     type: "object", minProperties: 1, additionalProperties: { type: "array", items: { type: "string" }, minItems: 1 },
     description: "Messages per field name.", examples: [{ name: ["This field may not be blank."], img: ["No file was submitted."] }],
   },
-  Health: { type: "object", required: ["status", "version"], additionalProperties: false, properties: { status: { const: "ok" }, version: { type: "string" } } },
+  Health: {
+    type: "object", required: ["status", "version"], additionalProperties: false,
+    properties: {
+      status: { const: "ok" },
+      version: { type: "string" },
+      isolate: {
+        type: "object", description: "Only for an admin's bearer token: this isolate's memory and load.",
+        properties: { wasm_memory_bytes: { type: "integer", minimum: 0 }, memory_reserved_bytes: { type: "integer", minimum: 0 }, requests_in_flight: { type: "integer", minimum: 0 } },
+      },
+    },
+  },
   Credentials: { type: "object", required: ["username", "password"], properties: { username: { type: "string", minLength: 1 }, password: { type: "string", minLength: 1 } } },
   TokenPair: { type: "object", required: ["access", "refresh"], additionalProperties: false, properties: { access: ref("Jwt"), refresh: ref("Jwt") } },
   RefreshedTokens: { type: "object", required: ["access"], additionalProperties: false, properties: { access: ref("Jwt"), refresh: ref("Jwt") } },

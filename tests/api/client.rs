@@ -85,6 +85,7 @@ impl Client {
             .collect();
         let mut body = Vec::new();
         response.into_reader().read_to_end(&mut body).unwrap();
+        crate::contract::check(method, path, status, &headers, &body);
         Reply {
             status,
             headers,

@@ -242,7 +242,8 @@ for (const [path, item] of Object.entries(paths)) {
   for (const [method, op] of Object.entries(full)) {
     const id = operationId(method, path);
     full[method] = { ...op, operationId: id };
-    slashed[method] = { ...op, operationId: `${id}Slash`, summary: `${op.summary} (trailing slash)` };
+    // Hidden from /docs (Scalar's x-scalar-ignore), where it would only repeat the same operation.
+    slashed[method] = { ...op, operationId: `${id}Slash`, summary: `${op.summary} (trailing slash)`, "x-scalar-ignore": true };
   }
   allPaths[path] = full;
   allPaths[`${path}/`] = slashed;

@@ -82,15 +82,23 @@ export function photo(name) {
   return gradientPng(name.replace(/\.\w+$/, ".png"), 1200, 800);
 }
 
-/** An RGB PNG with a gradient, made here so a fixture never depends on a file. */
-export function gradientPng(name, width, height) {
+/**
+ * An RGB PNG with a gradient, made here so a fixture never depends on a file; `noise` adds
+ * grain so it compresses little (a bigger upload, whose progress takes a while).
+ */
+export function gradientPng(name, width, height, noise = 0) {
+  let seed = 42;
+  const grain = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed % (2 * noise + 1)) - noise;
+  };
   const rows = [];
   for (let y = 0; y < height; y++) {
     const row = Buffer.alloc(1 + width * 3);
     for (let x = 0; x < width; x++) {
-      row[1 + x * 3] = (x * 255) / width;
-      row[2 + x * 3] = (y * 255) / height;
-      row[3 + x * 3] = 160;
+      row[1 + x * 3] = (x * 255) / width + grain();
+      row[2 + x * 3] = (y * 255) / height + grain();
+      row[3 + x * 3] = 160 + grain();
     }
     rows.push(row);
   }

@@ -1,11 +1,12 @@
-// Starts Scalar on /docs with settings that keep every request on this origin: no web
-// fonts, no request proxy (try-it calls go straight to the same origin), no telemetry.
-Scalar.createApiReference("#api-reference", {
+// Starts Scalar on /docs with settings that keep every request on this origin: no web fonts,
+// no request proxy (try-it calls go straight to this origin, the document's only server),
+// no telemetry, no AI agent.
+// (Not #api-reference: the bundle mounts itself, with its defaults, on an element of that id.)
+Scalar.createApiReference("#reference", {
   url: "/api/openapi.json",
   withDefaultFonts: false,
-  proxyUrl: undefined,
   telemetry: false,
-  hideClientButton: true,
-  servers: [{ url: location.origin, description: "This server" }],
-  metaData: { title: "API reference · storagetiers" },
+  agent: { disabled: true },
+  mcp: { disabled: true },
+  showDeveloperTools: "never",
 });

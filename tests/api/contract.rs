@@ -4,6 +4,7 @@
 //! an undocumented path, method or status, a missing required header, a header or JSON body
 //! that does not match its schema, or a content type the document does not list.
 
+use crate::client::Reply;
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
 
@@ -20,8 +21,9 @@ fn document() -> &'static Value {
 }
 
 /// Panics when the answer to `method target` breaks the document.
-pub fn check(method: &str, target: &str, status: u16, headers: &[(String, String)], body: &[u8]) {
-    if let Err(problem) = conformance(method, target, status, headers, body) {
+pub fn check(method: &str, target: &str, reply: &Reply) {
+    let (status, body) = (reply.status, &reply.body);
+    if let Err(problem) = conformance(method, target, status, &reply.headers, body) {
         panic!(
             "{method} {target} answered {status}, which breaks the OpenAPI document: {problem}\n\
              body: {}",

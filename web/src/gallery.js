@@ -193,6 +193,7 @@ function uploadPanel(me, onUploaded) {
   }
 
   function refresh() {
+    if (start.disabled) return;
     const ready = [...queue.children].filter((r) => r.dataset.state === "ready" || r.dataset.state === "failed").length;
     start.hidden = ready === 0;
     start.textContent = ready === 1 ? "Upload 1 file" : `Upload ${ready} files`;
@@ -237,6 +238,7 @@ function uploadPanel(me, onUploaded) {
   async function uploadAll() {
     const pending = [...queue.children].filter((r) => r.dataset.state === "ready" || r.dataset.state === "failed");
     start.disabled = true;
+    start.textContent = "Uploading…";
     // Two at a time: each upload is decoded in the Worker, and the progress stays readable.
     const workers = [0, 1].map(async () => {
       while (pending.length) await uploadOne(pending.shift());

@@ -129,8 +129,15 @@ test("uploads two files with a progress bar each reaching the end, then shows th
   await page.locator("#gallery article").first().locator(".chip", { hasText: "Original" }).click();
   await page.waitForFunction(() => document.querySelector("dialog .viewer-img")?.naturalWidth > 1000);
   await page.keyboard.press("Escape");
-  await page.getByRole("button", { name: "Clear finished" }).click();
-  await page.evaluate(() => window.scrollTo(0, 0));
+  // A fuller gallery for the screenshot: three more pictures through the API, then a reload.
+  const access = await token(user.username, user.password);
+  await Promise.all([
+    uploadViaApi(access, photo("sunset-2mp.jpg"), "Sunset"),
+    uploadViaApi(access, photo("seeding-12mp-exif-rotated.jpg"), "Seeding, shot sideways"),
+    uploadViaApi(access, photo("dragonfly-13mp-progressive.jpg"), "Dragonfly"),
+  ]);
+  await page.reload();
+  await galleryWidths(page, 5);
   await shot(page, "gallery");
   assert.deepEqual(unexpectedErrors(page), []);
   assert.deepEqual(page.foreign, []);

@@ -3,14 +3,18 @@
 // Kept true by tests/api/contract.rs (every response the HTTP tests receive is checked against
 // it) and by schemathesis in scripts/test.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 
 const root = new URL("..", import.meta.url);
 const version = readFileSync(new URL("Cargo.toml", root), "utf8").match(/^version = "([^"]+)"/m)[1];
-const routes = readFileSync(new URL("src/app.rs", root), "utf8");
+// The Worker's sources, wherever the route table lives (tests excluded).
+const sources = readdirSync(new URL("src", root), { recursive: true })
+  .filter((f) => f.endsWith(".rs") && !f.includes("test"))
+  .map((f) => readFileSync(new URL(`src/${f}`, root), "utf8"))
+  .join("\n");
 // The browser session endpoints, /api/me/, and HEAD on every GET arrive together in the route
 // table; until a build has them, the document leaves them out so it describes what is served.
-const sessions = /"session"/.test(routes) && /"me"/.test(routes);
+const sessions = /"session"/.test(sources) && /"me"/.test(sources);
 
 const ref = (name) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema) => ({ "application/json": { schema } });

@@ -85,11 +85,13 @@ impl Client {
             .collect();
         let mut body = Vec::new();
         response.into_reader().read_to_end(&mut body).unwrap();
-        Reply {
+        let reply = Reply {
             status,
             headers,
             body,
-        }
+        };
+        crate::contract::check(method, path, &reply);
+        reply
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> Reply {

@@ -3,5 +3,6 @@
 
 mod accounts;
 mod client;
+mod contract;
 mod links;
 mod pictures;

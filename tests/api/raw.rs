@@ -19,7 +19,12 @@ pub enum Body {
         sent: Vec<u8>,
     },
     /// `Transfer-Encoding: chunked`: each piece is one chunk, written while the answer is read.
-    Chunked(Box<dyn Iterator<Item = Vec<u8>> + Send>),
+    /// Without `end`, the closing chunk never comes: only a server that counts the body as it
+    /// arrives can answer.
+    Chunked {
+        pieces: Box<dyn Iterator<Item = Vec<u8>> + Send>,
+        end: bool,
+    },
 }
 
 /// Sends one request on a new connection (`Connection: close`) and reads the answer.
@@ -39,7 +44,7 @@ pub fn exchange(method: &str, path: &str, headers: &[(&str, &str)], body: Body) 
     match &body {
         Body::Empty => {}
         Body::Partial { declared, .. } => head.push_str(&format!("Content-Length: {declared}\r\n")),
-        Body::Chunked(_) => head.push_str("Transfer-Encoding: chunked\r\n"),
+        Body::Chunked { .. } => head.push_str("Transfer-Encoding: chunked\r\n"),
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
@@ -51,13 +56,16 @@ pub fn exchange(method: &str, path: &str, headers: &[(&str, &str)], body: Body) 
         match body {
             Body::Empty => Ok(()),
             Body::Partial { sent, .. } => writer.write_all(&sent),
-            Body::Chunked(pieces) => {
+            Body::Chunked { pieces, end } => {
                 for piece in pieces {
                     writer.write_all(format!("{:x}\r\n", piece.len()).as_bytes())?;
                     writer.write_all(&piece)?;
                     writer.write_all(b"\r\n")?;
                 }
-                writer.write_all(b"0\r\n\r\n")
+                if end {
+                    writer.write_all(b"0\r\n\r\n")?;
+                }
+                Ok(())
             }
         }
     });

@@ -48,7 +48,8 @@ fn declared_but_unsent() -> Body {
     }
 }
 
-/// A whole multipart upload whose `img` is `size` bytes of junk, as a stream of chunks.
+/// A multipart upload whose `img` is `size` bytes of junk, as a stream of chunks that never
+/// ends: a server that waited for the end of the body would never answer.
 fn chunked_junk(size: usize) -> Body {
     let whole = multipart(&[
         Part::Text("name", "big".into()),
@@ -61,11 +62,14 @@ fn chunked_junk(size: usize) -> Body {
         .unwrap();
     let (head, tail) = (whole[..at].to_vec(), whole[at + PIECE..].to_vec());
     let pieces = size.div_ceil(PIECE);
-    Body::Chunked(Box::new(
-        std::iter::once(head)
-            .chain(std::iter::repeat_n(vec![0xFF; PIECE], pieces))
-            .chain(std::iter::once(tail)),
-    ))
+    Body::Chunked {
+        pieces: Box::new(
+            std::iter::once(head)
+                .chain(std::iter::repeat_n(vec![0xFF; PIECE], pieces))
+                .chain(std::iter::once(tail)),
+        ),
+        end: false,
+    }
 }
 
 #[test]
@@ -103,13 +107,16 @@ fn a_chunked_upload_is_413_once_it_passes_the_limit_and_stores_nothing() {
     ]);
     let accepted = post(
         Some(&user.access),
-        Body::Chunked(Box::new(
-            small
-                .chunks(100)
-                .map(<[u8]>::to_vec)
-                .collect::<Vec<_>>()
-                .into_iter(),
-        )),
+        Body::Chunked {
+            pieces: Box::new(
+                small
+                    .chunks(100)
+                    .map(<[u8]>::to_vec)
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            ),
+            end: true,
+        },
     );
     assert_eq!(accepted.status, 201, "{}", accepted.text());
     assert_eq!(client.counts(&user.username).pictures, 1);

@@ -1,57 +1,17 @@
 //! Tokens, rejected tokens, login throttling, health, and the admin API, over HTTP.
 
-use crate::client::{admin_token, env, new_user, unique, Client};
+use crate::client::{
+    admin_token, env, field_errors, new_user, unique, Client, Health, Tier, Tokens, User,
+};
+use crate::jwt::{claims, now, signed, user_id_of, Algorithm};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-#[derive(Clone, Copy)]
-enum Algorithm {
-    HS256,
-    HS512,
-}
-
-/// A JWT with the given claims, signed by hand (so the test does not trust the code it tests).
-fn signed(claims: &Value, algorithm: Algorithm, secret: &str) -> String {
-    let name = match algorithm {
-        Algorithm::HS256 => "HS256",
-        Algorithm::HS512 => "HS512",
-    };
-    let header = URL_SAFE_NO_PAD.encode(json!({"alg": name, "typ": "JWT"}).to_string());
-    let message = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
-    let tag = match algorithm {
-        Algorithm::HS256 => {
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-            mac.update(message.as_bytes());
-            mac.finalize().into_bytes().to_vec()
-        }
-        Algorithm::HS512 => {
-            let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
-            mac.update(message.as_bytes());
-            mac.finalize().into_bytes().to_vec()
-        }
-    };
-    format!("{message}.{}", URL_SAFE_NO_PAD.encode(tag))
-}
-
-fn user_id_of(access: &str) -> i64 {
-    let payload = access.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    claims["user_id"].as_i64().unwrap()
-}
+use serde_json::{json, Map, Value};
 
 #[test]
 fn health_answers_200_with_the_version() {
     let reply = Client::from_env().health();
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.json()["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(reply.parse::<Health>().version, env!("CARGO_PKG_VERSION"));
 }
 
 #[test]
@@ -62,13 +22,19 @@ fn token_and_refresh_work_with_and_without_the_trailing_slash() {
     for path in ["/api/token", "/api/token/"] {
         let reply = client.json("POST", path, None, &body);
         assert_eq!(reply.status, 200, "{path}");
-        assert!(reply.json()["access"].is_string() && reply.json()["refresh"].is_string());
+        reply.parse::<Tokens>();
     }
+    // Refresh tokens rotate (each works once), so each path gets the one the last answer gave.
+    let mut refresh = user.refresh.clone();
     for path in ["/api/token/refresh", "/api/token/refresh/"] {
-        let reply = client.json("POST", path, None, &json!({"refresh": user.refresh}));
+        let reply = client.json("POST", path, None, &json!({"refresh": refresh}));
         assert_eq!(reply.status, 200, "{path}");
-        let access = reply.json()["access"].as_str().unwrap().to_owned();
-        assert_eq!(client.get("/api/pictures", Some(&access)).status, 200);
+        let tokens: Tokens = reply.parse();
+        assert_eq!(
+            client.get("/api/pictures", Some(&tokens.access)).status,
+            200
+        );
+        refresh = tokens.refresh;
     }
 }
 
@@ -78,7 +44,7 @@ fn wrong_credentials_are_401_and_bad_bodies_are_400_per_field() {
     let user = new_user(&client, "Basic");
     let wrong = client.token(&user.username, "not the password");
     assert_eq!(wrong.status, 401);
-    assert!(wrong.json()["detail"].is_string());
+    wrong.detail();
     assert_eq!(client.token(&unique("nobody"), "whatever-pass").status, 401);
 
     let missing = client.json(
@@ -89,8 +55,8 @@ fn wrong_credentials_are_401_and_bad_bodies_are_400_per_field() {
     );
     assert_eq!(missing.status, 400);
     assert_eq!(
-        missing.json(),
-        json!({"password": ["This field is required."]})
+        missing.field_errors(),
+        field_errors(&[("password", &["This field is required."])])
     );
     let malformed = client.send(
         "POST",
@@ -99,12 +65,12 @@ fn wrong_credentials_are_401_and_bad_bodies_are_400_per_field() {
         Some(b"{\"username\":"),
     );
     assert_eq!(malformed.status, 400);
-    assert!(malformed.json().is_object());
+    malformed.parse::<Map<String, Value>>();
     assert_eq!(
         client
             .json("POST", "/api/token/refresh/", None, &json!({}))
-            .json(),
-        json!({"refresh": ["This field is required."]})
+            .field_errors(),
+        field_errors(&[("refresh", &["This field is required."])])
     );
 }
 
@@ -114,7 +80,7 @@ fn every_kind_of_bad_token_is_a_401() {
     let user = new_user(&client, "Basic");
     let secret = env("STORAGETIERS_JWT_SECRET");
     let id = user_id_of(&user.access);
-    let claims = |token_type: &str, exp: i64| json!({"token_type": token_type, "user_id": id, "exp": exp, "iat": now() - 10, "jti": unique("jti")});
+    let claims = |token_type: &str, exp: i64| claims(token_type, id, exp);
     let header_none = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(claims("access", now() + 600).to_string());
     let cases: Vec<(&str, Option<String>)> = vec![
@@ -160,7 +126,7 @@ fn every_kind_of_bad_token_is_a_401() {
             .collect();
         let reply = client.send("GET", "/api/pictures", &headers, None);
         assert_eq!(reply.status, 401, "{case}");
-        assert!(reply.json()["detail"].is_string(), "{case}");
+        reply.detail();
     }
     // The control: the same forging code with the right secret and type is accepted.
     let good = signed(&claims("access", now() + 600), Algorithm::HS256, &secret);
@@ -255,8 +221,13 @@ fn admins_manage_tiers_with_validation_404_and_409() {
     let created = client.json("POST", "/api/admin/tiers", Some(&admin), &spec);
     assert_eq!(created.status, 201);
     assert_eq!(
-        created.json(),
-        json!({"name": name, "thumbnail_heights": [100, 800], "allow_original": false, "allow_expiring_links": true})
+        created.parse::<Tier>(),
+        Tier {
+            name: name.clone(),
+            thumbnail_heights: vec![100, 800],
+            allow_original: false,
+            allow_expiring_links: true
+        }
     );
     assert_eq!(
         client
@@ -272,7 +243,8 @@ fn admins_manage_tiers_with_validation_404_and_409() {
         &json!({"name": "", "thumbnail_heights": [0, 5000]}),
     );
     assert_eq!(invalid.status, 400);
-    assert!(invalid.json()["name"].is_array() && invalid.json()["thumbnail_heights"].is_array());
+    let errors = invalid.field_errors();
+    assert!(errors.contains_key("name") && errors.contains_key("thumbnail_heights"));
 
     let path = format!("/api/admin/tiers/{name}");
     let patched = client.json(
@@ -281,21 +253,20 @@ fn admins_manage_tiers_with_validation_404_and_409() {
         Some(&admin),
         &json!({"allow_original": true}),
     );
+    assert_eq!(patched.status, 200);
+    assert!(patched.parse::<Tier>().allow_original);
     assert_eq!(
-        (patched.status, patched.json()["allow_original"].clone()),
-        (200, json!(true))
-    );
-    assert_eq!(
-        client.get(&path, Some(&admin)).json()["thumbnail_heights"],
-        json!([100, 800])
+        client
+            .get(&path, Some(&admin))
+            .parse::<Tier>()
+            .thumbnail_heights,
+        [100, 800]
     );
     assert!(client
         .get("/api/admin/tiers", Some(&admin))
-        .json()
-        .as_array()
-        .unwrap()
+        .parse::<Vec<Tier>>()
         .iter()
-        .any(|t| t["name"] == name.as_str()));
+        .any(|t| t.name == name));
     assert_eq!(
         client
             .get("/api/admin/tiers/no-such-tier", Some(&admin))
@@ -345,8 +316,12 @@ fn admins_manage_users_and_hashes_never_appear() {
     );
     assert_eq!(created.status, 201);
     assert_eq!(
-        created.json(),
-        json!({"username": name, "tier": "Basic", "is_admin": false})
+        created.parse::<User>(),
+        User {
+            username: name.clone(),
+            tier: "Basic".into(),
+            is_admin: false
+        }
     );
     let path = format!("/api/admin/users/{name}");
     let patched = client.json(
@@ -355,7 +330,7 @@ fn admins_manage_users_and_hashes_never_appear() {
         Some(&admin),
         &json!({"tier": "Enterprise", "password": "second-password"}),
     );
-    assert_eq!(patched.json()["tier"], "Enterprise");
+    assert_eq!(patched.parse::<User>().tier, "Enterprise");
     assert_eq!(client.token(&name, "first-password").status, 401);
     assert_eq!(client.token(&name, "second-password").status, 200);
     for body in [
@@ -375,14 +350,15 @@ fn admins_manage_users_and_hashes_never_appear() {
         &json!({"username": "has space", "password": "short", "tier": "Gold"}),
     );
     assert_eq!(invalid.status, 400);
-    assert!(invalid.json()["username"].is_array() && invalid.json()["password"].is_array());
+    let errors = invalid.field_errors();
+    assert!(errors.contains_key("username") && errors.contains_key("password"));
     let unknown_tier = client.json(
         "POST",
         "/api/admin/users",
         Some(&admin),
         &json!({"username": unique("u"), "password": "long-enough", "tier": "Gold"}),
     );
-    assert!(unknown_tier.json()["tier"].is_array());
+    assert!(unknown_tier.field_errors().contains_key("tier"));
     assert_eq!(
         client
             .get("/api/admin/users/no-such-user", Some(&admin))
@@ -399,5 +375,35 @@ fn admins_manage_users_and_hashes_never_appear() {
             )
             .status,
         404
+    );
+}
+
+#[test]
+fn health_shows_the_isolate_gauge_to_admins_only() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Basic");
+    let anonymous: Health = client.health().parse();
+    assert_eq!(
+        (anonymous.status.as_str(), anonymous.isolate.is_none()),
+        ("ok", true)
+    );
+    let not_admin: Health = client.get("/api/health", Some(&user.access)).parse();
+    assert!(not_admin.isolate.is_none(), "{not_admin:?}");
+
+    let admin: Health = client
+        .get("/api/health", Some(&admin_token(&client)))
+        .parse();
+    let isolate = admin.isolate.expect("the gauge for an admin");
+    assert!(
+        isolate.wasm_memory_bytes >= 64 * 1024,
+        "at least one wasm page: {isolate:?}"
+    );
+    assert!(
+        isolate.memory_reserved_bytes <= 96 * 1024 * 1024,
+        "never more reserved than the default budget: {isolate:?}"
+    );
+    assert!(
+        isolate.requests_in_flight >= 1,
+        "this request is in flight: {isolate:?}"
     );
 }

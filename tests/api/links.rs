@@ -1,13 +1,11 @@
 //! Expiring links over HTTP: create, serve, list, revoke, expiry through the cache, and the cron.
 
-use crate::client::{new_user, Client};
-use crate::pictures::sunset;
-use serde_json::{json, Value};
+use crate::client::{admin_token, new_user, unique, Client, Counts, Link};
+use crate::pictures::{png_with_alpha, sunset};
+use serde_json::json;
 
 fn upload(client: &Client, token: &str) -> String {
-    let reply = client.upload(token, "shared", &sunset());
-    assert_eq!(reply.status, 201);
-    reply.json()["id"].as_str().unwrap().to_owned()
+    client.upload_ok(token, "shared", &sunset()).id
 }
 
 fn link_id(url: &str) -> &str {
@@ -25,19 +23,11 @@ fn a_link_serves_the_original_without_login_and_expires_even_right_after_a_cache
         Some(&user.access),
         &json!({"time": 300}),
     );
-    assert_eq!(
-        created.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
-    let body = created.json();
-    assert_eq!(
-        (body["time"].clone(), body["picture"]["id"].clone()),
-        (json!(300), json!(id))
-    );
-    assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
-    let url = body["url"].as_str().unwrap().to_owned();
+    assert_eq!(created.status, 201, "{}", created.text());
+    let link: Link = created.parse();
+    assert_eq!((link.time, link.picture.id.as_str()), (300, id.as_str()));
+    assert!(link.expires_at.ends_with('Z'));
+    let url = link.url;
     assert!(
         uuid::Uuid::parse_str(link_id(&url))
             .unwrap()
@@ -83,8 +73,9 @@ fn a_link_to_a_thumbnail_serves_that_thumbnail() {
         &json!({"time": "400", "height": 200}),
     );
     assert_eq!(created.status, 201);
-    assert_eq!(created.json()["time"], 400);
-    let served = client.get(created.json()["url"].as_str().unwrap(), None);
+    let link: Link = created.parse();
+    assert_eq!(link.time, 400);
+    let served = client.get(&link.url, None);
     assert_eq!(
         served.body,
         client
@@ -114,12 +105,12 @@ fn bad_link_requests_are_400_401_403_and_404() {
             &json!({"time": time}),
         );
         assert_eq!(reply.status, 400, "{time}");
-        assert!(reply.json()["time"].is_array(), "{time}");
+        assert!(reply.field_errors().contains_key("time"), "{time}");
     }
     assert!(client
         .json("POST", &path, Some(&enterprise.access), &json!({}))
-        .json()["time"]
-        .is_array());
+        .field_errors()
+        .contains_key("time"));
     let height = client.json(
         "POST",
         &path,
@@ -127,7 +118,7 @@ fn bad_link_requests_are_400_401_403_and_404() {
         &json!({"time": 300, "height": 800}),
     );
     assert_eq!(height.status, 400);
-    assert!(height.json()["height"].is_array());
+    assert!(height.field_errors().contains_key("height"));
     assert_eq!(
         client
             .json("POST", &path, None, &json!({"time": 300}))
@@ -155,7 +146,7 @@ fn bad_link_requests_are_400_401_403_and_404() {
         404
     );
     assert_eq!(client.get("/api/timelink/not-a-uuid", None).status, 404);
-    assert_eq!(client.counts(&enterprise.username).1, 0);
+    assert_eq!(client.counts(&enterprise.username).links, 0);
 }
 
 #[test]
@@ -170,30 +161,21 @@ fn active_links_are_listed_with_time_left_and_revoked_links_answer_404() {
             Some(&user.access),
             &json!({"time": time}),
         );
-        reply.json()["url"].as_str().unwrap().to_owned()
+        reply.parse::<Link>().url
     };
     let first = make(300);
     let second = make(30000);
     let expired = make(600);
     client.expire_link(link_id(&expired));
-    let listed = client
+    let listed: Vec<Link> = client
         .get("/api/pictures/shared/", Some(&user.access))
-        .json();
-    let urls: Vec<&Value> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| &l["url"])
-        .collect();
-    assert_eq!(
-        urls,
-        [&json!(second), &json!(first)],
-        "active only, newest first"
-    );
-    let time_left = listed[0]["time_left"].as_i64().unwrap();
+        .parse();
+    let urls: Vec<&str> = listed.iter().map(|l| l.url.as_str()).collect();
+    assert_eq!(urls, [&second, &first], "active only, newest first");
+    let time_left = listed[0].time_left.expect("time_left in the list");
     assert!((29_990..=30_000).contains(&time_left), "{time_left}");
-    assert_eq!(listed[0]["time"], 30000);
-    assert_eq!(listed[0]["picture"]["id"], id.as_str());
+    assert_eq!(listed[0].time, 30000);
+    assert_eq!(listed[0].picture.id, id);
 
     let other = new_user(&client, "Enterprise");
     assert_eq!(
@@ -206,9 +188,7 @@ fn active_links_are_listed_with_time_left_and_revoked_links_answer_404() {
     assert_eq!(
         client
             .get("/api/pictures/shared", Some(&user.access))
-            .json()
-            .as_array()
-            .unwrap()
+            .parse::<Vec<Link>>()
             .len(),
         1
     );
@@ -219,32 +199,24 @@ fn the_cron_deletes_expired_links_and_keeps_active_ones() {
     let client = Client::from_env();
     let user = new_user(&client, "Enterprise");
     let id = upload(&client, &user.access);
-    let active = client
+    let active: Link = client
         .json(
             "POST",
             &format!("/api/picture/{id}"),
             Some(&user.access),
             &json!({"time": 30000}),
         )
-        .json();
+        .parse();
     client.insert_expired_links(&id, 1200);
-    assert_eq!(client.counts(&user.username).1, 1201);
+    assert_eq!(client.counts(&user.username).links, 1201);
     let fired = client.fire_cron();
+    assert_eq!(fired.status, 200, "{}", fired.text());
     assert_eq!(
-        fired.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&fired.body)
-    );
-    assert_eq!(
-        client.counts(&user.username).1,
+        client.counts(&user.username).links,
         1,
         "only the active link is left"
     );
-    assert_eq!(
-        client.get(active["url"].as_str().unwrap(), None).status,
-        200
-    );
+    assert_eq!(client.get(&active.url, None).status, 200);
 }
 
 #[test]
@@ -259,10 +231,8 @@ fn deleting_the_picture_makes_its_links_404() {
             Some(&user.access),
             &json!({"time": 300}),
         )
-        .json()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .parse::<Link>()
+        .url;
     assert_eq!(client.get(&url, None).status, 200);
     assert_eq!(
         client
@@ -271,4 +241,126 @@ fn deleting_the_picture_makes_its_links_404() {
         204
     );
     assert_eq!(client.get(&url, None).status, 404);
+}
+
+/// An Enterprise-like tier of this test alone, so the test can change it under its links.
+fn own_tier(client: &Client, admin: &str) -> String {
+    let name = unique("linking");
+    let spec = json!({"name": name, "thumbnail_heights": [200, 400], "allow_original": true, "allow_expiring_links": true});
+    assert_eq!(client.create_tier(admin, &spec).status, 201);
+    name
+}
+
+#[test]
+fn the_links_of_an_owner_moved_to_a_tier_without_links_answer_404_even_when_cached() {
+    let client = Client::from_env();
+    let admin = admin_token(&client);
+    let user = new_user(&client, "Enterprise");
+    let id = client
+        .upload_ok(&user.access, "downgraded", &png_with_alpha(30, 60))
+        .id;
+    let original: Link = client
+        .create_link(&user.access, &id, &json!({"time": 300}))
+        .parse();
+    let thumbnail: Link = client
+        .create_link(&user.access, &id, &json!({"time": 300, "height": 200}))
+        .parse();
+    for url in [&original.url, &thumbnail.url] {
+        assert_eq!(client.get(url, None).status, 200, "{url}");
+        assert_eq!(
+            client.get(url, None).header("cf-cache-status"),
+            Some("HIT"),
+            "{url}"
+        );
+    }
+
+    let moved = client.patch_user(&admin, &user.username, &json!({"tier": "Premium"}));
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    for url in [&original.url, &thumbnail.url] {
+        assert_eq!(client.get(url, None).status, 404, "{url}");
+    }
+}
+
+#[test]
+fn a_link_answers_404_once_the_owners_tier_loses_its_rendition() {
+    let client = Client::from_env();
+    let admin = admin_token(&client);
+    let tier = own_tier(&client, &admin);
+    let user = new_user(&client, &tier);
+    let id = client
+        .upload_ok(&user.access, "renditions", &png_with_alpha(30, 60))
+        .id;
+    let original: Link = client
+        .create_link(&user.access, &id, &json!({"time": 300}))
+        .parse();
+    let at_400: Link = client
+        .create_link(&user.access, &id, &json!({"time": 300, "height": 400}))
+        .parse();
+    let at_200: Link = client
+        .create_link(&user.access, &id, &json!({"time": 300, "height": 200}))
+        .parse();
+    for link in [&original, &at_400, &at_200] {
+        assert_eq!(client.get(&link.url, None).status, 200, "{}", link.url);
+    }
+
+    let path = format!("/api/admin/tiers/{tier}");
+    let patched = client.json(
+        "PATCH",
+        &path,
+        Some(&admin),
+        &json!({"thumbnail_heights": [200]}),
+    );
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    assert_eq!(client.get(&at_400.url, None).status, 404, "height 400 gone");
+    assert_eq!(client.get(&at_200.url, None).status, 200, "height 200 kept");
+    assert_eq!(client.get(&original.url, None).status, 200, "original kept");
+
+    let patched = client.json(
+        "PATCH",
+        &path,
+        Some(&admin),
+        &json!({"allow_original": false}),
+    );
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    assert_eq!(client.get(&original.url, None).status, 404, "original gone");
+    assert_eq!(client.get(&at_200.url, None).status, 200, "height 200 kept");
+}
+
+#[test]
+fn creating_links_while_the_picture_is_deleted_is_201_or_404_never_500() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Enterprise");
+    for round in 0..3 {
+        let id = client
+            .upload_ok(&user.access, "racing", &png_with_alpha(8, 8))
+            .id;
+        let start = std::sync::Barrier::new(7);
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let creators: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        client
+                            .create_link(&user.access, &id, &json!({"time": 300}))
+                            .status
+                    })
+                })
+                .collect();
+            start.wait();
+            let deleted = client.delete(&format!("/api/picture/{id}"), Some(&user.access));
+            assert_eq!(deleted.status, 204, "round {round}");
+            creators.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(
+            statuses.iter().all(|s| [201, 404].contains(s)),
+            "round {round}: {statuses:?}"
+        );
+        let after = client.create_link(&user.access, &id, &json!({"time": 300}));
+        assert_eq!(after.status, 404, "round {round}: {}", after.text());
+    }
+    assert_eq!(
+        client.counts(&user.username),
+        Counts::NOTHING,
+        "no link outlived its picture"
+    );
 }

@@ -45,30 +45,32 @@ function request(base, method, pathname, { headers = {}, body, agent, timeoutMs 
   return new Promise((resolve, reject) => {
     const url = new URL(pathname, base);
     const start = process.hrtime.bigint();
+    let answered = null; // set once the status line and headers are in
     const req = http.request(
       url,
       { method, headers, agent: agent ?? agentFor(base) },
       (res) => {
         const chunks = [];
         let bytes = 0;
+        answered = () => ({
+          status: res.statusCode,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          bytes,
+          ms: Number(process.hrtime.bigint() - start) / 1e6,
+        });
         res.on("data", (c) => {
           bytes += c.length;
           if (!discard) chunks.push(c);
         });
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-            bytes,
-            ms: Number(process.hrtime.bigint() - start) / 1e6,
-          }),
-        );
+        res.on("end", () => resolve(answered()));
         res.on("error", reject);
       },
     );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", reject);
+    // A server may answer (a 413 or 503) before it has read the whole upload and close the
+    // connection; the answer counts, not the failed write of the rest.
+    req.on("error", (e) => (answered ? resolve(answered()) : reject(e)));
     req.end(body);
   });
 }

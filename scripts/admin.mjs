@@ -8,22 +8,11 @@
 //! $STORAGETIERS_PERSIST when set) or, with --remote, the deployed one.
 
 import { spawnSync } from "node:child_process";
-import { pbkdf2Sync, randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-
-// Must match src/passwords.rs, which verifies these hashes.
-const ITERATIONS = 100_000;
-// Django's salt: alphanumerics, 22 of them for at least 128 bits of entropy
-// (Django's salt_entropy = 128 gives ceil(128 / log2(62)) = 22).
-const SALT_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-const SALT_LENGTH = 22;
-const MIN_PASSWORD_CHARS = 8;
-const DEFAULT_TIER = "Basic";
-
 const USAGE = "usage: scripts/admin create-user <username> [--tier <name>] [--admin] [--remote]";
 
 class UsageError extends Error {}
@@ -33,42 +22,24 @@ function fail(message) {
     process.exit(1);
 }
 
-/** Django's `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`. */
-export function hashPassword(password, salt = randomSalt(), iterations = ITERATIONS) {
-    const key = pbkdf2Sync(Buffer.from(password, "utf8"), Buffer.from(salt, "utf8"), iterations, 32, "sha256");
-    return `pbkdf2_sha256$${iterations}$${salt}$${key.toString("base64")}`;
-}
-
-function randomSalt() {
-    let salt = "";
-    for (let i = 0; i < SALT_LENGTH; i++) salt += SALT_CHARS[randomInt(SALT_CHARS.length)];
-    return salt;
-}
-
-/** The same rule as `Username::parse` in src/users.rs (Django's). */
-export function checkUsername(name) {
-    const chars = [...name].length;
-    if (chars < 1 || chars > 150) return "username must be 1 to 150 characters";
-    if (!/^[\p{Alphabetic}\p{N}@.+\-_]+$/u.test(name))
-        return "username may contain only letters, digits and @ . + - _";
-    return null;
-}
-
-export function checkPassword(password) {
-    if ([...password].length < MIN_PASSWORD_CHARS) return `password must be at least ${MIN_PASSWORD_CHARS} characters`;
-    return null;
-}
-
-/** A SQL string literal: single quotes doubled; NUL cannot be passed safely, so refused. */
-export function sqlString(value) {
-    if (value.includes("\0")) throw new UsageError("values may not contain NUL characters");
-    return `'${value.replaceAll("'", "''")}'`;
+/**
+ * The validated insert for a new user, from the Rust code's own rules (username, password,
+ * Django hash): src/bin/storagetiers-admin.rs. The password goes to it on standard input.
+ */
+function insertUserSql({ username, tier, admin }, password) {
+    const args = ["run", "--quiet", "--bin", "storagetiers-admin", "--", "create-user", username];
+    if (tier !== undefined) args.push("--tier", tier);
+    if (admin) args.push("--admin");
+    const result = spawnSync("cargo", args, { cwd: ROOT, input: `${password}\n`, encoding: "utf8" });
+    if (result.error) fail(`could not run cargo: ${result.error.message}`);
+    if (result.status !== 0) throw new UsageError(result.stderr.trim().replace(/^error: /, ""));
+    return result.stdout.trim();
 }
 
 function parseArgs(argv) {
     const [command, ...rest] = argv;
     if (command !== "create-user") throw new UsageError(USAGE);
-    const options = { username: undefined, tier: DEFAULT_TIER, admin: false, remote: false };
+    const options = { username: undefined, tier: undefined, admin: false, remote: false };
     for (let i = 0; i < rest.length; i++) {
         const arg = rest[i];
         if (arg === "--tier") {
@@ -128,21 +99,9 @@ async function readPassword() {
         return line;
     }
     const first = await promptHidden("Password: ");
-    const problem = checkPassword(first);
-    if (problem) throw new UsageError(problem);
     const second = await promptHidden("Password (again): ");
     if (first !== second) throw new UsageError("the two passwords differ");
     return first;
-}
-
-function insertUserSql({ username, tier, admin }, passwordHash) {
-    // INSERT ... SELECT inserts nothing when the tier does not exist; RETURNING
-    // lets the caller see that (local D1 reports no change count).
-    return (
-        "INSERT INTO users (username, password_hash, tier_id, is_admin, created_at) " +
-        `SELECT ${sqlString(username)}, ${sqlString(passwordHash)}, id, ${admin ? 1 : 0}, unixepoch() * 1000 ` +
-        `FROM tiers WHERE name = ${sqlString(tier)} RETURNING id`
-    );
 }
 
 function d1Execute(sql, remote) {
@@ -165,13 +124,8 @@ function d1Execute(sql, remote) {
 }
 
 async function createUser(options) {
-    const problem = checkUsername(options.username);
-    if (problem) throw new UsageError(problem);
     const password = await readPassword();
-    const passwordProblem = checkPassword(password);
-    if (passwordProblem) throw new UsageError(passwordProblem);
-
-    const sql = insertUserSql(options, hashPassword(password));
+    const sql = insertUserSql(options, password);
     const { status, output } = d1Execute(sql, options.remote);
     if (status !== 0) {
         if (/UNIQUE constraint failed: users\.username/.test(output))
@@ -180,11 +134,11 @@ async function createUser(options) {
         fail(`wrangler d1 execute failed:\n${output.trim()}`);
     }
     const inserted = returnedRows(output);
-    if (inserted === 0) fail(`unknown tier '${options.tier}'`);
+    if (inserted === 0) fail(`unknown tier '${options.tier ?? "default"}'`);
     if (inserted !== 1) fail(`unexpected result from wrangler d1 execute:\n${output.trim()}`);
     const where = options.remote ? "remote" : "local";
     process.stderr.write(
-        `created ${options.admin ? "admin " : ""}user '${options.username}' (tier ${options.tier}) in the ${where} D1\n`,
+        `created ${options.admin ? "admin " : ""}user '${options.username}' (tier ${options.tier ?? "default"}) in the ${where} D1\n`,
     );
 }
 

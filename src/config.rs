@@ -33,6 +33,12 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// `MAX_IMAGE_PIXELS`, checked from the header before decoding.
     pub max_image_pixels: u64,
+    /// `MEMORY_BUDGET_BYTES`: wasm memory that uploads and decodes in flight may reserve, for
+    /// the whole isolate (default 96 MiB of the 128 MB it has with the JS heap).
+    pub memory_budget_bytes: u64,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed to call the API from a browser
+    /// (`*` for any); empty by default.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 pub const DEFAULT_ACCESS_MINUTES: i64 = 20;
@@ -40,6 +46,7 @@ pub const DEFAULT_REFRESH_DAYS: i64 = 1;
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
 /// The imaging crate's default: the largest image it processes within the isolate's memory.
 pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 25_000_000;
+pub const DEFAULT_MEMORY_BUDGET_BYTES: u64 = 96 * 1024 * 1024;
 /// Shorter secrets make HS256 tokens guessable offline.
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -79,10 +86,18 @@ impl Config {
                 * 86_400,
             max_upload_bytes: positive("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?,
             max_image_pixels: positive("MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)?,
+            memory_budget_bytes: positive("MEMORY_BUDGET_BYTES", DEFAULT_MEMORY_BUDGET_BYTES)?,
+            cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
+                .unwrap_or_default()
+                .split(',')
+                .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                .filter(|origin| !origin.is_empty())
+                .collect(),
         })
     }
 
     /// A configuration for tests, with defaults and a fixed secret.
+    #[cfg(test)]
     pub fn for_tests() -> Self {
         Self::from_lookup(
             |_| None,
@@ -121,6 +136,24 @@ mod tests {
         assert_eq!(
             (config.access_token_secs, config.refresh_token_secs),
             (300, 7 * 86_400)
+        );
+    }
+
+    #[test]
+    fn cors_origins_are_a_trimmed_comma_separated_list_empty_by_default() {
+        let none = Config::from_lookup(|_| None, Some(SECRET.into())).unwrap();
+        assert!(none.cors_allowed_origins.is_empty());
+        let some = Config::from_lookup(
+            |name| {
+                (name == "CORS_ALLOWED_ORIGINS")
+                    .then(|| " https://a.example/, https://b.example ,".into())
+            },
+            Some(SECRET.into()),
+        )
+        .unwrap();
+        assert_eq!(
+            some.cors_allowed_origins,
+            ["https://a.example", "https://b.example"]
         );
     }
 

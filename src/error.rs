@@ -1,7 +1,7 @@
 //! The one error type at the HTTP edge, and the one place that maps it to status codes and JSON.
 
 use crate::http::Response;
-use crate::ports::StoreError;
+use crate::store::StoreError;
 use serde_json::{json, Map, Value};
 
 /// Per-field validation messages, serialized as `{"field": ["message", ...]}` like the Django
@@ -64,9 +64,9 @@ pub enum ApiError {
     /// 404: unknown, or not the caller's (never reveal which).
     #[error("not found")]
     NotFound,
-    /// 405: the path exists but not with this method.
+    /// 405: the path exists but not with this method; `allow` lists the methods it has.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: String },
     /// 409: the request conflicts with stored state (a tier still in use, a taken name).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -79,16 +79,24 @@ pub enum ApiError {
     /// 503: a dependency (D1) is unreachable; used by the health check.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// 503: the isolate's memory budget is taken by requests in flight; retry shortly.
+    #[error("busy: {0}")]
+    Busy(&'static str),
     /// 500: anything else. The cause is logged and never sent.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
+/// A store failure the handler did not map to something the client can act on (a conflict it
+/// expected is mapped where it is expected) is an internal error.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.0)
+        ApiError::Internal(e.to_string())
     }
 }
+
+/// Seconds a client should wait before retrying a 503 `Busy`.
+pub const BUSY_RETRY_AFTER_SECS: u32 = 2;
 
 impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -101,11 +109,11 @@ impl ApiError {
             ApiError::Unauthorized(_) => 401,
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound => 404,
-            ApiError::MethodNotAllowed => 405,
+            ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::TooManyRequests { .. } => 429,
-            ApiError::Unavailable(_) => 503,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => 503,
             ApiError::Internal(_) => 500,
         }
     }
@@ -118,8 +126,9 @@ impl ApiError {
                 .with_header("www-authenticate", "Bearer realm=\"api\""),
             ApiError::Forbidden(detail) => Response::json(status, &json!({ "detail": detail })),
             ApiError::NotFound => Response::json(status, &json!({ "detail": "Not found." })),
-            ApiError::MethodNotAllowed => {
+            ApiError::MethodNotAllowed { allow } => {
                 Response::json(status, &json!({ "detail": "Method not allowed." }))
+                    .with_header("allow", &allow)
             }
             ApiError::Conflict(detail) => Response::json(status, &json!({ "detail": detail })),
             ApiError::PayloadTooLarge(detail) => Response::json(status, &json!({ "detail": detail })),
@@ -132,6 +141,8 @@ impl ApiError {
                 log(&format!("service unavailable: {cause}"));
                 Response::json(status, &json!({ "detail": "Service unavailable." }))
             }
+            ApiError::Busy(detail) => Response::json(status, &json!({ "detail": detail }))
+                .with_header("retry-after", &BUSY_RETRY_AFTER_SECS.to_string()),
             ApiError::Internal(cause) => {
                 log(&format!("internal error: {cause}"));
                 Response::json(status, &json!({ "detail": "Internal server error." }))
@@ -194,8 +205,24 @@ mod tests {
     }
 
     #[test]
-    fn method_not_allowed_is_405() {
-        assert_eq!(ApiError::MethodNotAllowed.into_response().status, 405);
+    fn method_not_allowed_is_405_with_allow() {
+        let response = ApiError::MethodNotAllowed {
+            allow: "GET, HEAD, OPTIONS".into(),
+        }
+        .into_response();
+        assert_eq!(response.status, 405);
+        assert_eq!(response.header("allow"), Some("GET, HEAD, OPTIONS"));
+    }
+
+    #[test]
+    fn busy_is_503_with_retry_after_and_a_detail() {
+        let response = ApiError::Busy("Too many uploads at once.").into_response();
+        assert_eq!(response.status, 503);
+        assert_eq!(response.header("retry-after"), Some("2"));
+        assert_eq!(
+            response.json_body(),
+            json!({"detail": "Too many uploads at once."})
+        );
     }
 
     #[test]

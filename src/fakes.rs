@@ -1,10 +1,11 @@
 //! In-memory ports for native tests: SQLite with the real migrations standing in for D1, maps
-//! standing in for R2 and the Cache API, a settable clock; with call counters and injected failures.
+//! standing in for R2 and the Cache API, a settable clock. Each fake counts its calls and fails
+//! wherever the code says it handles failure, including a write that happened but was reported
+//! as failed.
 
-use crate::app::Platform;
-use crate::ports::{
-    Blob, BlobStore, CachedImage, Clock, Database, EdgeCache, RustKdf, Statement, StoreError, Value,
-};
+use crate::ports::{Blob, BlobStore, Cached, Clock, EdgeCache, ListPage, ListedObject, RustKdf};
+use crate::routes::Platform;
+use crate::store::{Database, Statement, StoreError, Value};
 use serde::de::DeserializeOwned;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -12,6 +13,8 @@ use std::collections::BTreeMap;
 pub struct Fakes;
 
 impl Platform for Fakes {
+    type Body = Vec<u8>;
+    type Incoming = Vec<u8>;
     type Db = SqliteDb;
     type Blobs = MemoryBlobs;
     type Cache = MemoryCache;
@@ -19,11 +22,31 @@ impl Platform for Fakes {
     type Kdf = RustKdf;
 }
 
+/// How an injected failure behaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fault {
+    #[default]
+    None,
+    /// The call fails and changes nothing.
+    Fail,
+    /// The call's change happens, then it reports failure (a lost acknowledgement).
+    FailAfterWriting,
+}
+
+fn injected(what: &str) -> StoreError {
+    StoreError::new(format!("injected {what} failure"))
+}
+
 pub struct SqliteDb {
     conn: RefCell<rusqlite::Connection>,
     pub queries: Cell<usize>,
     /// The next statement whose SQL contains this text fails.
     pub fail_on: RefCell<Option<String>>,
+    /// The next statement whose SQL contains this text runs, then reports failure.
+    pub fail_after_writing_on: RefCell<Option<String>>,
+    /// (needle, sql): just before the next statement containing the needle, `sql` runs, as a
+    /// concurrent request would have run it.
+    pub race: RefCell<Option<(String, String)>>,
 }
 
 impl SqliteDb {
@@ -45,6 +68,8 @@ impl SqliteDb {
             conn: RefCell::new(conn),
             queries: Cell::new(0),
             fail_on: RefCell::new(None),
+            fail_after_writing_on: RefCell::new(None),
+            race: RefCell::new(None),
         }
     }
 
@@ -73,15 +98,41 @@ impl SqliteDb {
 
     fn check_failure(&self, sql: &str) -> Result<(), StoreError> {
         self.queries.set(self.queries.get() + 1);
+        let race = self
+            .race
+            .borrow_mut()
+            .take_if(|(needle, _)| sql.contains(needle.as_str()));
+        if let Some((_, concurrent)) = race {
+            self.exec(&concurrent);
+        }
         let mut fail_on = self.fail_on.borrow_mut();
         if fail_on
             .as_deref()
             .is_some_and(|needle| sql.contains(needle))
         {
             *fail_on = None;
-            return Err(StoreError::new("injected D1 failure"));
+            return Err(injected("D1"));
         }
         Ok(())
+    }
+
+    fn check_lost_acknowledgement(&self, sql: &str) -> Result<(), StoreError> {
+        let mut fail = self.fail_after_writing_on.borrow_mut();
+        if fail.as_deref().is_some_and(|needle| sql.contains(needle)) {
+            *fail = None;
+            return Err(injected("D1 acknowledgement"));
+        }
+        Ok(())
+    }
+}
+
+/// SQLite's errors as D1's adapter classifies them: a UNIQUE violation is a `Conflict`.
+fn sqlite_error(error: rusqlite::Error) -> StoreError {
+    let message = error.to_string();
+    if message.contains("UNIQUE constraint failed") {
+        StoreError::Conflict(message)
+    } else {
+        StoreError::new(message)
     }
 }
 
@@ -89,7 +140,6 @@ fn to_sql(value: &Value) -> rusqlite::types::Value {
     match value {
         Value::Null => rusqlite::types::Value::Null,
         Value::Integer(i) => rusqlite::types::Value::Integer(*i),
-        Value::Real(f) => rusqlite::types::Value::Real(*f),
         Value::Text(s) => rusqlite::types::Value::Text(s.clone()),
     }
 }
@@ -98,13 +148,13 @@ impl Database for SqliteDb {
     async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError> {
         self.check_failure(&statement.sql)?;
         let conn = self.conn.borrow();
-        let mut stmt = conn.prepare(&statement.sql).map_err(StoreError::new)?;
+        let mut stmt = conn.prepare(&statement.sql).map_err(sqlite_error)?;
         let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
         let mut rows = stmt
             .query(rusqlite::params_from_iter(
                 statement.params.iter().map(to_sql),
             ))
-            .map_err(StoreError::new)?;
+            .map_err(sqlite_error)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(StoreError::new)? {
             let mut object = serde_json::Map::new();
@@ -138,7 +188,8 @@ impl Database for SqliteDb {
                 &statement.sql,
                 rusqlite::params_from_iter(statement.params.iter().map(to_sql)),
             )
-            .map_err(StoreError::new)?;
+            .map_err(sqlite_error)?;
+        self.check_lost_acknowledgement(&statement.sql)?;
         Ok(n as u64)
     }
 
@@ -153,80 +204,152 @@ impl Database for SqliteDb {
                 &statement.sql,
                 rusqlite::params_from_iter(statement.params.iter().map(to_sql)),
             )
-            .map_err(StoreError::new)?;
+            .map_err(sqlite_error)?;
         }
         tx.commit().map_err(StoreError::new)
     }
 }
 
+/// An object as the fake R2 keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredObject {
+    pub bytes: Vec<u8>,
+    pub content_type: String,
+    pub uploaded_ms: i64,
+}
+
 #[derive(Default)]
 pub struct MemoryBlobs {
-    pub objects: RefCell<BTreeMap<String, Blob>>,
+    pub objects: RefCell<BTreeMap<String, StoredObject>>,
     pub gets: Cell<usize>,
     /// Puts succeed this many more times, then fail.
     pub puts_before_failure: Cell<Option<usize>>,
+    pub put_fault: Cell<Fault>,
+    pub list_fault: Cell<Fault>,
+    pub delete_fault: Cell<Fault>,
+    /// The upload time given to objects written from now on.
+    pub now_ms: Cell<i64>,
 }
 
-impl BlobStore for MemoryBlobs {
+impl BlobStore<Vec<u8>> for MemoryBlobs {
     async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), StoreError> {
         if let Some(left) = self.puts_before_failure.get() {
             if left == 0 {
-                return Err(StoreError::new("injected R2 failure"));
+                return Err(injected("R2"));
             }
             self.puts_before_failure.set(Some(left - 1));
         }
-        let blob = Blob {
+        if self.put_fault.get() == Fault::Fail {
+            return Err(injected("R2 put"));
+        }
+        let object = StoredObject {
             bytes: bytes.to_vec(),
             content_type: content_type.to_owned(),
+            uploaded_ms: self.now_ms.get(),
         };
-        self.objects.borrow_mut().insert(key.to_owned(), blob);
-        Ok(())
+        self.objects.borrow_mut().insert(key.to_owned(), object);
+        match self.put_fault.get() {
+            Fault::FailAfterWriting => Err(injected("R2 put acknowledgement")),
+            _ => Ok(()),
+        }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Blob>, StoreError> {
+    async fn get(&self, key: &str) -> Result<Option<Blob<Vec<u8>>>, StoreError> {
         self.gets.set(self.gets.get() + 1);
-        Ok(self.objects.borrow().get(key).cloned())
+        Ok(self.objects.borrow().get(key).map(|o| Blob {
+            body: o.bytes.clone(),
+            content_type: o.content_type.clone(),
+        }))
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .objects
-            .borrow()
-            .keys()
-            .filter(|k| k.starts_with(prefix))
-            .cloned()
-            .collect())
+    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.gets.set(self.gets.get() + 1);
+        Ok(self.objects.borrow().get(key).map(|o| o.bytes.clone()))
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError> {
+        if self.list_fault.get() != Fault::None {
+            return Err(injected("R2 list"));
+        }
+        let objects = self.objects.borrow();
+        let mut matching = objects
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| cursor.as_deref().is_none_or(|c| k.as_str() > c));
+        let page: Vec<ListedObject> = matching
+            .by_ref()
+            .take(limit as usize)
+            .map(|(key, o)| ListedObject {
+                key: key.clone(),
+                uploaded_ms: o.uploaded_ms,
+            })
+            .collect();
+        let more = matching.next().is_some();
+        Ok(ListPage {
+            cursor: more.then(|| page.last().map(|o| o.key.clone())).flatten(),
+            objects: page,
+        })
     }
 
     async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        if self.delete_fault.get() == Fault::Fail {
+            return Err(injected("R2 delete"));
+        }
         let mut objects = self.objects.borrow_mut();
         for key in keys {
             objects.remove(key);
         }
-        Ok(())
+        match self.delete_fault.get() {
+            Fault::FailAfterWriting => Err(injected("R2 delete acknowledgement")),
+            _ => Ok(()),
+        }
     }
 }
 
 #[derive(Default)]
 pub struct MemoryCache {
-    pub entries: RefCell<BTreeMap<String, CachedImage>>,
+    pub entries: RefCell<BTreeMap<String, Cached<Vec<u8>>>>,
+    pub get_fault: Cell<Fault>,
+    pub put_fault: Cell<Fault>,
+    pub delete_fault: Cell<Fault>,
 }
 
-impl EdgeCache for MemoryCache {
-    async fn get(&self, key: &str) -> Result<Option<CachedImage>, StoreError> {
+impl EdgeCache<Vec<u8>> for MemoryCache {
+    async fn get(&self, key: &str) -> Result<Option<Cached<Vec<u8>>>, StoreError> {
+        if self.get_fault.get() != Fault::None {
+            return Err(injected("cache get"));
+        }
         Ok(self.entries.borrow().get(key).cloned())
     }
 
-    async fn put(&self, key: &str, image: &CachedImage) -> Result<(), StoreError> {
-        self.entries
-            .borrow_mut()
-            .insert(key.to_owned(), image.clone());
-        Ok(())
+    fn put_in_background(&self, key: &str, body: Vec<u8>, content_type: &str) {
+        // In the background the failure has nowhere to go but the log, as on Workers.
+        if self.put_fault.get() == Fault::Fail {
+            return;
+        }
+        self.entries.borrow_mut().insert(
+            key.to_owned(),
+            Cached {
+                body,
+                content_type: content_type.to_owned(),
+            },
+        );
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        if self.delete_fault.get() == Fault::Fail {
+            return Err(injected("cache delete"));
+        }
         self.entries.borrow_mut().remove(key);
-        Ok(())
+        match self.delete_fault.get() {
+            Fault::FailAfterWriting => Err(injected("cache delete acknowledgement")),
+            _ => Ok(()),
+        }
     }
 }
 

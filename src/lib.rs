@@ -1,25 +1,35 @@
 //! storagetiers: a tiered image service for Cloudflare Workers.
 //!
-//! The core (everything but `worker_glue`) compiles and is tested natively; `worker_glue` adapts
-//! it to workerd's D1, R2, Cache API and cron event.
+//! Layers, each knowing only those below it:
+//! - `domain`: values that validate on construction (tiers, users, ids, links, names);
+//! - `store`: every SQL statement, over the `Database` port (D1);
+//! - `media`: the key scheme and the renditions kept in R2 and the edge cache;
+//! - `routes`: the one route table and the handlers (authenticate, parse, call, shape);
+//! - `worker_glue`: the only file that sees workerd, adapting its bindings to the ports.
+//!
+//! Everything but `worker_glue` compiles and is tested natively.
 
 // The Worker is single-threaded wasm: its futures are not `Send`, and need not be.
 #![allow(async_fn_in_trait)]
+// A panic resets the wasm instance and fails every request in flight in the isolate: nothing
+// outside tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
-pub mod accounts;
-pub mod admin;
-pub mod app;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod http;
-pub mod links;
 pub mod maintenance;
+pub mod media;
+pub mod memory;
 pub mod passwords;
-pub mod pictures;
 pub mod ports;
-pub mod tiers;
+pub mod routes;
+pub mod store;
 pub mod tokens;
-pub mod users;
 
 #[cfg(test)]
 mod api_tests;

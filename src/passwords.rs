@@ -7,22 +7,21 @@ use subtle::ConstantTimeEq;
 
 /// Workers' WebCrypto refuses more PBKDF2 iterations than this.
 pub const ITERATIONS: u32 = 100_000;
-pub const MIN_PASSWORD_LEN: usize = 8;
 const ALGORITHM: &str = "pbkdf2_sha256";
 const SALT_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// A random 22-character alphanumeric salt (~131 bits), like Django's.
-pub fn new_salt() -> String {
+pub fn new_salt() -> Result<String, StoreError> {
     let mut bytes = [0u8; 22];
-    getrandom::getrandom(&mut bytes).expect("the runtime provides randomness");
-    bytes
+    getrandom::getrandom(&mut bytes).map_err(|e| StoreError::new(format!("no randomness: {e}")))?;
+    Ok(bytes
         .iter()
         .map(|b| SALT_ALPHABET[(*b as usize) % SALT_ALPHABET.len()] as char)
-        .collect()
+        .collect())
 }
 
 pub async fn hash(kdf: &impl Kdf, password: &str) -> Result<String, StoreError> {
-    let salt = new_salt();
+    let salt = new_salt()?;
     let key = kdf
         .pbkdf2_sha256(password.as_bytes(), salt.as_bytes(), ITERATIONS)
         .await?;

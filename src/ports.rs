@@ -1,120 +1,81 @@
-//! The ports the core talks through: SQL database (D1), object store (R2), edge cache and clock.
+//! The ports the core talks through besides the database (`store::Database`): object store (R2),
+//! edge cache, clock and key derivation.
 //!
 //! The Worker implements them over its bindings (`worker_glue.rs`); tests implement them in memory
-//! (`fakes.rs`), so every handler runs natively in milliseconds.
+//! (`fakes.rs`), so every handler runs natively in milliseconds. Bodies are the runtime's own
+//! (`http::Payload`): images pass from R2 or the cache to the client without entering wasm.
 
-use serde::de::DeserializeOwned;
-use std::fmt;
+pub use crate::store::StoreError;
 
-/// A failure of a storage port. The message is for logs only and never reaches a client.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(pub String);
-
-impl StoreError {
-    pub fn new(message: impl fmt::Display) -> Self {
-        Self(message.to_string())
-    }
-}
-
-/// A value bound to a statement parameter; D1 accepts these four types.
+/// An object read back from the object store, its body still held by the runtime.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Integer(i64),
-    Real(f64),
-    Text(String),
-}
-
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Integer(v)
-    }
-}
-impl From<u32> for Value {
-    fn from(v: u32) -> Self {
-        Value::Integer(v.into())
-    }
-}
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Integer(v.into())
-    }
-}
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::Text(v.to_owned())
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::Text(v)
-    }
-}
-impl<T: Into<Value>> From<Option<T>> for Value {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Value::Null, Into::into)
-    }
-}
-
-/// One SQL statement with its `?` parameters.
-#[derive(Debug, Clone)]
-pub struct Statement {
-    pub sql: String,
-    pub params: Vec<Value>,
-}
-
-impl Statement {
-    pub fn new(sql: impl Into<String>) -> Self {
-        Self {
-            sql: sql.into(),
-            params: Vec::new(),
-        }
-    }
-
-    pub fn bind(mut self, value: impl Into<Value>) -> Self {
-        self.params.push(value.into());
-        self
-    }
-}
-
-/// A SQLite dialect database (D1). Rows are deserialized by column name.
-pub trait Database {
-    /// Runs a query and returns every row.
-    async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError>;
-    /// Runs a statement and returns the number of rows it changed.
-    async fn execute(&self, statement: Statement) -> Result<u64, StoreError>;
-    /// Runs statements in one transaction: all apply or none does.
-    async fn batch(&self, statements: Vec<Statement>) -> Result<(), StoreError>;
-}
-
-/// An object read back from the object store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Blob {
-    pub bytes: Vec<u8>,
+pub struct Blob<B> {
+    pub body: B,
     pub content_type: String,
+}
+
+/// One listed object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedObject {
+    pub key: String,
+    /// When it was written, ms since the Unix epoch.
+    pub uploaded_ms: i64,
+}
+
+/// One page of a listing, with where to go on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListPage {
+    pub objects: Vec<ListedObject>,
+    /// `Some` when more objects follow.
+    pub cursor: Option<String>,
 }
 
 /// An object store (R2).
-pub trait BlobStore {
+pub trait BlobStore<B> {
     async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), StoreError>;
-    async fn get(&self, key: &str) -> Result<Option<Blob>, StoreError>;
-    /// Keys that start with `prefix` (all of them, however many).
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// An object to pass on to a client: its body is never read by the core.
+    async fn get(&self, key: &str) -> Result<Option<Blob<B>>, StoreError>;
+    /// An object's bytes in wasm memory: only for decoding (lazy thumbnails).
+    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Up to `limit` objects whose keys start with `prefix`, after `cursor`.
+    async fn list_page(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError>;
     async fn delete(&self, keys: &[String]) -> Result<(), StoreError>;
+
+    /// Every key that starts with `prefix`, however many.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.list_page(prefix, cursor, 1000).await?;
+            keys.extend(page.objects.into_iter().map(|o| o.key));
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
 }
 
-/// A response body kept in the edge cache, with what is needed to answer from it.
+/// A body kept in the edge cache, with its type.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CachedImage {
-    pub bytes: Vec<u8>,
+pub struct Cached<B> {
+    pub body: B,
     pub content_type: String,
 }
 
-/// The edge cache (Cache API). Keys are built only by the core (see `pictures::cache_key`).
-pub trait EdgeCache {
-    async fn get(&self, key: &str) -> Result<Option<CachedImage>, StoreError>;
-    async fn put(&self, key: &str, image: &CachedImage) -> Result<(), StoreError>;
+/// The edge cache (Cache API): per data centre, so an optimisation only. Nothing may depend on
+/// a delete reaching every location: every read re-checks D1 before it looks here. Keys are built
+/// only by `media::keys`.
+pub trait EdgeCache<B> {
+    async fn get(&self, key: &str) -> Result<Option<Cached<B>>, StoreError>;
+    /// Stores a copy after the answer has gone (`ctx.wait_until` on Workers); a failure is
+    /// logged by the platform, never returned.
+    fn put_in_background(&self, key: &str, body: B, content_type: &str);
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 

@@ -81,9 +81,20 @@ pub struct Claims {
     pub exp: i64,
     pub iat: i64,
     pub jti: String,
+    /// The user's token generation when issued: a password or username change raises it, and
+    /// older tokens stop working. Absent in tokens from before generations existed (0).
+    #[serde(default)]
+    pub generation: i64,
 }
 
-pub fn issue(config: &Config, token_type: TokenType, user_id: i64, now_ms: i64) -> String {
+/// A signed token for `user_id` under its token `generation`.
+pub fn issue(
+    config: &Config,
+    token_type: TokenType,
+    user_id: i64,
+    generation: i64,
+    now_ms: i64,
+) -> Result<String, ApiError> {
     install_provider();
     let iat = now_ms.div_euclid(1000);
     let lifetime = match token_type {
@@ -96,13 +107,14 @@ pub fn issue(config: &Config, token_type: TokenType, user_id: i64, now_ms: i64) 
         exp: iat + lifetime,
         iat,
         jti: uuid::Uuid::new_v4().simple().to_string(),
+        generation,
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims,
         &EncodingKey::from_secret(config.jwt_secret.expose()),
     )
-    .expect("HS256 signing with a byte key cannot fail")
+    .map_err(|e| ApiError::internal(format!("signing a token: {e}")))
 }
 
 /// Verifies signature (HS256 only: `none` and every other `alg` are refused), type and expiry.
@@ -112,6 +124,9 @@ pub fn verify(
     expected: TokenType,
     now_ms: i64,
 ) -> Result<Claims, ApiError> {
+    // Verification may be the first thing a new isolate does: it must not rely on `issue` having
+    // installed the provider before.
+    install_provider();
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
     validation.required_spec_claims.clear();
@@ -157,7 +172,7 @@ mod tests {
 
     #[test]
     fn an_access_token_verifies_as_access_until_it_expires() {
-        let token = issue(&config(), TokenType::Access, 7, NOW);
+        let token = issue(&config(), TokenType::Access, 7, 0, NOW).unwrap();
         let claims = verify(&config(), &token, TokenType::Access, NOW).unwrap();
         assert_eq!((claims.user_id, claims.exp - claims.iat), (7, 20 * 60));
         let at_expiry = NOW + 20 * 60 * 1000;
@@ -170,8 +185,8 @@ mod tests {
 
     #[test]
     fn tokens_of_one_type_are_refused_as_the_other() {
-        let access = issue(&config(), TokenType::Access, 1, NOW);
-        let refresh = issue(&config(), TokenType::Refresh, 1, NOW);
+        let access = issue(&config(), TokenType::Access, 1, 0, NOW).unwrap();
+        let refresh = issue(&config(), TokenType::Refresh, 1, 0, NOW).unwrap();
         assert!(verify(&config(), &access, TokenType::Refresh, NOW).is_err());
         assert!(verify(&config(), &refresh, TokenType::Access, NOW).is_err());
         assert!(verify(&config(), &refresh, TokenType::Refresh, NOW).is_ok());
@@ -181,14 +196,14 @@ mod tests {
     fn every_token_has_its_own_jti() {
         let a = verify(
             &config(),
-            &issue(&config(), TokenType::Access, 1, NOW),
+            &issue(&config(), TokenType::Access, 1, 0, NOW).unwrap(),
             TokenType::Access,
             NOW,
         )
         .unwrap();
         let b = verify(
             &config(),
-            &issue(&config(), TokenType::Access, 1, NOW),
+            &issue(&config(), TokenType::Access, 1, 0, NOW).unwrap(),
             TokenType::Access,
             NOW,
         )
@@ -203,7 +218,7 @@ mod tests {
             Some("another-secret-which-is-also-long-enough".into()),
         )
         .unwrap();
-        let token = issue(&other, TokenType::Access, 1, NOW);
+        let token = issue(&other, TokenType::Access, 1, 0, NOW).unwrap();
         assert!(verify(&config(), &token, TokenType::Access, NOW).is_err());
     }
 
@@ -218,7 +233,7 @@ mod tests {
 
     #[test]
     fn alg_none_and_other_algorithms_are_refused() {
-        let token = issue(&config(), TokenType::Access, 1, NOW);
+        let token = issue(&config(), TokenType::Access, 1, 0, NOW).unwrap();
         let claims = verify(&config(), &token, TokenType::Access, NOW).unwrap();
         let signature = token.rsplit('.').next().unwrap();
         for header in [
@@ -251,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_tampered_payload_is_refused() {
-        let token = issue(&config(), TokenType::Access, 1, NOW);
+        let token = issue(&config(), TokenType::Access, 1, 0, NOW).unwrap();
         let mut claims = verify(&config(), &token, TokenType::Access, NOW).unwrap();
         claims.user_id = 2;
         let signature = token.rsplit('.').next().unwrap();

@@ -1,29 +1,43 @@
 //! The Cloudflare Worker entry points: a thin adapter from workerd's bindings (D1, R2, Cache API,
-//! WebCrypto, cron) to the core's ports.
+//! WebCrypto, request and response bodies, cron) to the core's ports.
+//!
+//! Bodies stay the runtime's: an R2 object or a cache hit is answered with its own stream, and a
+//! cache write tees that stream in JS and runs after the answer (`ctx.wait_until`).
 
-use crate::app::{App, Platform};
 use crate::config::Config;
 use crate::error::log;
-use crate::http::{self, Body, FormValue, Method};
+use crate::http::{self, IncomingBody, Method, Payload, ReadError};
 use crate::maintenance;
+use crate::memory::Isolate;
 use crate::ports::{
-    Blob, BlobStore, CachedImage, Clock, Database, EdgeCache, Kdf, RustKdf, Statement, StoreError,
-    Value,
+    Blob, BlobStore, Cached, Clock, EdgeCache, Kdf, ListPage, ListedObject, RustKdf, StoreError,
 };
+use crate::routes::{App, Platform};
+use crate::store::{Database, Statement, Value};
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{event, Context, Env, FormEntry, Headers, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, Headers, ResponseBody, ScheduleContext, ScheduledEvent};
 
 /// The D1 binding and the R2 bucket binding, as named in `wrangler.toml`.
 const DB_BINDING: &str = "DB";
 const BUCKET_BINDING: &str = "IMAGES";
-/// How long the edge cache keeps a rendition. Renditions never change; deletes purge them.
+/// How long the edge cache keeps a rendition. Renditions never change; every read re-checks
+/// D1 before it looks in the cache, so a deleted picture's copies are never served.
 const EDGE_CACHE_CONTROL: &str = "public, max-age=2592000";
+
+thread_local! {
+    /// What this isolate's requests share: one memory budget, one gauge.
+    static ISOLATE: Rc<Isolate> = Isolate::new(crate::config::DEFAULT_MEMORY_BUDGET_BYTES);
+}
 
 struct Workers;
 
 impl Platform for Workers {
+    type Body = WasmBody;
+    type Incoming = WasmIncoming;
     type Db = D1;
     type Blobs = R2;
     type Cache = EdgeCacheApi;
@@ -32,48 +46,77 @@ impl Platform for Workers {
 }
 
 #[event(fetch)]
-async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<worker::Response> {
     console_error_panic_hook::set_once();
+    let isolate = ISOLATE.with(Rc::clone);
+    let _in_flight = isolate.enter();
     let config = match load_config(&env) {
         Ok(config) => config,
         Err(e) => {
             log(&format!("configuration error: {e}"));
-            return to_worker_response(crate::error::ApiError::internal(e).into_response());
+            let response = crate::error::ApiError::internal(e).into_response();
+            return to_worker_response(response.map_body(WasmBody::from_bytes));
         }
     };
+    isolate.budget.set_limit(config.memory_budget_bytes);
     let url = req.url()?;
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    let test_hooks = loopback
-        && env
-            .var("ENABLE_TEST_HOOKS")
-            .map(|v| v.to_string() == "1")
-            .unwrap_or(false);
     let app = App::<Workers> {
         db: D1(env.d1(DB_BINDING)?),
         blobs: R2(env.bucket(BUCKET_BINDING)?),
-        cache: EdgeCacheApi(worker::Cache::default()),
+        cache: EdgeCacheApi {
+            cache: worker::Cache::default(),
+            ctx: Rc::new(ctx),
+        },
         clock: SystemClock,
         kdf: WebCryptoKdf,
         config,
-        test_hooks,
+        isolate: Rc::clone(&isolate),
+        test_hooks: test_hooks_enabled(&env, url.host_str()),
     };
-    let request = to_core_request(req, app.config.max_upload_bytes).await?;
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .entries()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    let method = Method::parse(req.method().as_ref());
+    let request = http::Request::with_incoming(
+        method,
+        url.path().to_owned(),
+        url.query().unwrap_or("").to_owned(),
+        headers,
+        Some(WasmIncoming(req)),
+    );
     to_worker_response(app.handle(request).await)
+}
+
+/// Test hooks exist only in a build with the `test-hooks` feature, and are on only when the run
+/// sets `ENABLE_TEST_HOOKS=1` and the request is to a loopback host.
+fn test_hooks_enabled(env: &Env, host: Option<&str>) -> bool {
+    cfg!(feature = "test-hooks")
+        && matches!(host, Some("127.0.0.1" | "localhost" | "[::1]"))
+        && env
+            .var("ENABLE_TEST_HOOKS")
+            .map(|v| v.to_string() == "1")
+            .unwrap_or(false)
 }
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     console_error_panic_hook::set_once();
-    let db = match env.d1(DB_BINDING) {
-        Ok(db) => D1(db),
-        Err(e) => return log(&format!("cron {}: no D1 binding: {e}", event.cron())),
+    let (db, bucket) = match (env.d1(DB_BINDING), env.bucket(BUCKET_BINDING)) {
+        (Ok(db), Ok(bucket)) => (D1(db), R2(bucket)),
+        _ => return log(&format!("cron {}: D1 or R2 binding missing", event.cron())),
     };
-    match maintenance::run_scheduled(&db, SystemClock.now_ms()).await {
+    match maintenance::run_scheduled(&db, &bucket, SystemClock.now_ms()).await {
         Ok(report) => worker::console_log!(
-            "cron {}: removed {} expired links and {} stale login-failure rows",
+            "cron {}: removed {} expired links, {} stale login-failure rows, {} used refresh tokens, \
+             {} orphaned objects (of {} examined)",
             event.cron(),
             report.expired_links,
-            report.stale_login_failures
+            report.stale_login_failures,
+            report.used_refresh_tokens,
+            report.orphaned_objects_removed,
+            report.objects_examined
         ),
         Err(e) => log(&format!(
             "cron {} failed (the next run retries): {e}",
@@ -89,85 +132,88 @@ fn load_config(env: &Env) -> Result<Config, crate::config::ConfigError> {
     )
 }
 
-async fn to_core_request(
-    mut req: worker::Request,
-    max_upload_bytes: u64,
-) -> worker::Result<http::Request> {
-    let url = req.url()?;
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .entries()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect();
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let declared = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    let is_form = header("content-type")
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let body = if declared.is_some_and(|n| n > max_upload_bytes) {
-        // Never buffer a body the core will refuse by its declared length anyway.
-        Body::Bytes(Vec::new())
-    } else if is_form {
-        match req.form_data().await {
-            Ok(form) => Body::Form(form_fields(&form).await),
-            Err(_) => Body::BadForm,
-        }
-    } else {
-        Body::Bytes(req.bytes().await.unwrap_or_default())
-    };
-    Ok(http::Request {
-        method: Method::parse(req.method().as_ref()),
-        path: url.path().to_owned(),
-        query: url.query().unwrap_or("").to_owned(),
-        headers,
-        body,
-    })
-}
+/// A response body as workerd holds it: bytes made in wasm, or a stream that never enters it.
+pub struct WasmBody(ResponseBody);
 
-/// The form fields the API reads (`name`, `img`); any others are ignored.
-async fn form_fields(form: &worker::FormData) -> Vec<(String, FormValue)> {
-    let mut fields = Vec::new();
-    for name in ["name", "img"] {
-        for entry in form.get_all(name).unwrap_or_default() {
-            let value = match entry {
-                FormEntry::Field(text) => FormValue::Text(text),
-                FormEntry::File(file) => FormValue::File {
-                    filename: file.name(),
-                    content_type: file.type_(),
-                    bytes: file.bytes().await.unwrap_or_default(),
-                },
-            };
-            fields.push((name.to_owned(), value));
+impl Payload for WasmBody {
+    fn from_bytes(bytes: Vec<u8>) -> Self {
+        if bytes.is_empty() {
+            WasmBody(ResponseBody::Empty)
+        } else {
+            WasmBody(ResponseBody::Body(bytes))
         }
     }
-    fields
+
+    fn tee(self) -> Result<(Self, Self), String> {
+        match self.0 {
+            ResponseBody::Stream(stream) => {
+                // ReadableStream.tee(): two JS streams over the same chunks, none copied to wasm.
+                let pair = stream.tee();
+                let first = pair.get(0).dyn_into().map_err(|_| "tee gave no stream")?;
+                let second = pair.get(1).dyn_into().map_err(|_| "tee gave no stream")?;
+                Ok((
+                    WasmBody(ResponseBody::Stream(first)),
+                    WasmBody(ResponseBody::Stream(second)),
+                ))
+            }
+            ResponseBody::Body(bytes) => Ok((
+                WasmBody(ResponseBody::Body(bytes.clone())),
+                WasmBody(ResponseBody::Body(bytes)),
+            )),
+            ResponseBody::Empty => {
+                Ok((WasmBody(ResponseBody::Empty), WasmBody(ResponseBody::Empty)))
+            }
+        }
+    }
 }
 
-fn to_worker_response(response: http::Response) -> worker::Result<worker::Response> {
+/// A request body, read only when a handler asks, counted chunk by chunk as it arrives.
+pub struct WasmIncoming(worker::Request);
+
+impl IncomingBody for WasmIncoming {
+    async fn read(mut self, limit: u64) -> Result<Vec<u8>, ReadError> {
+        if self.0.inner().body().is_none() {
+            return Ok(Vec::new());
+        }
+        let mut stream = self
+            .0
+            .stream()
+            .map_err(|e| ReadError::Failed(e.to_string()))?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ReadError::Failed(e.to_string()))?;
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(ReadError::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+}
+
+fn to_worker_response(response: http::Response<WasmBody>) -> worker::Result<worker::Response> {
     let headers = Headers::new();
     for (name, value) in &response.headers {
         headers.append(name, value)?;
     }
-    let body = if response.body.is_empty() {
-        None
-    } else {
-        Some(response.body)
-    };
-    let builder = worker::ResponseBuilder::new()
+    Ok(worker::ResponseBuilder::new()
         .with_status(response.status)
-        .with_headers(headers);
-    Ok(match body {
-        Some(bytes) => builder.fixed(bytes),
-        None => builder.empty(),
-    })
+        .with_headers(headers)
+        .body(response.body.0))
 }
 
 fn store_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e)
+}
+
+/// D1's errors, classified: a UNIQUE violation is a `Conflict` (D1 only says so in words).
+fn d1_error(e: worker::Error) -> StoreError {
+    let message = e.to_string();
+    if message.contains("UNIQUE constraint failed") {
+        StoreError::Conflict(message)
+    } else {
+        StoreError::new(message)
+    }
 }
 
 struct D1(worker::D1Database);
@@ -181,7 +227,6 @@ impl D1 {
                 Value::Null => JsValue::NULL,
                 // Timestamps in ms and row ids stay far below 2^53, so f64 holds them exactly.
                 Value::Integer(i) => JsValue::from_f64(*i as f64),
-                Value::Real(f) => JsValue::from_f64(*f),
                 Value::Text(s) => JsValue::from_str(s),
             })
             .collect();
@@ -194,12 +239,12 @@ impl D1 {
 
 impl Database for D1 {
     async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError> {
-        let result = self.prepare(&statement)?.all().await.map_err(store_error)?;
+        let result = self.prepare(&statement)?.all().await.map_err(d1_error)?;
         result.results::<T>().map_err(store_error)
     }
 
     async fn execute(&self, statement: Statement) -> Result<u64, StoreError> {
-        let result = self.prepare(&statement)?.run().await.map_err(store_error)?;
+        let result = self.prepare(&statement)?.run().await.map_err(d1_error)?;
         let meta = result.meta().map_err(store_error)?;
         Ok(meta.and_then(|m| m.changes).unwrap_or(0) as u64)
     }
@@ -209,7 +254,7 @@ impl Database for D1 {
             .iter()
             .map(|s| self.prepare(s))
             .collect::<Result<Vec<_>, _>>()?;
-        let results = self.0.batch(prepared).await.map_err(store_error)?;
+        let results = self.0.batch(prepared).await.map_err(d1_error)?;
         match results.iter().find_map(|r| r.error()) {
             Some(e) => Err(StoreError::new(e)),
             None => Ok(()),
@@ -219,12 +264,14 @@ impl Database for D1 {
 
 struct R2(worker::Bucket);
 
-impl BlobStore for R2 {
+impl BlobStore<WasmBody> for R2 {
     async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), StoreError> {
         let metadata = worker::HttpMetadata {
             content_type: Some(content_type.to_owned()),
             ..Default::default()
         };
+        // A transient copy that R2's binding hands to JS; the upload's reservation covers it
+        // (the decode's buffers are freed before the writes start).
         self.0
             .put(key, bytes.to_vec())
             .http_metadata(metadata)
@@ -234,7 +281,7 @@ impl BlobStore for R2 {
         Ok(())
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Blob>, StoreError> {
+    async fn get(&self, key: &str) -> Result<Option<Blob<WasmBody>>, StoreError> {
         let Some(object) = self.0.get(key).execute().await.map_err(store_error)? else {
             return Ok(None);
         };
@@ -244,28 +291,52 @@ impl BlobStore for R2 {
             .unwrap_or_else(|| "application/octet-stream".into());
         let body = object
             .body()
-            .ok_or_else(|| StoreError::new(format!("R2 object {key} has no body")))?;
+            .ok_or_else(|| StoreError::new(format!("R2 object {key} has no body")))?
+            .response_body()
+            .map_err(store_error)?;
         Ok(Some(Blob {
-            bytes: body.bytes().await.map_err(store_error)?,
+            body: WasmBody(body),
             content_type,
         }))
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut request = self.0.list().prefix(prefix).limit(1000);
-            if let Some(c) = cursor.take() {
-                request = request.cursor(c);
-            }
-            let page = request.execute().await.map_err(store_error)?;
-            keys.extend(page.objects().iter().map(|o| o.key()));
-            match (page.truncated(), page.cursor()) {
-                (true, Some(next)) => cursor = Some(next),
-                _ => return Ok(keys),
-            }
+    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(object) = self.0.get(key).execute().await.map_err(store_error)? else {
+            return Ok(None);
+        };
+        let body = object
+            .body()
+            .ok_or_else(|| StoreError::new(format!("R2 object {key} has no body")))?;
+        Ok(Some(body.bytes().await.map_err(store_error)?))
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError> {
+        let mut request = self.0.list().prefix(prefix).limit(limit.min(1000));
+        if let Some(c) = cursor {
+            request = request.cursor(c);
         }
+        let page = request.execute().await.map_err(store_error)?;
+        let objects = page
+            .objects()
+            .iter()
+            .map(|o| ListedObject {
+                key: o.key(),
+                uploaded_ms: o.uploaded().as_millis() as i64,
+            })
+            .collect();
+        Ok(ListPage {
+            objects,
+            cursor: if page.truncated() {
+                page.cursor()
+            } else {
+                None
+            },
+        })
     }
 
     async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
@@ -278,11 +349,14 @@ impl BlobStore for R2 {
     }
 }
 
-struct EdgeCacheApi(worker::Cache);
+struct EdgeCacheApi {
+    cache: worker::Cache,
+    ctx: Rc<Context>,
+}
 
-impl EdgeCache for EdgeCacheApi {
-    async fn get(&self, key: &str) -> Result<Option<CachedImage>, StoreError> {
-        let Some(mut response) = self.0.get(key, false).await.map_err(store_error)? else {
+impl EdgeCache<WasmBody> for EdgeCacheApi {
+    async fn get(&self, key: &str) -> Result<Option<Cached<WasmBody>>, StoreError> {
+        let Some(response) = self.cache.get(key, false).await.map_err(store_error)? else {
             return Ok(None);
         };
         let content_type = response
@@ -290,30 +364,37 @@ impl EdgeCache for EdgeCacheApi {
             .get("content-type")
             .map_err(store_error)?
             .unwrap_or_default();
-        Ok(Some(CachedImage {
-            bytes: response.bytes().await.map_err(store_error)?,
+        let (_, body) = response.into_parts();
+        Ok(Some(Cached {
+            body: WasmBody(body),
             content_type,
         }))
     }
 
-    async fn put(&self, key: &str, image: &CachedImage) -> Result<(), StoreError> {
+    fn put_in_background(&self, key: &str, body: WasmBody, content_type: &str) {
         // The stored copy has a shared lifetime (a `private` one would not be stored at all);
         // clients get `private` from the core.
         let headers = Headers::new();
-        headers
-            .set("content-type", &image.content_type)
-            .map_err(store_error)?;
-        headers
-            .set("cache-control", EDGE_CACHE_CONTROL)
-            .map_err(store_error)?;
+        if let Err(e) = headers
+            .set("content-type", content_type)
+            .and_then(|()| headers.set("cache-control", EDGE_CACHE_CONTROL))
+        {
+            return log(&format!("edge cache write for {key} skipped: {e}"));
+        }
         let response = worker::ResponseBuilder::new()
             .with_headers(headers)
-            .fixed(image.bytes.clone());
-        self.0.put(key, response).await.map_err(store_error)
+            .body(body.0);
+        let cache = worker::Cache::default();
+        let key = key.to_owned();
+        self.ctx.wait_until(async move {
+            if let Err(e) = cache.put(key.as_str(), response).await {
+                log(&format!("edge cache write failed for {key}: {e}"));
+            }
+        });
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.0.delete(key, false).await.map_err(store_error)?;
+        self.cache.delete(key, false).await.map_err(store_error)?;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use crate::{Format, ImageError, Thumbnail};
 /// and the files are about half as big as at q95.
 const JPEG_QUALITY: u8 = 85;
 /// Up to about 1200x800: the block copy stays under 3 MiB.
-const OPTIMIZED_HUFFMAN_MAX_PIXELS: u64 = 1_000_000;
+pub(crate) const OPTIMIZED_HUFFMAN_MAX_PIXELS: u64 = 1_000_000;
 
 pub(crate) fn encode(pixels: Pixels, translucent: bool) -> Result<Thumbnail, ImageError> {
     // JPEG stores at most 65535 pixels a side; a taller or wider full-size image stays PNG.

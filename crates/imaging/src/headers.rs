@@ -5,13 +5,10 @@
 //! 100000x100000 pixels is refused here before any decoder sees it.
 
 use crate::orientation::Orientation;
+use crate::scans::{self, Frame};
 use crate::{Format, ImageError, Limits, Probe};
 
 const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
-
-/// Progressive JPEGs keep every coefficient (2 bytes each) until the last scan;
-/// above this we refuse them whatever their pixel count, to stay in the isolate.
-pub(crate) const MAX_PROGRESSIVE_COEFFICIENT_BYTES: u64 = 80 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Header {
@@ -24,16 +21,16 @@ pub(crate) struct Header {
 
 #[derive(Clone, Debug)]
 pub(crate) enum HeaderFormat {
-    /// Bytes of DCT coefficients a progressive JPEG keeps while decoding (0 if baseline).
-    Jpeg {
-        coefficient_bytes: u64,
-    },
+    /// The frame's geometry, which decides the decoder's memory.
+    Jpeg(Frame),
     Png(PngHeader),
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct PngHeader {
     pub has_alpha: bool,
+    /// Adam7: rows come back to every band, so the box sums cover the whole image.
+    pub interlaced: bool,
 }
 
 impl Header {
@@ -44,7 +41,7 @@ impl Header {
             (self.stored_width, self.stored_height)
         };
         let (format, may_have_alpha) = match &self.format {
-            HeaderFormat::Jpeg { .. } => (Format::Jpeg, false),
+            HeaderFormat::Jpeg(_) => (Format::Jpeg, false),
             HeaderFormat::Png(png) => (Format::Png, png.has_alpha),
         };
         Probe {
@@ -105,25 +102,43 @@ fn read_png(bytes: &[u8]) -> Result<Header, ImageError> {
     let mut has_alpha = matches!(color_type, 4 | 6);
     let mut orientation = Orientation::Normal;
 
-    // Walk chunk headers up to the first IDAT for tRNS and eXIf; both must precede it.
+    // Walk every chunk to IEND. tRNS and eXIf count only before the image data.
+    // A damaged chunk makes the file corrupt: the decoder checks the CRCs of the
+    // image data as it inflates it, this checks every other chunk's (they are
+    // small), including those after the image data that it never reads.
     let mut at = 8;
-    while let (Some(len), Some(kind)) = (be32(bytes, at), bytes.get(at + 4..at + 8)) {
+    let mut in_header = true;
+    loop {
+        let (Some(len), Some(kind)) = (be32(bytes, at), bytes.get(at + 4..at + 8)) else {
+            return Err(corrupt("PNG truncated before IEND"));
+        };
+        if len > i32::MAX as u32 {
+            return Err(corrupt("PNG chunk with an invalid length"));
+        }
         let data_start = at + 8;
         let data_end = data_start.saturating_add(len as usize);
+        let stored_crc =
+            be32(bytes, data_end).ok_or_else(|| corrupt("PNG truncated in a chunk"))?;
+        if kind != b"IDAT" && crc32fast::hash(&bytes[at + 4..data_end]) != stored_crc {
+            return Err(corrupt("PNG chunk with a bad CRC"));
+        }
+        let data = &bytes[data_start..data_end];
         match kind {
-            b"IDAT" | b"IEND" => break,
-            b"tRNS" => has_alpha = true,
-            b"eXIf" => {
-                if let Some(exif) = bytes.get(data_start..data_end) {
-                    orientation = exif_orientation(exif).unwrap_or(Orientation::Normal);
-                }
+            b"IEND" => break,
+            b"IDAT" => in_header = false,
+            b"tRNS" if in_header => has_alpha = true,
+            b"eXIf" if in_header => {
+                orientation = exif_orientation(data).unwrap_or(Orientation::Normal);
             }
             _ => {}
         }
-        at = data_end.saturating_add(4);
+        at = data_end + 4;
     }
     Ok(Header {
-        format: HeaderFormat::Png(PngHeader { has_alpha }),
+        format: HeaderFormat::Png(PngHeader {
+            has_alpha,
+            interlaced: ihdr[20] == 1,
+        }),
         stored_width: width,
         stored_height: height,
         orientation,
@@ -157,7 +172,13 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
                 orientation = exif_orientation(&segment[6..]).unwrap_or(Orientation::Normal);
             }
             // SOF0 baseline, SOF1 extended, SOF2 progressive: what we decode.
-            0xC0..=0xC2 => return read_frame(segment, marker == 0xC2, orientation),
+            0xC0..=0xC2 => {
+                let header = read_frame(segment, marker == 0xC2, orientation)?;
+                if let HeaderFormat::Jpeg(frame) = &header.format {
+                    scans::check(bytes, at + len, frame)?;
+                }
+                return Ok(header);
+            }
             // Lossless, hierarchical and arithmetic coded frames.
             0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return Err(ImageError::Unsupported),
             0xDA | 0xD9 => return Err(corrupt("JPEG has no frame header")),
@@ -190,49 +211,12 @@ fn read_frame(
     if !matches!(components, 1 | 3 | 4) {
         return Err(corrupt("JPEG with an unusual number of components"));
     }
-    let mut coefficient_bytes = 0;
-    if progressive {
-        coefficient_bytes = progressive_coefficient_bytes(segment, width, height)?;
-        if coefficient_bytes > MAX_PROGRESSIVE_COEFFICIENT_BYTES {
-            // Report it as a pixel limit: the ceiling for this image is proportionally lower.
-            let pixels = u64::from(width) * u64::from(height);
-            return Err(ImageError::TooManyPixels {
-                width,
-                height,
-                max: pixels * MAX_PROGRESSIVE_COEFFICIENT_BYTES / coefficient_bytes,
-            });
-        }
-    }
     Ok(Header {
-        format: HeaderFormat::Jpeg { coefficient_bytes },
+        format: HeaderFormat::Jpeg(Frame::parse(segment, progressive)?),
         stored_width: width,
         stored_height: height,
         orientation,
     })
-}
-
-/// What jpeg-decoder keeps for a progressive image: 64 i16 per block, per component.
-fn progressive_coefficient_bytes(
-    segment: &[u8],
-    width: u32,
-    height: u32,
-) -> Result<u64, ImageError> {
-    let components = usize::from(segment[5]);
-    let specs = segment
-        .get(6..6 + 3 * components)
-        .ok_or_else(|| corrupt("JPEG frame header truncated"))?;
-    let factors = || {
-        specs
-            .chunks_exact(3)
-            .map(|c| (u32::from(c[1] >> 4).max(1), u32::from(c[1] & 15).max(1)))
-    };
-    let h_max = factors().map(|f| f.0).max().unwrap_or(1);
-    let v_max = factors().map(|f| f.1).max().unwrap_or(1);
-    let mcu_cols = u64::from(width.div_ceil(8 * h_max));
-    let mcu_rows = u64::from(height.div_ceil(8 * v_max));
-    Ok(factors()
-        .map(|(h, v)| mcu_cols * u64::from(h) * mcu_rows * u64::from(v) * 128)
-        .sum())
 }
 
 /// Finds tag 0x0112 in IFD0 of a TIFF-structured EXIF block.

@@ -12,15 +12,23 @@ mod headers;
 mod jpeg;
 mod orientation;
 mod pixels;
+mod plan;
 mod png_stream;
 mod resize;
+mod scans;
 
 pub use orientation::Orientation;
 
-/// The tallest thumbnail the service asks for. The memory bound of
-/// [`Limits::default`] relies on it: a PNG is box-reduced to no less than this
-/// height, so its reduced buffer stays small.
-pub const MAX_THUMBNAIL_HEIGHT: u32 = 2000;
+/// The tallest thumbnail the service may ask for: the one source of this rule
+/// (the service's tier validation uses it). Every image [`plan`] accepts can be
+/// thumbnailed at any height up to this within [`REQUEST_MEMORY_BYTES`], so a
+/// thumbnail made later for a new tier height never fails for memory.
+pub const MAX_THUMBNAIL_HEIGHT: u32 = 1000;
+
+/// What one call may use of the isolate's 96 MiB of wasm memory: the input bytes
+/// plus [`Plan::peak_bytes`] never exceed this. The other 2 MiB are the wasm
+/// stack, static data and allocator slack.
+pub const REQUEST_MEMORY_BYTES: u64 = 94 * 1024 * 1024;
 
 /// The encodings this crate reads and writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,12 +114,73 @@ pub enum ImageError {
     /// A requested thumbnail height was zero.
     #[error("thumbnail height must be at least 1, got {0}")]
     InvalidHeight(u32),
+    /// A JPEG whose scans would cost far more decoding work than a real photo of
+    /// its size (a small file repeating hundreds of progressive scans over a
+    /// large declared image). Counted from the markers, before decoding:
+    /// `scans` seen so far, `passes` = blocks they touch / blocks in the image.
+    #[error(
+        "JPEG too costly to decode: {scans} scans amounting to {passes} passes over the image \
+         (at most {max_scans} scans and {max_passes} passes are accepted)",
+        max_scans = scans::MAX_SCANS,
+        max_passes = scans::MAX_PROGRESSIVE_PASSES
+    )]
+    TooComplex { scans: u32, passes: u32 },
+    /// Decoding would need more memory than one request may use: `needed` bytes
+    /// (input included) for the requested thumbnails or for one of
+    /// [`MAX_THUMBNAIL_HEIGHT`], against `budget` ([`REQUEST_MEMORY_BYTES`]).
+    /// Decided from the headers, so an upload that passes can always be served.
+    #[error(
+        "image needs {needed} bytes of memory to thumbnail, more than the {budget} bytes allowed"
+    )]
+    TooMuchMemory { needed: u64, budget: u64 },
+}
+
+/// What [`thumbnails`] will cost, known before any pixel is decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub probe: Probe,
+    /// Upper bound of the heap `thumbnails` allocates for these heights, the
+    /// input bytes excluded (the caller holds those and counts them itself).
+    pub peak_bytes: u64,
+    reduction: plan::Reduction,
+}
+
+/// Reads the headers and predicts what `thumbnails(bytes, heights, limits)`
+/// needs, so the caller can reserve memory before decoding. Refuses what
+/// `thumbnails` would: unsupported or corrupt headers, too many pixels, JPEG
+/// scans too costly ([`ImageError::TooComplex`]), and images whose thumbnails
+/// (these, or one [`MAX_THUMBNAIL_HEIGHT`] high) would not fit
+/// [`REQUEST_MEMORY_BYTES`] with the input ([`ImageError::TooMuchMemory`]).
+pub fn plan(bytes: &[u8], heights: &[u32], limits: &Limits) -> Result<Plan, ImageError> {
+    let header = headers::read(bytes, limits)?;
+    if let Some(&zero) = heights.iter().find(|&&h| h == 0) {
+        return Err(ImageError::InvalidHeight(zero));
+    }
+    let probe = header.probe();
+    let input = bytes.len() as u64;
+    plan::estimate(
+        &header,
+        input,
+        &[plan::tallest_servable(&header)],
+        REQUEST_MEMORY_BYTES,
+    )?;
+    let sizes: Vec<(u32, u32)> = heights
+        .iter()
+        .map(|&h| thumbnail_size(probe.width, probe.height, h))
+        .collect();
+    let estimate = plan::estimate(&header, input, &sizes, REQUEST_MEMORY_BYTES)?;
+    Ok(Plan {
+        probe,
+        peak_bytes: estimate.peak,
+        reduction: estimate.reduction,
+    })
 }
 
 /// Reads only signatures and headers: never allocates pixel buffers. Content
-/// decides the format (PNG/JPEG magic), not names.
+/// decides the format (PNG/JPEG magic), not names. Accepts exactly what
+/// [`plan`] and [`thumbnails`] accept, short of corrupt pixel data.
 pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe, ImageError> {
-    headers::read(bytes, limits).map(|header| header.probe())
+    plan(bytes, &[], limits).map(|plan| plan.probe)
 }
 
 /// One decode, every requested height, EXIF orientation applied.
@@ -125,25 +194,17 @@ pub fn thumbnails(
     heights: &[u32],
     limits: &Limits,
 ) -> Result<(Probe, Vec<Thumbnail>), ImageError> {
-    let header = headers::read(bytes, limits)?;
-    let probe = header.probe();
-    if let Some(&zero) = heights.iter().find(|&&h| h == 0) {
-        return Err(ImageError::InvalidHeight(zero));
-    }
+    let planned = plan(bytes, heights, limits)?;
+    let probe = planned.probe;
     let sizes: Vec<(u32, u32)> = heights
         .iter()
         .map(|&h| thumbnail_size(probe.width, probe.height, h))
         .collect();
-    // The decoded image only needs to be as tall as the tallest thumbnail.
-    let tallest = sizes.iter().map(|&(_, h)| h).max().unwrap_or(1);
 
-    let upright = match header.format {
-        headers::HeaderFormat::Jpeg { coefficient_bytes } => {
-            jpeg::decode_for_height(bytes, coefficient_bytes, probe.height, tallest)?
-        }
-        headers::HeaderFormat::Png(_) => {
-            png_stream::decode_for_height(bytes, probe.height, tallest)?
-        }
+    // The plan decoded only as much as the tallest thumbnail needs.
+    let upright = match planned.reduction {
+        plan::Reduction::Jpeg { block_side } => jpeg::decode_scaled(bytes, block_side)?,
+        plan::Reduction::Png { factor } => png_stream::decode_reduced(bytes, factor)?,
     };
     let upright = orientation::apply(upright, probe.orientation);
 

@@ -28,12 +28,8 @@ const ADAM7: [(usize, usize, usize, usize); 7] = [
     (0, 1, 1, 2),
 ];
 
-/// Decodes so that the upright image is at least `target_height` tall.
-pub(crate) fn decode_for_height(
-    bytes: &[u8],
-    upright_height: u32,
-    target_height: u32,
-) -> Result<Pixels, ImageError> {
+/// Decodes into boxes of `factor` x `factor` pixels (the plan's choice, see [`box_factor`]).
+pub(crate) fn decode_reduced(bytes: &[u8], factor: u32) -> Result<Pixels, ImageError> {
     let mut decoder = Decoder::new(Cursor::new(bytes));
     decoder.set_transformations(Transformations::normalize_to_color8());
     decoder.set_ignore_text_chunk(true);
@@ -46,9 +42,7 @@ pub(crate) fn decode_for_height(
     } else {
         3
     };
-    let factor = box_factor(width, height, upright_height, target_height, channels);
     let interlaced = reader.info().interlaced;
-    check_fits(bytes.len(), width, height, factor, channels, interlaced)?;
     let mut boxes = Boxes::new(width, height, factor, channels, interlaced);
 
     let mut translucent = false;
@@ -76,38 +70,21 @@ pub(crate) fn decode_for_height(
         };
         translucent |= boxes.add_row(data, in_channels, x0, dx, row_y);
     }
+    // Reads the chunks after the image data up to IEND, checking their CRCs as
+    // it did for every chunk before: a file damaged anywhere is corrupt.
+    reader.finish().map_err(to_image_error)?;
     boxes.finish(translucent)
 }
 
-/// What the whole isolate may hold for one request: the input, the reduced image
-/// (and its u32 sums when interlaced), and up to two thumbnail-sized buffers,
-/// which are never larger than the reduced image.
-const BUDGET_BYTES: u64 = 96 * 1024 * 1024;
-
-fn check_fits(
-    input: usize,
+/// The box side that leaves the Lanczos pass at least [`BOX_MARGIN`] of
+/// shrinking, or only what it must when that reduced image would be large.
+pub(crate) fn box_factor(
     width: u32,
     height: u32,
-    factor: u32,
+    upright_height: u32,
+    target: u32,
     channels: usize,
-    interlaced: bool,
-) -> Result<(), ImageError> {
-    let f = u64::from(factor);
-    let reduced = u64::from(width).div_ceil(f) * u64::from(height).div_ceil(f) * channels as u64;
-    let sums = if interlaced { 4 * reduced } else { 0 };
-    let estimate = input as u64 + 3 * reduced + sums;
-    if estimate <= BUDGET_BYTES {
-        return Ok(());
-    }
-    let pixels = u64::from(width) * u64::from(height);
-    Err(ImageError::TooManyPixels {
-        width,
-        height,
-        max: pixels * BUDGET_BYTES / estimate,
-    })
-}
-
-fn box_factor(width: u32, height: u32, upright_height: u32, target: u32, channels: usize) -> u32 {
+) -> u32 {
     let (w, h) = (u64::from(width), u64::from(height));
     // The same factor on both stored axes, chosen against the upright height.
     let mut factor = (upright_height / (target.max(1) * BOX_MARGIN)).max(1);
@@ -117,6 +94,11 @@ fn box_factor(width: u32, height: u32, upright_height: u32, target: u32, channel
         factor = factor.max(upright_height / target.max(1)).max(1);
     }
     factor.min(MAX_FACTOR)
+}
+
+/// The largest box side whose reduced image is still as tall as the target.
+pub(crate) fn coarsest_factor(upright_height: u32, target: u32) -> u32 {
+    (upright_height / target.max(1)).clamp(1, MAX_FACTOR)
 }
 
 /// Sums of source pixels per output box; colour sums are weighted by alpha.

@@ -405,7 +405,7 @@ fn a_png_with_an_exif_orientation_chunk_is_turned_upright() {
 }
 
 #[test]
-fn a_progressive_4_4_4_jpeg_whose_coefficients_would_not_fit_is_refused_by_probe() {
+fn a_progressive_4_4_4_jpeg_whose_coefficients_would_not_fit_is_refused_by_probe_for_memory() {
     // Arrange: SOI then a progressive SOF2 for 6000x4000, three full-resolution components.
     let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xC2, 0, 17, 8, 0x0F, 0xA0, 0x17, 0x70, 3];
     bytes.extend_from_slice(&[1, 0x11, 0, 2, 0x11, 1, 3, 0x11, 1]);
@@ -413,16 +413,13 @@ fn a_progressive_4_4_4_jpeg_whose_coefficients_would_not_fit_is_refused_by_probe
     // Act
     let result = probe(&bytes, &Limits::default());
 
-    // Assert
+    // Assert: 6 bytes of coefficients a pixel, 137 MiB, before any output.
     match result {
-        Err(ImageError::TooManyPixels {
-            width: 6000,
-            height: 4000,
-            max,
-        }) => {
-            assert!(max < 24_000_000)
+        Err(ImageError::TooMuchMemory { needed, budget }) => {
+            assert_eq!(budget, imaging::REQUEST_MEMORY_BYTES);
+            assert!(needed > 6 * 24_000_000, "{needed}");
         }
-        other => panic!("expected TooManyPixels, got {other:?}"),
+        other => panic!("expected TooMuchMemory, got {other:?}"),
     }
 }
 

@@ -1,0 +1,156 @@
+//! Operator commands that the Worker's own rules must govern, run natively: `scripts/admin`
+//! calls this to validate a new user and print the SQL that `wrangler d1 execute` runs, so the
+//! username, password and hash rules live only in the Rust code.
+//!
+//! Usage: storagetiers-admin create-user <username> [--tier <name>] [--admin]
+//! The password is read from standard input (one line). Prints one SQL statement.
+
+use std::io::Read;
+use std::process::ExitCode;
+use storagetiers::domain::tiers::DEFAULT_TIER;
+use storagetiers::domain::users::{Password, Username};
+use storagetiers::passwords;
+use storagetiers::ports::RustKdf;
+
+const USAGE: &str = "usage: storagetiers-admin create-user <username> [--tier <name>] [--admin]";
+
+#[derive(Debug, PartialEq)]
+struct CreateUser {
+    username: Username,
+    tier: String,
+    admin: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<CreateUser, String> {
+    let (command, rest) = args.split_first().ok_or(USAGE)?;
+    if command != "create-user" {
+        return Err(USAGE.into());
+    }
+    let mut username = None;
+    let mut tier = DEFAULT_TIER.to_owned();
+    let mut admin = false;
+    let mut rest = rest.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--tier" => tier = rest.next().ok_or("--tier needs a tier name")?.clone(),
+            "--admin" => admin = true,
+            other if other.starts_with("--tier=") => tier = other["--tier=".len()..].to_owned(),
+            other if other.starts_with("--") || username.is_some() => {
+                return Err(format!("unexpected argument '{other}'\n{USAGE}"))
+            }
+            other => username = Some(Username::parse(other).map_err(|e| format!("username: {e}"))?),
+        }
+    }
+    if tier.is_empty() {
+        return Err("--tier needs a tier name".into());
+    }
+    Ok(CreateUser {
+        username: username.ok_or(USAGE)?,
+        tier,
+        admin,
+    })
+}
+
+/// A SQL string literal: single quotes doubled; NUL cannot be passed through the shell safely.
+fn sql_string(value: &str) -> Result<String, String> {
+    if value.contains('\0') {
+        return Err("values may not contain NUL characters".into());
+    }
+    Ok(format!("'{}'", value.replace('\'', "''")))
+}
+
+/// The insert: nothing when the tier does not exist; `RETURNING` lets the caller see that.
+fn insert_user_sql(user: &CreateUser, password_hash: &str) -> Result<String, String> {
+    Ok(format!(
+        "INSERT INTO users (username, password_hash, tier_id, is_admin, created_at) \
+         SELECT {}, {}, id, {}, unixepoch() * 1000 FROM tiers WHERE name = {} RETURNING id",
+        sql_string(user.username.as_str())?,
+        sql_string(password_hash)?,
+        u8::from(user.admin),
+        sql_string(&user.tier)?
+    ))
+}
+
+/// Runs a future that never waits (the Rust KDF computes in place).
+fn run_now<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+fn run() -> Result<String, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let user = parse_args(&args)?;
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| format!("reading the password: {e}"))?;
+    let line = input.strip_suffix('\n').unwrap_or(&input);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.contains('\n') {
+        return Err("expected a single line on standard input".into());
+    }
+    let password = Password::parse(line).map_err(|e| format!("password: {e}"))?;
+    let hash = run_now(passwords::hash(&RustKdf, password.expose())).map_err(|e| e.to_string())?;
+    insert_user_sql(&user, &hash)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(sql) => {
+            println!("{sql}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_cli_applies_the_services_username_rule() {
+        assert!(parse_args(&args(&["create-user", "bad name"])).is_err());
+        let parsed = parse_args(&args(&[
+            "create-user",
+            "ａｌｉｃｅ",
+            "--tier=Premium",
+            "--admin",
+        ]))
+        .unwrap();
+        assert_eq!(
+            parsed.username.as_str(),
+            "alice",
+            "normalised like the API does"
+        );
+        assert_eq!((parsed.tier.as_str(), parsed.admin), ("Premium", true));
+        assert!(parse_args(&args(&["delete-user", "bob"])).is_err());
+        assert!(parse_args(&args(&["create-user"])).is_err());
+        assert!(parse_args(&args(&["create-user", "a", "b"])).is_err());
+    }
+
+    #[test]
+    fn the_sql_quotes_every_value_and_refuses_nul() {
+        let user = parse_args(&args(&["create-user", "o'brien", "--tier", "It's"])).unwrap_err();
+        assert!(
+            user.contains("username"),
+            "an apostrophe is not a username character"
+        );
+        let user = parse_args(&args(&["create-user", "bob", "--tier", "It's"])).unwrap();
+        let sql = insert_user_sql(&user, "pbkdf2_sha256$1$s$h").unwrap();
+        assert!(sql.contains("WHERE name = 'It''s'"), "{sql}");
+        assert!(sql_string("a\0b").is_err());
+    }
+}

@@ -1,0 +1,241 @@
+//! Renditions: the set an upload writes, serving one (304, edge cache, R2, lazy thumbnail), and
+//! removing a picture's or an owner's objects.
+//!
+//! Bodies read from R2 or the cache are passed on as the runtime holds them; only decoding
+//! brings an image into wasm, and every decode first reserves its memory from the isolate's
+//! budget (`memory.rs`).
+
+use super::keys;
+use crate::domain::pictures::Picture;
+use crate::domain::tiers::Variant;
+use crate::error::{log, ApiError, FieldErrors};
+use crate::http::{Payload, Request, Response};
+use crate::memory::Reservation;
+use crate::ports::{BlobStore, Cached, EdgeCache, StoreError};
+use crate::routes::{App, Platform};
+
+/// What the client may keep of an image: the owner's browser only, never a shared cache.
+pub const CLIENT_CACHE_CONTROL: &str = "private, max-age=3600";
+
+const BUSY: &str = "The service is processing other images; retry shortly.";
+
+impl<P: Platform> App<P> {
+    /// Reserves `bytes` of the isolate's memory budget: 503 when they do not fit now, 413 when
+    /// they never could.
+    pub(crate) fn reserve(&self, bytes: u64) -> Result<Reservation, ApiError> {
+        let budget = &self.isolate.budget;
+        if !budget.could_fit(bytes) {
+            return Err(ApiError::PayloadTooLarge(
+                "This image needs more memory to process than the service has.".into(),
+            ));
+        }
+        budget.reserve(bytes).ok_or(ApiError::Busy(BUSY))
+    }
+
+    /// Grows `reservation` to `total` bytes, with the same answers as `reserve`.
+    pub(crate) fn grow(&self, reservation: &mut Reservation, total: u64) -> Result<(), ApiError> {
+        if !self.isolate.budget.could_fit(total) {
+            return Err(ApiError::PayloadTooLarge(
+                "This image needs more memory to process than the service has.".into(),
+            ));
+        }
+        if reservation.resize_to(total) {
+            Ok(())
+        } else {
+            Err(ApiError::Busy(BUSY))
+        }
+    }
+
+    /// Decodes `bytes` once into a thumbnail per height, after growing `reservation` to cover
+    /// the input and the pipeline's predicted peak.
+    pub(crate) fn thumbnails(
+        &self,
+        reservation: &mut Reservation,
+        bytes: &[u8],
+        heights: &[u32],
+        max_pixels: u64,
+    ) -> Result<(imaging::Probe, Vec<imaging::Thumbnail>), ApiError> {
+        let limits = imaging::Limits { max_pixels };
+        let plan = imaging::plan(bytes, heights, &limits).map_err(image_error)?;
+        self.grow(reservation, bytes.len() as u64 + plan.peak_bytes)?;
+        imaging::thumbnails(bytes, heights, &limits).map_err(image_error)
+    }
+
+    /// Writes an upload's objects at once; if any write fails, every key is removed (deleting a
+    /// key that was never written is harmless) and the error returned.
+    pub(crate) async fn store_objects(
+        &self,
+        objects: &[(String, &[u8], &str)],
+    ) -> Result<(), ApiError> {
+        let results = futures_util::future::join_all(
+            objects
+                .iter()
+                .map(|(key, data, content_type)| self.blobs.put(key, data, content_type)),
+        )
+        .await;
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            let keys: Vec<String> = objects.iter().map(|(key, _, _)| key.clone()).collect();
+            self.remove_objects(&keys).await;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Answers with a rendition: 304 on a matching `If-None-Match` (before any body is touched),
+    /// else from the edge cache (`cached`, when the caller already looked it up), else from R2
+    /// (making a missing thumbnail on the way), leaving a copy in the cache in the background.
+    /// Callers have checked access.
+    pub(crate) async fn serve(
+        &self,
+        req: &Request<P::Incoming>,
+        picture: &Picture,
+        variant: Variant,
+        cache_control: &str,
+        cached: Option<Result<Option<Cached<P::Body>>, StoreError>>,
+    ) -> Result<Response<P::Body>, ApiError> {
+        let etag = keys::etag(&picture.id, variant);
+        let head = |status: u16, body: P::Body| {
+            Response::with_body(status, body)
+                .with_header("etag", &etag)
+                .with_header("cache-control", cache_control)
+        };
+        if req
+            .header("if-none-match")
+            .is_some_and(|v| keys::etag_matches(v, &etag))
+        {
+            return Ok(head(304, P::Body::from_bytes(Vec::new())));
+        }
+        let key = keys::cache_key(&picture.id, variant);
+        let cached = match cached {
+            Some(result) => result,
+            None => self.cache.get(&key).await,
+        };
+        match cached {
+            Ok(Some(hit)) => {
+                return Ok(head(200, hit.body)
+                    .with_header("content-type", &hit.content_type)
+                    .with_header("cf-cache-status", "HIT"));
+            }
+            Ok(None) => {}
+            // The cache is an optimisation: when it fails, R2 still answers.
+            Err(e) => log(&format!("edge cache read failed for {key}: {e}")),
+        }
+        let (body, content_type) = self.load(picture, variant).await?;
+        let (to_client, to_cache) = body.tee().map_err(ApiError::internal)?;
+        self.cache.put_in_background(&key, to_cache, &content_type);
+        Ok(head(200, to_client)
+            .with_header("content-type", &content_type)
+            .with_header("cf-cache-status", "MISS"))
+    }
+
+    /// A rendition from R2; a thumbnail that is missing (the tier gained a height after the
+    /// upload) is made from the original and stored.
+    async fn load(
+        &self,
+        picture: &Picture,
+        variant: Variant,
+    ) -> Result<(P::Body, String), ApiError> {
+        let key = keys::blob_key(picture.owner_id, &picture.id, variant);
+        if let Some(blob) = self.blobs.get(&key).await? {
+            return Ok((blob.body, blob.content_type));
+        }
+        let Variant::Thumbnail(height) = variant else {
+            return Err(ApiError::internal(format!(
+                "original {key} is missing from R2"
+            )));
+        };
+        let mut reservation = self.reserve(picture.size.max(0) as u64)?;
+        let original_key = keys::blob_key(picture.owner_id, &picture.id, Variant::Original);
+        let original = self.blobs.get_bytes(&original_key).await?.ok_or_else(|| {
+            ApiError::internal(format!("original {original_key} is missing from R2"))
+        })?;
+        // The upload accepted this image, so no pixel limit applies again here.
+        let (_, mut thumbnails) =
+            self.thumbnails(&mut reservation, &original, &[height.get()], u64::MAX)?;
+        drop(original);
+        let thumbnail = thumbnails
+            .pop()
+            .ok_or_else(|| ApiError::internal("no thumbnail made"))?;
+        let content_type = thumbnail.format.content_type();
+        self.blobs.put(&key, &thumbnail.bytes, content_type).await?;
+        Ok((
+            P::Body::from_bytes(thumbnail.bytes),
+            content_type.to_owned(),
+        ))
+    }
+
+    /// Removes every object of a picture whose row is gone, and its cached copies in this data
+    /// centre. Failures are logged: the cron's reconciliation removes what is left.
+    pub(crate) async fn remove_picture_objects(&self, owner_id: i64, picture_id: &str) {
+        let keys = match self
+            .blobs
+            .list(&keys::picture_prefix(owner_id, picture_id))
+            .await
+        {
+            Ok(keys) => keys,
+            Err(e) => return log(&format!("listing objects of {picture_id} failed: {e}")),
+        };
+        for (_, _, variant) in keys.iter().filter_map(|k| keys::parse_blob_key(k)) {
+            if let Err(e) = self
+                .cache
+                .delete(&keys::cache_key(picture_id, variant))
+                .await
+            {
+                log(&format!("edge cache delete failed for {picture_id}: {e}"));
+            }
+        }
+        self.remove_objects(&keys).await;
+    }
+
+    /// Removes every object of an owner whose row is gone (same failure rule).
+    pub(crate) async fn remove_owner_objects(&self, owner_id: i64) {
+        match self.blobs.list(&keys::owner_prefix(owner_id)).await {
+            Ok(keys) => self.remove_objects(&keys).await,
+            Err(e) => log(&format!("listing objects of owner {owner_id} failed: {e}")),
+        }
+    }
+
+    /// Removes objects now; a failure is logged (the cron's reconciliation removes them later).
+    pub(crate) async fn remove_objects(&self, keys: &[String]) {
+        if let Err(e) = self.blobs.delete(keys).await {
+            log(&format!(
+                "could not remove {} objects (the cron will): {e}",
+                keys.len()
+            ));
+        }
+    }
+}
+
+/// What a refused image means for the client.
+pub fn image_error(error: imaging::ImageError) -> ApiError {
+    use imaging::ImageError::*;
+    match error {
+        Unsupported => ApiError::Validation(FieldErrors::single(
+            "img",
+            "Upload a valid image. Only PNG and JPEG files are accepted.",
+        )),
+        Corrupt(_) => ApiError::Validation(FieldErrors::single(
+            "img",
+            "The image is corrupt or truncated.",
+        )),
+        TooManyPixels { width, height, max } => ApiError::PayloadTooLarge(format!(
+            "The image is {width}x{height} pixels; at most {max} pixels are accepted."
+        )),
+        TooComplex { scans, .. } => ApiError::Validation(FieldErrors::single(
+            "img",
+            format!(
+                "This JPEG has {scans} or more scans, far more decoding work than a photo needs; \
+                 save it again as a baseline or standard progressive JPEG."
+            ),
+        )),
+        TooMuchMemory { .. } => ApiError::PayloadTooLarge(
+            "This image needs more memory to thumbnail than the service allows; send a smaller \
+             image."
+                .into(),
+        ),
+        // Tier heights are validated to be at least 1, so this is a bug, not bad input.
+        InvalidHeight(h) => {
+            ApiError::internal(format!("thumbnail height {h} reached the imaging crate"))
+        }
+    }
+}

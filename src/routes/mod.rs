@@ -1,0 +1,326 @@
+//! The application: its ports, the one route table, and what every response carries.
+//!
+//! `Route::resolve` is the route table. Each route lists its methods once; dispatch, the 405
+//! `Allow` header, `HEAD` and CORS preflights all derive from that list.
+
+pub mod accounts;
+mod admin;
+pub mod auth;
+mod cors;
+mod health;
+mod links;
+pub mod pagination;
+mod pictures;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
+
+use crate::config::Config;
+use crate::error::{ApiError, FieldErrors};
+use crate::http::{IncomingBody, Method, Payload, ReadError, Request, Response};
+use crate::memory::Isolate;
+use crate::ports::{BlobStore, Clock, EdgeCache, Kdf};
+use crate::store::Database;
+use serde_json::{Map, Value};
+use std::rc::Rc;
+
+/// The concrete ports of one runtime: Workers bindings, or in-memory fakes in tests.
+pub trait Platform {
+    /// A response body the runtime holds (a stream on Workers, bytes natively).
+    type Body: Payload;
+    /// A request body the runtime holds until a handler reads it.
+    type Incoming: IncomingBody;
+    type Db: Database;
+    type Blobs: BlobStore<Self::Body>;
+    type Cache: EdgeCache<Self::Body>;
+    type Clock: Clock;
+    type Kdf: Kdf;
+}
+
+pub struct App<P: Platform> {
+    pub db: P::Db,
+    pub blobs: P::Blobs,
+    pub cache: P::Cache,
+    pub clock: P::Clock,
+    pub kdf: P::Kdf,
+    pub config: Config,
+    /// What the whole isolate shares: the memory budget and the gauge.
+    pub isolate: Rc<Isolate>,
+    /// Test-only endpoints under `/__test/`: compiled only with the `test-hooks` feature, and
+    /// then on only when `wrangler dev` of the test suite sets `ENABLE_TEST_HOOKS`.
+    pub test_hooks: bool,
+}
+
+type Reply<B = Vec<u8>> = Result<Response<B>, ApiError>;
+
+/// Where a request goes: one variant per path, each with its methods.
+#[derive(Debug, Clone, PartialEq)]
+enum Route {
+    Health,
+    Token,
+    TokenRefresh,
+    Session,
+    SessionRefresh,
+    Me,
+    Tiers,
+    Tier(String),
+    Users,
+    User(String),
+    Pictures,
+    SharedLinks,
+    Picture(String),
+    Thumbnail(String, String),
+    Timelink(String),
+    #[cfg(feature = "test-hooks")]
+    TestHook(Vec<String>),
+}
+
+impl Route {
+    /// The route table.
+    fn resolve(path: &str) -> Option<Route> {
+        let segments = path_segments(path)?;
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        Some(match segments.as_slice() {
+            ["api", "health"] => Route::Health,
+            ["api", "token"] => Route::Token,
+            ["api", "token", "refresh"] => Route::TokenRefresh,
+            ["api", "session"] => Route::Session,
+            ["api", "session", "refresh"] => Route::SessionRefresh,
+            ["api", "me"] => Route::Me,
+            ["api", "admin", "tiers"] => Route::Tiers,
+            ["api", "admin", "tiers", name] => Route::Tier((*name).to_owned()),
+            ["api", "admin", "users"] => Route::Users,
+            ["api", "admin", "users", name] => Route::User((*name).to_owned()),
+            ["api", "pictures"] => Route::Pictures,
+            ["api", "pictures", "shared"] => Route::SharedLinks,
+            ["api", "picture", id] => Route::Picture((*id).to_owned()),
+            ["api", "picture", id, height] => {
+                Route::Thumbnail((*id).to_owned(), (*height).to_owned())
+            }
+            ["api", "timelink", id] => Route::Timelink((*id).to_owned()),
+            #[cfg(feature = "test-hooks")]
+            ["__test", rest @ ..] => Route::TestHook(rest.iter().map(|s| s.to_string()).collect()),
+            _ => return None,
+        })
+    }
+
+    /// The methods this path answers, besides HEAD (wherever GET is) and OPTIONS (everywhere).
+    fn methods(&self) -> &'static [Method] {
+        use Method::*;
+        match self {
+            Route::Health | Route::Me | Route::SharedLinks => &[Get],
+            Route::Token | Route::TokenRefresh | Route::SessionRefresh => &[Post],
+            Route::Session => &[Post, Delete],
+            Route::Tiers | Route::Users | Route::Pictures => &[Get, Post],
+            Route::Tier(_) | Route::User(_) => &[Get, Patch, Delete],
+            Route::Picture(_) => &[Get, Post, Delete],
+            Route::Thumbnail(..) => &[Get],
+            Route::Timelink(_) => &[Get, Delete],
+            #[cfg(feature = "test-hooks")]
+            Route::TestHook(_) => &[Get, Post],
+        }
+    }
+
+    /// The `Allow` header of this path.
+    fn allow(&self) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        for method in self.methods() {
+            names.push(method.as_str());
+            if *method == Method::Get {
+                names.push("HEAD");
+            }
+        }
+        names.push("OPTIONS");
+        names.join(", ")
+    }
+
+    /// Token endpoints: their answers must never be stored anywhere.
+    fn issues_tokens(&self) -> bool {
+        matches!(
+            self,
+            Route::Token | Route::TokenRefresh | Route::Session | Route::SessionRefresh
+        )
+    }
+}
+
+impl<P: Platform> App<P> {
+    /// Answers one request. Errors become JSON responses here, and only here.
+    pub async fn handle(&self, req: Request<P::Incoming>) -> Response<P::Body> {
+        let route = Route::resolve(&req.path);
+        let mut response = match &route {
+            None => Err(ApiError::NotFound).map(bytes::<P>),
+            Some(route) => self.dispatch(route, &req).await,
+        }
+        .unwrap_or_else(|e| e.into_response().map_body(P::Body::from_bytes));
+        finish(&self.config, route.as_ref(), &req, &mut response);
+        if req.method == Method::Head {
+            response.body = P::Body::from_bytes(Vec::new());
+        }
+        response
+    }
+
+    async fn dispatch(&self, route: &Route, req: &Request<P::Incoming>) -> Reply<P::Body> {
+        let method = match req.method {
+            Method::Head => Method::Get,
+            Method::Options => {
+                return Ok(bytes::<P>(cors::preflight(
+                    &self.config,
+                    req,
+                    &route.allow(),
+                )))
+            }
+            m => m,
+        };
+        if !route.methods().contains(&method) {
+            return Err(ApiError::MethodNotAllowed {
+                allow: route.allow(),
+            });
+        }
+        use Method::*;
+        let reply = match (route, method) {
+            (Route::Health, _) => self.health(req).await,
+            (Route::Token, _) => self.obtain_tokens(req, false).await,
+            (Route::TokenRefresh, _) => self.refresh_tokens(req, false).await,
+            (Route::Session, Post) => self.obtain_tokens(req, true).await,
+            (Route::Session, _) => self.end_session(),
+            (Route::SessionRefresh, _) => self.refresh_tokens(req, true).await,
+            (Route::Me, _) => self.me(&self.caller(req).await?),
+
+            (Route::Tiers, Get) => self.list_tiers(&self.admin(req).await?).await,
+            (Route::Tiers, _) => self.create_tier(&self.admin(req).await?, req).await,
+            (Route::Tier(name), Get) => self.get_tier(&self.admin(req).await?, name).await,
+            (Route::Tier(name), Patch) => {
+                self.update_tier(&self.admin(req).await?, req, name).await
+            }
+            (Route::Tier(name), _) => self.delete_tier(&self.admin(req).await?, name).await,
+            (Route::Users, Get) => self.list_users(&self.admin(req).await?).await,
+            (Route::Users, _) => self.create_user(&self.admin(req).await?, req).await,
+            (Route::User(name), Get) => self.get_user(&self.admin(req).await?, name).await,
+            (Route::User(name), Patch) => {
+                self.update_user(&self.admin(req).await?, req, name).await
+            }
+            (Route::User(name), _) => self.delete_user(&self.admin(req).await?, name).await,
+
+            (Route::Pictures, Get) => self.list_pictures(&self.caller(req).await?, req).await,
+            (Route::Pictures, _) => self.upload_picture(&self.caller(req).await?, req).await,
+            (Route::SharedLinks, _) => self.list_links(&self.caller(req).await?, req).await,
+            (Route::Picture(id), Get) => {
+                return self.read_original(&self.bearer(req)?, req, id).await
+            }
+            (Route::Picture(id), Post) => self.create_link(&self.caller(req).await?, req, id).await,
+            (Route::Picture(id), _) => self.delete_picture(&self.caller(req).await?, id).await,
+            (Route::Thumbnail(id, height), _) => {
+                return self
+                    .read_thumbnail(&self.bearer(req)?, req, id, height)
+                    .await
+            }
+            (Route::Timelink(id), Get) => return self.serve_link(req, id).await,
+            (Route::Timelink(id), _) => self.revoke_link(&self.caller(req).await?, id).await,
+            #[cfg(feature = "test-hooks")]
+            (Route::TestHook(path), _) if self.test_hooks => self.test_hook(method, path).await,
+            #[cfg(feature = "test-hooks")]
+            (Route::TestHook(_), _) => Err(ApiError::NotFound),
+        };
+        reply.map(bytes::<P>)
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The JSON object of a request body; 400 with a message when it is not one.
+    async fn json_object(
+        &self,
+        req: &Request<P::Incoming>,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let invalid =
+            |msg: &str| ApiError::Validation(FieldErrors::single("non_field_errors", msg));
+        let bytes = req.read_body(MAX_JSON_BYTES).await.map_err(|e| match e {
+            ReadError::TooLarge => ApiError::PayloadTooLarge(format!(
+                "JSON bodies are limited to {MAX_JSON_BYTES} bytes."
+            )),
+            ReadError::Failed(cause) => ApiError::internal(cause),
+        })?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(invalid("Expected a JSON object.")),
+            Err(e) => Err(invalid(&format!("JSON parse error: {e}"))),
+        }
+    }
+}
+
+/// The largest JSON body any endpoint reads.
+pub const MAX_JSON_BYTES: u64 = 64 * 1024;
+
+fn bytes<P: Platform>(response: Response) -> Response<P::Body> {
+    response.map_body(P::Body::from_bytes)
+}
+
+/// What every response carries: `nosniff`, a `Cache-Control` (token answers are never stored,
+/// other JSON stays private and unstored), and CORS headers for an allowed origin.
+fn finish<B, I>(
+    config: &Config,
+    route: Option<&Route>,
+    req: &Request<I>,
+    response: &mut Response<B>,
+) {
+    response.set_header("x-content-type-options", "nosniff");
+    if response.header("cache-control").is_none() {
+        let policy = if route.is_some_and(Route::issues_tokens) {
+            "no-store"
+        } else {
+            "private, no-store"
+        };
+        response.set_header("cache-control", policy);
+    }
+    cors::decorate(config, req, response);
+}
+
+/// Path segments, percent-decoded, ignoring one trailing slash; `None` for an undecodable path.
+fn path_segments(path: &str) -> Option<Vec<String>> {
+    let trimmed = path.strip_prefix('/')?;
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    trimmed.split('/').map(percent_decode_segment).collect()
+}
+
+fn percent_decode_segment(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_ignore_one_trailing_slash_and_decode_escapes() {
+        assert_eq!(path_segments("/api/token/").unwrap(), ["api", "token"]);
+        assert_eq!(path_segments("/api/token").unwrap(), ["api", "token"]);
+        assert_eq!(
+            path_segments("/api/admin/tiers/Gold%20Plus").unwrap(),
+            ["api", "admin", "tiers", "Gold Plus"]
+        );
+        assert!(path_segments("/api/admin/tiers/%zz").is_none());
+    }
+
+    #[test]
+    fn allow_lists_head_with_get_and_always_options() {
+        assert_eq!(Route::Pictures.allow(), "GET, HEAD, POST, OPTIONS");
+        assert_eq!(Route::Token.allow(), "POST, OPTIONS");
+        assert_eq!(
+            Route::resolve("/api/picture/x/200").map(|r| r.allow()),
+            Some("GET, HEAD, OPTIONS".to_owned())
+        );
+    }
+}

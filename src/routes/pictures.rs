@@ -1,0 +1,265 @@
+//! Pictures: upload, list, read, delete.
+
+use super::auth::{Bearer, Caller};
+use super::pagination::{self, Cursor};
+use super::{App, Platform};
+use crate::domain::ids::PictureId;
+use crate::domain::pictures::{Picture, PictureName};
+use crate::domain::tiers::{ThumbnailHeight, Tier, Variant};
+use crate::domain::time::rfc3339;
+use crate::error::{ApiError, FieldErrors, REQUIRED};
+use crate::http::{multipart, ReadError, Request, Response};
+use crate::media::keys;
+use crate::media::renditions::CLIENT_CACHE_CONTROL;
+use crate::ports::EdgeCache;
+use crate::store;
+use serde_json::{json, Value};
+
+/// The picture object of the API; `urls` follow the owner's current tier.
+pub fn picture_json(picture: &Picture, owner: &str, tier: &Tier) -> Value {
+    json!({
+        "id": picture.id,
+        "owner": owner,
+        "name": picture.name,
+        "urls": keys::urls(&picture.id, tier),
+        "created_at": rfc3339(picture.created_at),
+        "width": picture.width,
+        "height": picture.height,
+        "content_type": picture.content_type,
+        "size": picture.size,
+    })
+}
+
+impl<P: Platform> App<P> {
+    /// `GET /api/pictures`: the caller's pictures, newest first, keyset-paginated.
+    pub(crate) async fn list_pictures(
+        &self,
+        caller: &Caller,
+        req: &Request<P::Incoming>,
+    ) -> Result<Response, ApiError> {
+        let (limit, cursor) = pagination::params(req)?;
+        let rows = store::pictures::page(
+            &self.db,
+            caller.id,
+            limit + 1,
+            cursor.as_ref().map(Cursor::as_after),
+        )
+        .await?;
+        Ok(pagination::response(
+            "/api/pictures",
+            limit,
+            rows,
+            |p| Cursor {
+                created_at: p.created_at,
+                id: p.id.clone(),
+            },
+            |p| picture_json(p, &caller.username, &caller.tier),
+        ))
+    }
+
+    /// `POST /api/pictures`: multipart `name` + `img`. The token and the declared length are
+    /// checked before the body is read; the body is counted as it arrives; the original and the
+    /// tier's thumbnails go to R2, then the row to D1, so a picture is visible only once complete.
+    pub(crate) async fn upload_picture(
+        &self,
+        caller: &Caller,
+        req: &Request<P::Incoming>,
+    ) -> Result<Response, ApiError> {
+        let max = self.config.max_upload_bytes;
+        let too_large =
+            || ApiError::PayloadTooLarge(format!("Uploads are limited to {max} bytes."));
+        let declared = req.declared_length();
+        if declared.is_some_and(|n| n > max) {
+            return Err(too_large());
+        }
+        let Some(boundary) = req.header("content-type").and_then(multipart::boundary) else {
+            return Err(upload_errors(None));
+        };
+        let mut reservation = self.reserve(declared.unwrap_or(max))?;
+        let body = req.read_body(max).await.map_err(|e| match e {
+            ReadError::TooLarge => too_large(),
+            ReadError::Failed(cause) => ApiError::internal(cause),
+        })?;
+        self.grow(&mut reservation, body.len() as u64)?;
+        let parts = multipart::parse(&body, &boundary).ok_or_else(|| upload_errors(None))?;
+        let (name, bytes) = upload_fields(&parts)?;
+
+        let heights: Vec<u32> = caller
+            .tier
+            .thumbnail_heights
+            .iter()
+            .map(|h| h.get())
+            .collect();
+        let (probe, thumbnails) = self.thumbnails(
+            &mut reservation,
+            bytes,
+            &heights,
+            self.config.max_image_pixels,
+        )?;
+        let id = PictureId::new_random().to_string();
+        let content_type = probe.format.content_type();
+        let mut objects = vec![(
+            keys::blob_key(caller.id, &id, Variant::Original),
+            bytes,
+            content_type,
+        )];
+        // Thumbnails come back in the order of `heights`; a short original gives a smaller one.
+        for (thumbnail, height) in thumbnails.iter().zip(caller.tier.thumbnail_heights.iter()) {
+            objects.push((
+                keys::blob_key(caller.id, &id, Variant::Thumbnail(height)),
+                &thumbnail.bytes,
+                thumbnail.format.content_type(),
+            ));
+        }
+        self.store_objects(&objects).await?;
+
+        let picture = Picture {
+            id: id.clone(),
+            owner_id: caller.id,
+            name: name.as_str().to_owned(),
+            content_type: content_type.to_owned(),
+            width: probe.width.into(),
+            height: probe.height.into(),
+            size: bytes.len() as i64,
+            created_at: self.now_ms(),
+        };
+        if let Err(e) = store::pictures::insert(&self.db, &picture).await {
+            // The write may have happened although it was reported as failed: remove the row
+            // too, so no picture is ever listed without its objects.
+            if let Err(cleanup) = store::pictures::delete_owned(&self.db, &id, caller.id).await {
+                crate::error::log(&format!("could not remove picture row {id}: {cleanup}"));
+            }
+            let keys: Vec<String> = objects.into_iter().map(|(key, _, _)| key).collect();
+            self.remove_objects(&keys).await;
+            return Err(e.into());
+        }
+        Ok(Response::json(
+            201,
+            &picture_json(&picture, &caller.username, &caller.tier),
+        ))
+    }
+
+    /// `GET /api/picture/{id}`: the original, if the owner's tier allows it.
+    pub(crate) async fn read_original(
+        &self,
+        bearer: &Bearer,
+        req: &Request<P::Incoming>,
+        id: &str,
+    ) -> Result<Response<P::Body>, ApiError> {
+        self.read_variant(bearer, req, id, Variant::Original).await
+    }
+
+    /// `GET /api/picture/{id}/{height}`: a thumbnail of a height the owner's tier has.
+    pub(crate) async fn read_thumbnail(
+        &self,
+        bearer: &Bearer,
+        req: &Request<P::Incoming>,
+        id: &str,
+        height: &str,
+    ) -> Result<Response<P::Body>, ApiError> {
+        let height = ThumbnailHeight::parse(height).ok_or(ApiError::NotFound)?;
+        self.read_variant(bearer, req, id, Variant::Thumbnail(height))
+            .await
+    }
+
+    /// The owner and tier checks of every read: one D1 query, whose answer gates the cache.
+    async fn read_variant(
+        &self,
+        bearer: &Bearer,
+        req: &Request<P::Incoming>,
+        id: &str,
+        variant: Variant,
+    ) -> Result<Response<P::Body>, ApiError> {
+        let id = PictureId::parse(id).ok_or(ApiError::NotFound)?.to_string();
+        let check = store::pictures::read_check(&self.db, &id, bearer.user_id, bearer.generation);
+        // The cache lookup overlaps the check to save a round trip; its result is used only
+        // once the check below has passed.
+        let key = keys::cache_key(&id, variant);
+        let (check, cached) = futures_util::future::join(check, self.cache.get(&key)).await;
+        let check = check?.ok_or(ApiError::Unauthorized("User not found."))?;
+        if !check.token_current {
+            return Err(ApiError::Unauthorized("Token is no longer valid."));
+        }
+        let picture = check.picture.ok_or(ApiError::NotFound)?;
+        if !check.tier.allows(variant) {
+            return Err(ApiError::Forbidden(Tier::refusal(variant)));
+        }
+        self.serve(req, &picture, variant, CLIENT_CACHE_CONTROL, Some(cached))
+            .await
+    }
+
+    /// `DELETE /api/picture/{id}`: the row (its links cascade), then every R2 object and cached
+    /// copy.
+    pub(crate) async fn delete_picture(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response, ApiError> {
+        let id = PictureId::parse(id).ok_or(ApiError::NotFound)?.to_string();
+        if !store::pictures::delete_owned(&self.db, &id, caller.id).await? {
+            return Err(ApiError::NotFound);
+        }
+        self.remove_picture_objects(caller.id, &id).await;
+        Ok(Response::no_content())
+    }
+}
+
+/// The errors of a body that is not a usable form: every field is missing.
+fn upload_errors(parts: Option<&[multipart::Part<'_>]>) -> ApiError {
+    let mut errors = FieldErrors::new();
+    if parts.is_none() {
+        errors.add("non_field_errors", "Expected a multipart/form-data body.");
+    }
+    errors.add("name", REQUIRED);
+    errors.add("img", "No file was submitted.");
+    ApiError::Validation(errors)
+}
+
+/// The `name` and `img` fields of an upload form, with Django REST framework's messages.
+fn upload_fields<'a>(
+    parts: &'a [multipart::Part<'a>],
+) -> Result<(PictureName, &'a [u8]), ApiError> {
+    let mut errors = FieldErrors::new();
+    let field = |name: &str| parts.iter().find(|p| p.name == name);
+    let name = match field("name") {
+        Some(part) if part.filename.is_some() => {
+            errors.add("name", "Not a valid string.");
+            None
+        }
+        Some(part) => match std::str::from_utf8(part.data) {
+            Ok(text) => PictureName::parse(text)
+                .map_err(|e| errors.add("name", e.0))
+                .ok(),
+            Err(_) => {
+                errors.add("name", "Not a valid string.");
+                None
+            }
+        },
+        None => {
+            errors.add("name", REQUIRED);
+            None
+        }
+    };
+    let img = match field("img") {
+        Some(part) if part.filename.is_none() => {
+            errors.add(
+                "img",
+                "The submitted data was not a file. Check the encoding type on the form.",
+            );
+            None
+        }
+        Some(part) if part.data.is_empty() => {
+            errors.add("img", "The submitted file is empty.");
+            None
+        }
+        Some(part) => Some(part.data),
+        None => {
+            errors.add("img", "No file was submitted.");
+            None
+        }
+    };
+    match (name, img) {
+        (Some(name), Some(img)) if errors.is_empty() => Ok((name, img)),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}

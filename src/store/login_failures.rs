@@ -1,0 +1,65 @@
+//! The `login_failures` table: attempts per (username, client address) in a fixed window.
+
+use super::{Database, Statement, StoreError};
+
+/// Counts one attempt, atomically, and returns the attempts in the current window (this one
+/// included) with the window's start. Called before the password is checked, so a burst of
+/// parallel attempts is counted in full before any of them is let through.
+pub async fn count_attempt(
+    db: &impl Database,
+    username: &str,
+    client: &str,
+    now: i64,
+    window_ms: i64,
+) -> Result<(i64, i64), StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        failures: i64,
+        window_start: i64,
+    }
+    let stale_before = now - window_ms;
+    let row: Option<Row> = super::first(
+        db,
+        Statement::new(
+            "INSERT INTO login_failures (username, client, failures, window_start) VALUES (?, ?, 1, ?) \
+             ON CONFLICT (username, client) DO UPDATE SET \
+               failures = CASE WHEN window_start <= ? THEN 1 ELSE failures + 1 END, \
+               window_start = CASE WHEN window_start <= ? THEN excluded.window_start ELSE window_start END \
+             RETURNING failures, window_start",
+        )
+        .bind(username)
+        .bind(client)
+        .bind(now)
+        .bind(stale_before)
+        .bind(stale_before),
+    )
+    .await?;
+    let row = row.ok_or_else(|| StoreError::new("login_failures upsert returned no row"))?;
+    Ok((row.failures, row.window_start))
+}
+
+/// Forgets the attempts of (username, client) after a successful login.
+pub async fn clear(db: &impl Database, username: &str, client: &str) -> Result<(), StoreError> {
+    db.execute(
+        Statement::new("DELETE FROM login_failures WHERE username = ? AND client = ?")
+            .bind(username)
+            .bind(client),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Forgets every attempt on a username (the user was deleted).
+pub async fn clear_user(db: &impl Database, username: &str) -> Result<(), StoreError> {
+    db.execute(Statement::new("DELETE FROM login_failures WHERE username = ?").bind(username))
+        .await?;
+    Ok(())
+}
+
+/// Removes rows whose window has passed; the cron calls it.
+pub async fn sweep(db: &impl Database, now: i64, window_ms: i64) -> Result<u64, StoreError> {
+    db.execute(
+        Statement::new("DELETE FROM login_failures WHERE window_start <= ?").bind(now - window_ms),
+    )
+    .await
+}

@@ -1,0 +1,119 @@
+//! Storage in D1: the `Database` port, and every SQL statement of the service, one module per
+//! table. Nothing here speaks HTTP; failures are `StoreError`s, which tell a uniqueness conflict
+//! from anything else.
+
+pub mod links;
+pub mod login_failures;
+pub mod maintenance;
+pub mod pictures;
+pub mod refresh_tokens;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
+pub mod tiers;
+pub mod users;
+
+use serde::de::DeserializeOwned;
+
+/// A failure of the database or another storage port. Messages are for logs only.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// A UNIQUE constraint refused the write: someone else holds that name. Each adapter is the
+    /// one place that recognises its backend's way of saying so.
+    #[error("unique constraint: {0}")]
+    Conflict(String),
+    /// Anything else: the backend failed or is unreachable.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl StoreError {
+    pub fn new(message: impl std::fmt::Display) -> Self {
+        Self::Failed(message.to_string())
+    }
+}
+
+/// A value bound to a statement parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Text(String),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Integer(v)
+    }
+}
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Value::Integer(v.into())
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Integer(v.into())
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// One SQL statement with its `?` parameters.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self {
+            sql: sql.into(),
+            params: Vec::new(),
+        }
+    }
+
+    pub fn bind(mut self, value: impl Into<Value>) -> Self {
+        self.params.push(value.into());
+        self
+    }
+}
+
+/// A SQLite dialect database (D1). Rows are deserialized by column name.
+pub trait Database {
+    /// Runs a query and returns every row.
+    async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError>;
+    /// Runs a statement and returns the number of rows it changed.
+    async fn execute(&self, statement: Statement) -> Result<u64, StoreError>;
+    /// Runs statements in one transaction: all apply or none does.
+    async fn batch(&self, statements: Vec<Statement>) -> Result<(), StoreError>;
+}
+
+/// The first row of a query, if any.
+pub async fn first<T: DeserializeOwned>(
+    db: &impl Database,
+    statement: Statement,
+) -> Result<Option<T>, StoreError> {
+    Ok(db.query(statement).await?.into_iter().next())
+}
+
+/// `SELECT 1`: whether the database answers.
+pub async fn ping(db: &impl Database) -> Result<(), StoreError> {
+    #[derive(serde::Deserialize)]
+    struct One {}
+    db.query::<One>(Statement::new("SELECT 1 AS ok")).await?;
+    Ok(())
+}

@@ -15,7 +15,7 @@ sharp.cache(false);
 
 const RUNS = Math.max(5, Number(process.env.RUNS ?? 7)); // the brief asks for at least 5
 const HEIGHTS = [200, 400];
-const TALLEST = 2000; // the service bounds thumbnail heights to this
+const TALLEST = 1000; // imaging::MAX_THUMBNAIL_HEIGHT: the service bounds thumbnail heights to this
 
 /** Peak linear memory of a fresh instance making one TALLEST-px thumbnail, or its refusal. */
 function tallPeak(bytes) {

@@ -148,6 +148,7 @@ fn read_png(bytes: &[u8]) -> Result<Header, ImageError> {
 fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
     let mut at = 2;
     let mut orientation = Orientation::Normal;
+    let (mut metadata_bytes, mut segments) = (0, 0);
     loop {
         // Markers may be padded with any number of 0xFF bytes.
         while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
@@ -173,9 +174,10 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
             }
             // SOF0 baseline, SOF1 extended, SOF2 progressive: what we decode.
             0xC0..=0xC2 => {
-                let header = read_frame(segment, marker == 0xC2, orientation)?;
-                if let HeaderFormat::Jpeg(frame) = &header.format {
-                    scans::check(bytes, at + len, frame)?;
+                let mut header = read_frame(segment, marker == 0xC2, orientation)?;
+                if let HeaderFormat::Jpeg(frame) = &mut header.format {
+                    let after = scans::check(bytes, at + len, frame, segments)?;
+                    frame.metadata_bytes = metadata_bytes + after;
                 }
                 return Ok(header);
             }
@@ -184,6 +186,10 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
             0xDA | 0xD9 => return Err(corrupt("JPEG has no frame header")),
             _ => {}
         }
+        if scans::is_metadata(marker) {
+            metadata_bytes += len as u64;
+        }
+        segments += 1;
         at += len;
     }
 }

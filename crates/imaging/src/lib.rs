@@ -57,13 +57,10 @@ pub struct Limits {
 impl Default for Limits {
     /// 25 megapixels: every 24 MP camera photo (6000x4000) fits with a little margin.
     ///
-    /// Measured by `bench/run-imaging` on the release wasm build, a 25 MP baseline
-    /// or progressive JPEG, or RGBA PNG, peaks at 8–80 MiB of linear memory for the
-    /// 400 and 200 px thumbnails, under the 96 MiB we allow ourselves in the 128 MB
-    /// isolate. Requests whose decode would not fit anyway (a tall thumbnail of a
-    /// large progressive JPEG, a big PNG input) are refused with
-    /// [`ImageError::TooManyPixels`] before decoding; crates/imaging/README.md has
-    /// the figures.
+    /// Memory is bounded separately, from the headers: [`plan`] refuses with
+    /// [`ImageError::TooMuchMemory`] what would not fit [`REQUEST_MEMORY_BYTES`]
+    /// (a large progressive JPEG with a big input, a wide panorama);
+    /// crates/imaging/README.md has the figures.
     fn default() -> Self {
         Limits {
             max_pixels: 25_000_000,
@@ -105,26 +102,31 @@ pub enum ImageError {
     /// The bytes start like a PNG or JPEG but are truncated or invalid.
     #[error("corrupt image: {0}")]
     Corrupt(String),
-    /// The declared size is larger than the limits allow, or (progressive JPEGs,
-    /// and tall thumbnails of large JPEGs that need a full-scale decode) the
-    /// decoder's working memory would not fit the isolate; `max` is then the
-    /// pixel count that would. Refused from the headers, before any decoding.
+    /// The declared size is larger than [`Limits::max_pixels`] (`max`). Refused
+    /// from the headers, before any decoding.
     #[error("image of {width}x{height} pixels exceeds the limit of {max} pixels")]
     TooManyPixels { width: u32, height: u32, max: u64 },
     /// A requested thumbnail height was zero.
     #[error("thumbnail height must be at least 1, got {0}")]
     InvalidHeight(u32),
-    /// A JPEG whose scans would cost far more decoding work than a real photo of
-    /// its size (a small file repeating hundreds of progressive scans over a
-    /// large declared image). Counted from the markers, before decoding:
-    /// `scans` seen so far, `passes` = blocks they touch / blocks in the image.
+    /// A JPEG whose markers would cost far more decoding work than a real photo
+    /// of its size: a small file repeating hundreds of progressive scans over a
+    /// large declared image, or made of thousands of tiny segments. Counted from
+    /// the markers, before decoding: `scans` and `segments` seen so far,
+    /// `passes` = blocks the scans touch / blocks in the image.
     #[error(
-        "JPEG too costly to decode: {scans} scans amounting to {passes} passes over the image \
-         (at most {max_scans} scans and {max_passes} passes are accepted)",
+        "JPEG too costly to decode: {scans} scans amounting to {passes} passes over the image, \
+         {segments} marker segments (at most {max_scans} scans, {max_passes} passes and \
+         {max_segments} segments are accepted)",
         max_scans = scans::MAX_SCANS,
-        max_passes = scans::MAX_PROGRESSIVE_PASSES
+        max_passes = scans::MAX_PROGRESSIVE_PASSES,
+        max_segments = scans::MAX_SEGMENTS
     )]
-    TooComplex { scans: u32, passes: u32 },
+    TooComplex {
+        scans: u32,
+        passes: u32,
+        segments: u32,
+    },
     /// Decoding would need more memory than one request may use: `needed` bytes
     /// (input included) for the requested thumbnails or for one of
     /// [`MAX_THUMBNAIL_HEIGHT`], against `budget` ([`REQUEST_MEMORY_BYTES`]).
@@ -208,35 +210,33 @@ pub fn thumbnails(
     };
     let upright = orientation::apply(upright, probe.orientation);
 
-    // Resize everything first and drop the decoded image before encoding, so the
-    // encoders' buffers never coexist with it. A thumbnail as large as the decoded
+    // Each thumbnail is encoded as soon as it is resized, so only one is held as
+    // pixels. The last one resized is encoded after the decoded image is dropped,
+    // so the largest encoder never coexists with it; one as large as the decoded
     // image (no downscale needed) takes its buffer instead of a copy.
     let mut resizer = resize::Resizer::new();
     let translucent = upright.is_translucent();
     let same_size = sizes
         .iter()
         .rposition(|&(w, h)| (w, h) == (upright.width, upright.height));
-    let mut resized: Vec<Option<pixels::Pixels>> = sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &(w, h))| match same_size {
-            Some(last) if i == last => Ok(None),
-            _ => resizer.resize(&upright, w, h).map(Some),
-        })
-        .collect::<Result<_, _>>()?;
-    drop(resizer);
-    if let Some(last) = same_size {
-        resized[last] = Some(upright.unpremultiplied());
-    } else {
-        drop(upright);
+    let resized: Vec<usize> = (0..sizes.len()).filter(|&i| Some(i) != same_size).collect();
+    let mut thumbnails: Vec<Option<Thumbnail>> = vec![None; sizes.len()];
+    let mut pending = None;
+    for &i in &resized {
+        let (w, h) = sizes[i];
+        let pixels = resizer.resize(&upright, w, h)?;
+        if Some(&i) == resized.last() {
+            pending = Some((i, pixels));
+        } else {
+            thumbnails[i] = Some(encode::encode(pixels, translucent)?);
+        }
     }
-    let resized = resized.into_iter().flatten();
-
-    let thumbnails = resized
-        .into_iter()
-        .map(|pixels| encode::encode(pixels, translucent))
-        .collect::<Result<_, _>>()?;
-    Ok((probe, thumbnails))
+    drop(resizer);
+    let kept = same_size.map(|i| (i, upright.unpremultiplied()));
+    for (i, pixels) in pending.into_iter().chain(kept) {
+        thumbnails[i] = Some(encode::encode(pixels, translucent)?);
+    }
+    Ok((probe, thumbnails.into_iter().flatten().collect()))
 }
 
 /// The size of the thumbnail of an upright `width` x `height` image for a

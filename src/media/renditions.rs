@@ -216,7 +216,9 @@ pub fn image_error(error: imaging::ImageError) -> ApiError {
         )),
         UnsupportedFormat { name } => ApiError::Validation(FieldErrors::single(
             "img",
-            format!("{name} images cannot be processed here; send JPEG, PNG, WebP, GIF, BMP or TIFF."),
+            format!(
+                "{name} images cannot be processed here; send JPEG, PNG, WebP, GIF, BMP or TIFF."
+            ),
         )),
         Corrupt(_) => ApiError::Validation(FieldErrors::single(
             "img",

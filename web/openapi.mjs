@@ -45,6 +45,10 @@ const imageResponses = (headOnly) => ({
       content: {
         "image/jpeg": { schema: { type: "string", contentMediaType: "image/jpeg" } },
         "image/png": { schema: { type: "string", contentMediaType: "image/png" } },
+        "image/webp": { schema: { type: "string", contentMediaType: "image/webp" } },
+        "image/gif": { schema: { type: "string", contentMediaType: "image/gif" } },
+        "image/bmp": { schema: { type: "string", contentMediaType: "image/bmp" } },
+        "image/tiff": { schema: { type: "string", contentMediaType: "image/tiff" } },
       },
     }),
   },
@@ -118,7 +122,7 @@ const paths = {
       tags: ["Pictures"], summary: "Upload a picture",
       description: "Multipart `name` (1 to 100 characters) and `img` (a PNG or JPEG file; the content decides the type). The original and every thumbnail of your tier are stored before the answer.",
       security: authed,
-      requestBody: { required: true, content: { "multipart/form-data": { schema: ref("Upload"), encoding: { img: { contentType: "image/png, image/jpeg" } } } } },
+      requestBody: { required: true, content: { "multipart/form-data": { schema: ref("Upload"), encoding: { img: { contentType: "image/jpeg, image/png, image/webp, image/gif, image/bmp, image/tiff" } } } } },
       responses: { 201: { description: "Stored.", content: json(ref("Picture")) }, ...errors(400, 401, 413, 503) },
     },
   },
@@ -308,7 +312,7 @@ const schemas = {
       created_at: { type: "string", format: "date-time" },
       width: { type: "integer", minimum: 1 },
       height: { type: "integer", minimum: 1 },
-      content_type: { enum: ["image/jpeg", "image/png"] },
+      content_type: { enum: ["image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"] },
       size: { type: "integer", minimum: 1 },
     },
   },
@@ -384,7 +388,7 @@ const doc = {
   info: {
     title: "storagetiers",
     version,
-    summary: "Tiered image service: upload PNG and JPEG pictures, get the thumbnails of your tier, share them through expiring links.",
+    summary: "Tiered image service: upload JPEG, PNG, WebP, GIF, BMP or TIFF pictures, get the thumbnails of your tier, share them through expiring links.",
     description: [
       "Every body is JSON unless stated. Errors are `{\"detail\": \"...\"}`, or for invalid input (400) a list of messages per field.",
       "Paths work with and without a trailing slash; both are listed.",

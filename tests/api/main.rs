@@ -7,6 +7,7 @@ mod accounts;
 mod client;
 mod cold_start;
 mod contract;
+mod formats;
 mod jwt;
 mod last_admin;
 mod links;

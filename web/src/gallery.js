@@ -135,7 +135,7 @@ function view(picture, url) {
 
 /** The upload panel: a drop zone, the file picker and one row per chosen file. */
 function uploadPanel(me, onUploaded) {
-  const input = h("input", { type: "file", id: "file-input", accept: "image/png,image/jpeg", multiple: true, class: "visually-hidden", tabindex: "-1" });
+  const input = h("input", { type: "file", id: "file-input", accept: "image/jpeg,image/png,image/webp,image/gif,image/bmp,image/tiff", multiple: true, class: "visually-hidden", tabindex: "-1" });
   const queue = h("ul", { class: "queue", id: "upload-queue" });
   const start = h("button", { type: "button", class: "primary", id: "upload-start", hidden: true, onclick: () => uploadAll() }, "Upload");
   const clear = h("button", { type: "button", class: "ghost", hidden: true, onclick: () => {

@@ -38,10 +38,13 @@ enum FormValue {
 impl TestApp {
     fn new() -> Self {
         let config = Config::for_tests();
+        let blobs = MemoryBlobs::default();
+        // Objects are written "now", as the clock says.
+        blobs.now_ms.set(T0);
         Self {
             app: App {
                 db: SqliteDb::migrated(),
-                blobs: MemoryBlobs::default(),
+                blobs,
                 cache: MemoryCache::default(),
                 clock: TestClock(Cell::new(T0)),
                 kdf: RustKdf,

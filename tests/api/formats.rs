@@ -81,7 +81,9 @@ fn tiff(width: u32, height: u32) -> Vec<u8> {
 fn webp_gif_bmp_and_tiff_are_stored_as_sent_and_thumbnailed_as_jpeg() {
     let client = Client::from_env();
     let user = new_user(&client, "Premium");
-    let cases: Vec<(&str, Vec<u8>, &str, (u32, u32))> = vec![
+    // (upload name, bytes, stored content type, upright size)
+    type Case<'a> = (&'a str, Vec<u8>, &'a str, (u32, u32));
+    let cases: Vec<Case> = vec![
         ("webp", LOSSY_WEBP.to_vec(), "image/webp", (480, 320)),
         ("gif", GIF.to_vec(), "image/gif", (1, 1)),
         ("bmp", bmp(300, 240), "image/bmp", (300, 240)),

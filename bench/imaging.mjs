@@ -9,13 +9,14 @@ import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync, statSy
 import { join, basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
+import { formatRows, printFormatRows } from "./formats.mjs";
 
 sharp.concurrency(1);
 sharp.cache(false);
 
 const RUNS = Math.max(5, Number(process.env.RUNS ?? 7)); // the brief asks for at least 5
 const HEIGHTS = [200, 400];
-const TALLEST = 2000; // the service bounds thumbnail heights to this
+const TALLEST = 1000; // imaging::MAX_THUMBNAIL_HEIGHT: the service bounds thumbnail heights to this
 
 /** Peak linear memory of a fresh instance making one TALLEST-px thumbnail, or its refusal. */
 function tallPeak(bytes) {
@@ -241,5 +242,11 @@ const results = {
   max_pixels: MAX_PIXELS,
   max_pixel_images: maxRows,
 };
+// WebP, GIF, BMP and TIFF (bench/formats.mjs): the same measures per format file.
+results.formats = await formatRows({
+  instance, sharpThumbnails, ssim, median, runs: RUNS, heights: HEIGHTS, tallest: TALLEST,
+  here, images: process.env.BENCH_IMAGES,
+});
+printFormatRows(results.formats, TALLEST);
 mkdirSync(join(here, "results"), { recursive: true });
 writeFileSync(join(here, "results", "imaging.json"), JSON.stringify(results, null, 2) + "\n");

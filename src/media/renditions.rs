@@ -212,7 +212,13 @@ pub fn image_error(error: imaging::ImageError) -> ApiError {
     match error {
         Unsupported => ApiError::Validation(FieldErrors::single(
             "img",
-            "Upload a valid image. Only PNG and JPEG files are accepted.",
+            "Upload a valid image: JPEG, PNG, WebP, GIF, BMP or TIFF.",
+        )),
+        UnsupportedFormat { name } => ApiError::Validation(FieldErrors::single(
+            "img",
+            format!(
+                "{name} images cannot be processed here; send JPEG, PNG, WebP, GIF, BMP or TIFF."
+            ),
         )),
         Corrupt(_) => ApiError::Validation(FieldErrors::single(
             "img",

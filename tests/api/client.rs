@@ -246,11 +246,13 @@ impl Client {
             .collect();
         let mut body = Vec::new();
         response.into_reader().read_to_end(&mut body).unwrap();
-        Reply {
+        let reply = Reply {
             status,
             headers,
             body,
-        }
+        };
+        crate::contract::check(method, path, &reply);
+        reply
     }
 
     /// A request without a body, with an optional bearer token and more headers.

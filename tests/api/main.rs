@@ -6,6 +6,7 @@
 mod accounts;
 mod client;
 mod cold_start;
+mod contract;
 mod jwt;
 mod last_admin;
 mod links;

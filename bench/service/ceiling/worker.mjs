@@ -9,6 +9,8 @@ let plain = null;
 export default {
   async fetch(request) {
     const cache = caches.default;
+    // bench/service/run waits for this before it measures anything.
+    if (new URL(request.url).pathname === "/ready") return new Response("ready");
     // Warm-up: the bench PUTs the service's own thumbnail bytes once, so both serve the same size.
     if (request.method === "PUT") {
       const body = await request.arrayBuffer();

@@ -35,6 +35,8 @@ fn encode_jpeg(pixels: Pixels) -> Result<Thumbnail, ImageError> {
             jpeg_encoder::ColorType::Rgb,
         )
         .map_err(|e| ImageError::Corrupt(format!("cannot encode JPEG: {e}")))?;
+    // The vector grew by doubling; the service keeps thumbnails until all are stored.
+    bytes.shrink_to_fit();
     Ok(Thumbnail {
         height: pixels.height,
         width: pixels.width,
@@ -60,6 +62,7 @@ fn encode_png(pixels: Pixels) -> Result<Thumbnail, ImageError> {
     std::io::Write::write_all(&mut stream, &pixels.data).map_err(io_error)?;
     stream.finish().map_err(png_error)?;
     drop(writer);
+    bytes.shrink_to_fit();
     Ok(Thumbnail {
         height: pixels.height,
         width: pixels.width,

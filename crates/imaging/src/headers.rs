@@ -24,6 +24,8 @@ pub(crate) enum HeaderFormat {
     /// The frame's geometry, which decides the decoder's memory.
     Jpeg(Frame),
     Png(PngHeader),
+    /// WebP, GIF, BMP or TIFF (crates/imaging/src/formats).
+    Other(crate::formats::OtherHeader),
 }
 
 #[derive(Clone, Debug)]
@@ -43,6 +45,7 @@ impl Header {
         let (format, may_have_alpha) = match &self.format {
             HeaderFormat::Jpeg(_) => (Format::Jpeg, false),
             HeaderFormat::Png(png) => (Format::Png, png.has_alpha),
+            HeaderFormat::Other(other) => (other.format, other.may_have_alpha),
         };
         Probe {
             format,
@@ -59,8 +62,15 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Header, ImageError> 
         read_png(bytes)?
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         read_jpeg(bytes)?
+    } else if let Some(other) = crate::formats::read(bytes, limits)? {
+        Header {
+            format: HeaderFormat::Other(other),
+            stored_width: other.width,
+            stored_height: other.height,
+            orientation: other.orientation,
+        }
     } else {
-        return Err(ImageError::Unsupported);
+        return Err(crate::formats::refusal(bytes));
     };
     let pixels = u64::from(header.stored_width) * u64::from(header.stored_height);
     if pixels > limits.max_pixels {
@@ -148,6 +158,7 @@ fn read_png(bytes: &[u8]) -> Result<Header, ImageError> {
 fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
     let mut at = 2;
     let mut orientation = Orientation::Normal;
+    let (mut metadata_bytes, mut segments) = (0, 0);
     loop {
         // Markers may be padded with any number of 0xFF bytes.
         while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
@@ -173,9 +184,10 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
             }
             // SOF0 baseline, SOF1 extended, SOF2 progressive: what we decode.
             0xC0..=0xC2 => {
-                let header = read_frame(segment, marker == 0xC2, orientation)?;
-                if let HeaderFormat::Jpeg(frame) = &header.format {
-                    scans::check(bytes, at + len, frame)?;
+                let mut header = read_frame(segment, marker == 0xC2, orientation)?;
+                if let HeaderFormat::Jpeg(frame) = &mut header.format {
+                    let after = scans::check(bytes, at + len, frame, segments)?;
+                    frame.metadata_bytes = metadata_bytes + after;
                 }
                 return Ok(header);
             }
@@ -184,6 +196,10 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
             0xDA | 0xD9 => return Err(corrupt("JPEG has no frame header")),
             _ => {}
         }
+        if scans::is_metadata(marker) {
+            metadata_bytes += len as u64;
+        }
+        segments += 1;
         at += len;
     }
 }

@@ -7,7 +7,10 @@
 //! or 1/8 scale in the DCT domain, PNGs are box-reduced row by row while they
 //! inflate, and only one decoded image is alive at a time.
 
+#[cfg(feature = "avif")]
+mod avif;
 mod encode;
+pub mod formats;
 mod headers;
 mod jpeg;
 mod orientation;
@@ -17,6 +20,11 @@ mod png_stream;
 mod resize;
 mod scans;
 
+#[cfg(feature = "avif")]
+pub use avif::{
+    avif_from_thumbnail, encode_avif, AvifSettings, AvifThumbnail, AVIF_CONTENT_TYPE,
+    AVIF_MAX_PIXELS,
+};
 pub use orientation::Orientation;
 
 /// The tallest thumbnail the service may ask for: the one source of this rule
@@ -35,6 +43,14 @@ pub const REQUEST_MEMORY_BYTES: u64 = 94 * 1024 * 1024;
 pub enum Format {
     Png,
     Jpeg,
+    /// Read only (lossy, lossless, with alpha; the first frame of an animation).
+    WebP,
+    /// Read only: the first frame.
+    Gif,
+    /// Read only.
+    Bmp,
+    /// Read only: 8/16-bit grey, RGB or CMYK, uncompressed, LZW, Deflate or PackBits.
+    Tiff,
 }
 
 impl Format {
@@ -43,6 +59,10 @@ impl Format {
         match self {
             Format::Png => "image/png",
             Format::Jpeg => "image/jpeg",
+            Format::WebP => "image/webp",
+            Format::Gif => "image/gif",
+            Format::Bmp => "image/bmp",
+            Format::Tiff => "image/tiff",
         }
     }
 }
@@ -57,13 +77,10 @@ pub struct Limits {
 impl Default for Limits {
     /// 25 megapixels: every 24 MP camera photo (6000x4000) fits with a little margin.
     ///
-    /// Measured by `bench/run-imaging` on the release wasm build, a 25 MP baseline
-    /// or progressive JPEG, or RGBA PNG, peaks at 8–80 MiB of linear memory for the
-    /// 400 and 200 px thumbnails, under the 96 MiB we allow ourselves in the 128 MB
-    /// isolate. Requests whose decode would not fit anyway (a tall thumbnail of a
-    /// large progressive JPEG, a big PNG input) are refused with
-    /// [`ImageError::TooManyPixels`] before decoding; crates/imaging/README.md has
-    /// the figures.
+    /// Memory is bounded separately, from the headers: [`plan`] refuses with
+    /// [`ImageError::TooMuchMemory`] what would not fit [`REQUEST_MEMORY_BYTES`]
+    /// (a large progressive JPEG with a big input, a wide panorama);
+    /// crates/imaging/README.md has the figures.
     fn default() -> Self {
         Limits {
             max_pixels: 25_000_000,
@@ -98,33 +115,42 @@ pub struct Thumbnail {
 /// Why an upload was refused.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ImageError {
-    /// The bytes are not a PNG or a JPEG (GIF, WebP, text...), or use a JPEG
-    /// coding we do not decode (arithmetic, 12-bit).
-    #[error("unsupported image format: only PNG and JPEG are accepted")]
+    /// The bytes are not an image format we know, or use a coding we do not
+    /// decode (arithmetic or 12-bit JPEG, palette or fax TIFF...).
+    #[error("unsupported image format: send JPEG, PNG, WebP, GIF, BMP or TIFF")]
     Unsupported,
+    /// A format recognised by its signature that cannot be decoded here: "HEIC",
+    /// "HEIF", "AVIF", "JPEG XL", "SVG" or "PDF" (400; nothing is stored).
+    #[error("{name} files cannot be processed; send JPEG, PNG, WebP, GIF, BMP or TIFF")]
+    UnsupportedFormat { name: &'static str },
     /// The bytes start like a PNG or JPEG but are truncated or invalid.
     #[error("corrupt image: {0}")]
     Corrupt(String),
-    /// The declared size is larger than the limits allow, or (progressive JPEGs,
-    /// and tall thumbnails of large JPEGs that need a full-scale decode) the
-    /// decoder's working memory would not fit the isolate; `max` is then the
-    /// pixel count that would. Refused from the headers, before any decoding.
+    /// The declared size is larger than [`Limits::max_pixels`] (`max`). Refused
+    /// from the headers, before any decoding.
     #[error("image of {width}x{height} pixels exceeds the limit of {max} pixels")]
     TooManyPixels { width: u32, height: u32, max: u64 },
     /// A requested thumbnail height was zero.
     #[error("thumbnail height must be at least 1, got {0}")]
     InvalidHeight(u32),
-    /// A JPEG whose scans would cost far more decoding work than a real photo of
-    /// its size (a small file repeating hundreds of progressive scans over a
-    /// large declared image). Counted from the markers, before decoding:
-    /// `scans` seen so far, `passes` = blocks they touch / blocks in the image.
+    /// A JPEG whose markers would cost far more decoding work than a real photo
+    /// of its size: a small file repeating hundreds of progressive scans over a
+    /// large declared image, or made of thousands of tiny segments. Counted from
+    /// the markers, before decoding: `scans` and `segments` seen so far,
+    /// `passes` = blocks the scans touch / blocks in the image.
     #[error(
-        "JPEG too costly to decode: {scans} scans amounting to {passes} passes over the image \
-         (at most {max_scans} scans and {max_passes} passes are accepted)",
+        "JPEG too costly to decode: {scans} scans amounting to {passes} passes over the image, \
+         {segments} marker segments (at most {max_scans} scans, {max_passes} passes and \
+         {max_segments} segments are accepted)",
         max_scans = scans::MAX_SCANS,
-        max_passes = scans::MAX_PROGRESSIVE_PASSES
+        max_passes = scans::MAX_PROGRESSIVE_PASSES,
+        max_segments = scans::MAX_SEGMENTS
     )]
-    TooComplex { scans: u32, passes: u32 },
+    TooComplex {
+        scans: u32,
+        passes: u32,
+        segments: u32,
+    },
     /// Decoding would need more memory than one request may use: `needed` bytes
     /// (input included) for the requested thumbnails or for one of
     /// [`MAX_THUMBNAIL_HEIGHT`], against `budget` ([`REQUEST_MEMORY_BYTES`]).
@@ -158,6 +184,23 @@ pub fn plan(bytes: &[u8], heights: &[u32], limits: &Limits) -> Result<Plan, Imag
     }
     let probe = header.probe();
     let input = bytes.len() as u64;
+    if let headers::HeaderFormat::Other(other) = &header.format {
+        // Decoded at full size; the header's pixel limit already covers a
+        // MAX_THUMBNAIL_HEIGHT thumbnail (formats::read).
+        let peak = formats::plan(other, heights).peak;
+        let needed = input.saturating_add(peak);
+        if needed > REQUEST_MEMORY_BYTES {
+            return Err(ImageError::TooMuchMemory {
+                needed,
+                budget: REQUEST_MEMORY_BYTES,
+            });
+        }
+        return Ok(Plan {
+            probe,
+            peak_bytes: peak,
+            reduction: plan::Reduction::FullSize,
+        });
+    }
     plan::estimate(
         &header,
         input,
@@ -205,38 +248,41 @@ pub fn thumbnails(
     let upright = match planned.reduction {
         plan::Reduction::Jpeg { block_side } => jpeg::decode_scaled(bytes, block_side)?,
         plan::Reduction::Png { factor } => png_stream::decode_reduced(bytes, factor)?,
+        // Full-size decoders: their own pipeline, which keeps the full image unrotated.
+        plan::Reduction::FullSize => {
+            let other = formats::read(bytes, limits)?.ok_or(ImageError::Unsupported)?;
+            return formats::thumbnails(bytes, &other, heights).map(|t| (probe, t));
+        }
     };
     let upright = orientation::apply(upright, probe.orientation);
 
-    // Resize everything first and drop the decoded image before encoding, so the
-    // encoders' buffers never coexist with it. A thumbnail as large as the decoded
+    // Each thumbnail is encoded as soon as it is resized, so only one is held as
+    // pixels. The last one resized is encoded after the decoded image is dropped,
+    // so the largest encoder never coexists with it; one as large as the decoded
     // image (no downscale needed) takes its buffer instead of a copy.
     let mut resizer = resize::Resizer::new();
     let translucent = upright.is_translucent();
     let same_size = sizes
         .iter()
         .rposition(|&(w, h)| (w, h) == (upright.width, upright.height));
-    let mut resized: Vec<Option<pixels::Pixels>> = sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &(w, h))| match same_size {
-            Some(last) if i == last => Ok(None),
-            _ => resizer.resize(&upright, w, h).map(Some),
-        })
-        .collect::<Result<_, _>>()?;
-    drop(resizer);
-    if let Some(last) = same_size {
-        resized[last] = Some(upright.unpremultiplied());
-    } else {
-        drop(upright);
+    let resized: Vec<usize> = (0..sizes.len()).filter(|&i| Some(i) != same_size).collect();
+    let mut thumbnails: Vec<Option<Thumbnail>> = vec![None; sizes.len()];
+    let mut pending = None;
+    for &i in &resized {
+        let (w, h) = sizes[i];
+        let pixels = resizer.resize(&upright, w, h)?;
+        if Some(&i) == resized.last() {
+            pending = Some((i, pixels));
+        } else {
+            thumbnails[i] = Some(encode::encode(pixels, translucent)?);
+        }
     }
-    let resized = resized.into_iter().flatten();
-
-    let thumbnails = resized
-        .into_iter()
-        .map(|pixels| encode::encode(pixels, translucent))
-        .collect::<Result<_, _>>()?;
-    Ok((probe, thumbnails))
+    drop(resizer);
+    let kept = same_size.map(|i| (i, upright.unpremultiplied()));
+    for (i, pixels) in pending.into_iter().chain(kept) {
+        thumbnails[i] = Some(encode::encode(pixels, translucent)?);
+    }
+    Ok((probe, thumbnails.into_iter().flatten().collect()))
 }
 
 /// The size of the thumbnail of an upright `width` x `height` image for a

@@ -15,6 +15,8 @@ const MIB: u64 = 1024 * 1024;
 /// Small allocations no formula follows: Huffman and quantisation tables,
 /// the PNG inflater's window and tables, encoder state, vectors of thumbnails.
 const FIXED_SLACK: u64 = MIB;
+/// 1%: the rest of what no formula follows.
+const RELATIVE_SLACK_DIVISOR: u64 = 100;
 
 /// How the decoder shrinks the image while decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub(crate) enum Reduction {
     Jpeg { block_side: u32 },
     /// PNG: side of the boxes rows are summed into.
     Png { factor: u32 },
+    /// WebP, GIF, BMP, TIFF: decoded at full size (`formats` plans those).
+    FullSize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +63,8 @@ pub(crate) fn estimate(
             }
             factors
         }
+        // Planned by `formats::plan`; never reaches here.
+        HeaderFormat::Other(_) => Vec::new(),
     };
     let mut needed = u64::MAX;
     for reduction in candidates {
@@ -105,12 +111,13 @@ fn peak_bytes(header: &Header, reduction: Reduction, sizes: &[(u32, u32)]) -> u6
     } else {
         (width, height)
     };
-    decode
-        .max(orient)
-        .max(resize_and_encode(
-            (upright_width, upright_height, channels),
-            sizes,
-        ))
+    let peak = decode.max(orient).max(resize_and_encode(
+        (upright_width, upright_height, channels),
+        sizes,
+    ));
+    // Decoders allocate a little beyond the buffers followed here, in proportion
+    // to the image (jpeg-decoder's per-row copies, upsampler lines).
+    peak.saturating_add(peak / RELATIVE_SLACK_DIVISOR)
         .saturating_add(FIXED_SLACK)
 }
 
@@ -144,13 +151,16 @@ fn jpeg_decode(frame: &Frame, block_side: u32) -> (u64, (u64, u64, u64)) {
     } else {
         width * height * 3
     };
-    let peak = coefficients + (planes + output + rows).max(output + rgb);
+    // The ICC profile is gathered from its chunks, then joined: twice.
+    let metadata = 2 * frame.metadata_bytes;
+    let peak = metadata + coefficients + (planes + output + rows).max(output + rgb);
     (peak, (width, height, 3))
 }
 
 /// png_stream: the reduced image (allocated up front), the box sums (one band,
-/// or every box for Adam7), the inflater's rows, and at the end, for an RGBA
-/// image that turns out opaque, the RGB copy `into_rgb` may make.
+/// or every box for Adam7) and the inflater's rows; at the end, once the sums
+/// are freed, the RGB copy `into_rgb` may make of an RGBA image that turns out
+/// opaque.
 fn png_decode(
     width: u32,
     height: u32,
@@ -169,83 +179,87 @@ fn png_decode(
     } else {
         0
     };
-    let peak = reduced + sums + rows + opaque_copy;
+    let peak = reduced + (sums + rows).max(opaque_copy);
     (peak, (out_width, out_height, channels))
 }
 
-/// The resize phase holds the decoded image, every thumbnail made so far, the
-/// resizer's growing intermediate buffer and one pass's coefficient tables; the
-/// encode phase holds the thumbnails not yet encoded, the encoded bytes, and one
-/// encoder's working memory.
+/// Follows `thumbnails`: each thumbnail but the last resized is encoded right
+/// after resizing, next to the decoded image, the resizer's buffer (a Vec it
+/// grows by doubling) and the bytes encoded so far; the last one resized, and
+/// the one that takes the decoded image's buffer, are encoded after the decoded
+/// image and the resizer are gone.
 fn resize_and_encode(decoded: (u64, u64, u64), sizes: &[(u32, u32)]) -> u64 {
     let (dw, dh, c) = decoded;
     let image = dw * dh * c;
-    let last_same = sizes
+    let same_size = sizes
         .iter()
         .rposition(|&(w, h)| (u64::from(w), u64::from(h)) == (dw, dh));
-    let (mut thumbs, mut buffer, mut resize_peak) = (0u64, 0u64, image);
-    for (i, &(w, h)) in sizes.iter().enumerate() {
-        let (w, h) = (u64::from(w), u64::from(h));
+    let resized: Vec<usize> = (0..sizes.len()).filter(|&i| Some(i) != same_size).collect();
+    let pixels = |i: usize| u64::from(sizes[i].0) * u64::from(sizes[i].1);
+    let (mut peak, mut buffer, mut encoded, mut pending) = (image, 0u64, 0u64, 0u64);
+    for &i in &resized {
+        let (w, h) = (u64::from(sizes[i].0), u64::from(sizes[i].1));
         let thumb = w * h * c;
-        if Some(i) == last_same {
-            continue; // takes the decoded image's buffer
-        }
-        if (w, h) == (dw, dh) {
-            thumbs += thumb; // a plain copy
-            resize_peak = resize_peak.max(image + buffer + thumbs);
-            continue;
-        }
-        // fast_image_resize runs the vertical pass first into a src-width,
-        // dst-height buffer it keeps and grows like a Vec (doubling).
-        let needed = (dw + 1) * h * c;
-        let grown = if needed > buffer {
-            needed.max(2 * buffer)
+        // fast_image_resize runs the vertical pass first, into a buffer of the
+        // source's width and the thumbnail's height (plus one pixel of alignment);
+        // an unchanged size is a plain copy.
+        let (grown, tables) = if (w, h) == (dw, dh) {
+            (buffer, 0)
+        } else {
+            let needed = (dw + 1) * h * c;
+            let grown = if needed > buffer {
+                needed.max(2 * buffer)
+            } else {
+                buffer
+            };
+            (grown, 16 * (dw + dh) * (1 + dh / h.max(1)) + 16 * (w + h))
+        };
+        let buffers = if grown > buffer {
+            buffer + grown
         } else {
             buffer
         };
-        let tables = 16 * (dw + dh) * (1 + dh / h.max(1)) + 16 * (w + h);
-        resize_peak = resize_peak.max(image + buffer + grown + thumbs + thumb + tables);
+        peak = peak.max(image + buffers + thumb + tables + encoded);
         buffer = grown;
-        thumbs += thumb;
+        if Some(&i) == resized.last() {
+            pending = thumb;
+        } else {
+            peak = peak.max(image + buffer + thumb + encoder_bytes(pixels(i), c) + encoded);
+            encoded += encoded_bytes(pixels(i), c);
+        }
     }
-    if last_same.is_some() {
-        thumbs += image;
+    // The end: the last resized thumbnail, then the decoded image's own buffer.
+    let kept = if same_size.is_some() { image } else { 0 };
+    if let Some(&last) = resized.last() {
+        peak = peak.max(pending + kept + encoder_bytes(pixels(last), c) + encoded);
+        encoded += encoded_bytes(pixels(last), c);
     }
-    let encoding = sizes
-        .iter()
-        .map(|&(w, h)| encoder_bytes(u64::from(w) * u64::from(h), c))
-        .max()
-        .unwrap_or(0);
-    let encoded: u64 = sizes
-        .iter()
-        .map(|&(w, h)| encoded_bytes(u64::from(w) * u64::from(h), c))
-        .sum();
-    resize_peak.max(thumbs + encoded + encoding)
+    if let Some(i) = same_size {
+        peak = peak.max(kept + encoder_bytes(pixels(i), c) + encoded);
+    }
+    peak
 }
 
 /// One encoder's working memory besides its input: jpeg-encoder keeps every
-/// block (3 bytes a pixel at 4:2:0) when it optimises Huffman tables; either
-/// encoder's output vector may be reallocating (old and new capacity at once).
+/// block (3 bytes a pixel at 4:2:0) when it optimises Huffman tables; the
+/// output vector grows by doubling, so while it reallocates it holds half
+/// its final capacity more.
 fn encoder_bytes(pixels: u64, channels: u64) -> u64 {
-    if channels == 3 {
-        let blocks = if pixels <= crate::encode::OPTIMIZED_HUFFMAN_MAX_PIXELS {
-            3 * pixels
-        } else {
-            0
-        };
-        blocks + 2 * encoded_bytes(pixels, channels)
+    let blocks = if channels == 3 && pixels <= crate::encode::OPTIMIZED_HUFFMAN_MAX_PIXELS {
+        3 * pixels
     } else {
-        2 * encoded_bytes(pixels, channels)
-    }
+        0
+    };
+    blocks + 3 * encoded_bytes(pixels, channels) / 2 + 64 * 1024
 }
 
-/// Capacity the encoded bytes may keep: a JPEG thumbnail at q85 stays well
-/// under half its RGB size; a PNG barely compresses noise, and its vector
-/// doubles past the final length.
+/// Capacity the encoded bytes keep (the encoders shrink it to the length): a
+/// JPEG thumbnail at q85 stays well under half its RGB size; a PNG of noise
+/// barely compresses, so up to its raw size and a filter byte a row.
 fn encoded_bytes(pixels: u64, channels: u64) -> u64 {
     if channels == 3 {
         3 * pixels / 2
     } else {
-        2 * (pixels * channels + pixels / 64) + 1024
+        pixels * channels + pixels / 64 + 1024
     }
 }

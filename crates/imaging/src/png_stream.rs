@@ -207,6 +207,8 @@ impl Boxes {
                 "PNG has fewer rows than it declares".into(),
             ));
         }
+        // Free the sums (every box's, for Adam7) before `into_rgb` may copy.
+        self.sums = Vec::new();
         let pixels = Pixels {
             width: self.out_width as u32,
             height: self.out_height as u32,

@@ -17,6 +17,10 @@ pub const MAX_SCANS: u32 = 100;
 /// and refinement scans, 2 more over luma), 6 for grayscale; this leaves room
 /// for scripts with more successive-approximation steps.
 pub const MAX_PROGRESSIVE_PASSES: u64 = 20;
+/// Marker segments of any kind. The decoder parses each (a Huffman table
+/// segment builds lookup tables), so a file made of tiny segments is work too;
+/// real files have a few dozen, a large ICC profile in 64 KB chunks a few more.
+pub const MAX_SEGMENTS: u32 = 1000;
 /// A sequential (baseline) JPEG codes each component once: one pass.
 const MAX_SEQUENTIAL_PASSES: u64 = 1;
 
@@ -28,6 +32,8 @@ pub(crate) struct Frame {
     pub progressive: bool,
     /// (identifier, horizontal, vertical sampling factor) per component, 1 to 4 of them.
     pub components: Vec<(u8, u32, u32)>,
+    /// Bytes of APPn segments, which the decoder copies (EXIF, ICC, XMP).
+    pub metadata_bytes: u64,
 }
 
 impl Frame {
@@ -56,6 +62,7 @@ impl Frame {
             height,
             progressive,
             components,
+            metadata_bytes: 0,
         })
     }
 
@@ -91,11 +98,23 @@ impl Frame {
     }
 }
 
+/// APPn segments: jpeg-decoder keeps a copy of the EXIF, ICC and XMP ones.
+pub(crate) fn is_metadata(marker: u8) -> bool {
+    matches!(marker, 0xE0..=0xEF)
+}
+
 /// Walks every marker after the frame header (which ends at `at`) up to EOI,
 /// and refuses an image whose scans would cost more than a real photo of its
-/// size. A truncated file is left to the decoder, which reports it.
-pub(crate) fn check(bytes: &[u8], mut at: usize, frame: &Frame) -> Result<(), ImageError> {
-    let (mut scans, mut work) = (0u32, 0u64);
+/// size, or that has more than [`MAX_SEGMENTS`] segments (`segments` were seen
+/// before the frame header); returns the bytes of APPn segments on the way. A
+/// truncated file is left to the decoder, which reports it.
+pub(crate) fn check(
+    bytes: &[u8],
+    mut at: usize,
+    frame: &Frame,
+    mut segments: u32,
+) -> Result<u64, ImageError> {
+    let (mut scans, mut work, mut metadata) = (0u32, 0u64, 0u64);
     let total = frame.total_blocks().max(1);
     let max_passes = if frame.progressive {
         MAX_PROGRESSIVE_PASSES
@@ -120,6 +139,17 @@ pub(crate) fn check(bytes: &[u8], mut at: usize, frame: &Frame) -> Result<(), Im
             break;
         };
         at += len.max(2);
+        if is_metadata(marker) {
+            metadata += len as u64;
+        }
+        segments += 1;
+        if segments > MAX_SEGMENTS {
+            return Err(ImageError::TooComplex {
+                scans,
+                passes: u32::try_from(work.div_ceil(total)).unwrap_or(u32::MAX),
+                segments,
+            });
+        }
         if marker != 0xDA {
             continue;
         }
@@ -130,10 +160,11 @@ pub(crate) fn check(bytes: &[u8], mut at: usize, frame: &Frame) -> Result<(), Im
             return Err(ImageError::TooComplex {
                 scans,
                 passes: u32::try_from(passes).unwrap_or(u32::MAX),
+                segments,
             });
         }
     }
-    Ok(())
+    Ok(metadata)
 }
 
 /// The offset of the next marker's 0xFF at or after `at`, skipping entropy-coded

@@ -78,27 +78,20 @@ fn a_small_jpeg_repeating_a_thousand_empty_scans_over_a_large_image_is_refused_b
     let probed = probe(&bomb, &Limits::default());
 
     // Assert: the walk stops at the first scan over the bound, long before the 1000th.
-    let Err(ImageError::TooComplex { scans, passes }) = thumbnailed else {
+    let Err(refusal @ ImageError::TooComplex { scans, passes, .. }) = thumbnailed else {
         panic!("expected TooComplex, got {thumbnailed:?}");
     };
     assert!(scans <= 21, "{scans} scans");
     assert!(passes > 20, "{passes} passes");
-    assert_eq!(
-        planned.map(|_| ()),
-        Err(ImageError::TooComplex { scans, passes })
-    );
-    assert_eq!(
-        probed.map(|_| ()),
-        Err(ImageError::TooComplex { scans, passes })
-    );
-    assert!(ImageError::TooComplex { scans, passes }
-        .to_string()
-        .contains("scans"));
+    assert_eq!(planned.map(|_| ()), Err(refusal.clone()));
+    assert_eq!(probed.map(|_| ()), Err(refusal.clone()));
+    assert!(refusal.to_string().contains("21 scans"), "{refusal}");
 }
 
 #[test]
 fn the_same_file_with_as_many_scans_as_libjpeg_writes_is_accepted_by_probe() {
-    // Arrange: ten DC scans (6 passes over 4:2:0 blocks) stay within the bound.
+    // Arrange: ten scans over every block (10 passes; libjpeg's whole script
+    // costs about 5.3) stay within the bound.
     let ten = scan_bomb(10);
 
     // Act
@@ -147,12 +140,42 @@ fn a_baseline_jpeg_that_codes_its_components_twice_is_refused() {
     let result = probe(&twice, &Limits::default());
 
     // Assert
-    assert_eq!(
-        result,
-        Err(ImageError::TooComplex {
-            scans: 2,
-            passes: 2
-        })
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::TooComplex {
+                scans: 2,
+                passes: 2,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_jpeg_made_of_thousands_of_tiny_table_segments_is_refused() {
+    // Arrange: a valid small frame, then 5000 Huffman table segments, each of
+    // which the decoder would parse and build lookup tables for.
+    let genuine = progressive_jpeg(16, 16);
+    let (head, last) = split_last_scan(&genuine);
+    let mut dht = vec![0x00, 1];
+    dht.extend_from_slice(&[0; 15]);
+    dht.push(0);
+    let mut bloated = head;
+    for _ in 0..5000 {
+        bloated.extend(segment(0xC4, &dht));
+    }
+    bloated.extend_from_slice(&last);
+    bloated.extend_from_slice(&[0xFF, 0xD9]);
+
+    // Act
+    let result = probe(&bloated, &Limits::default());
+
+    // Assert: refused as soon as the count passes the bound.
+    assert!(
+        matches!(result, Err(ImageError::TooComplex { segments: 1001, .. })),
+        "{result:?}"
     );
 }
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use imaging::{thumbnails, ImageError, Limits, MAX_THUMBNAIL_HEIGHT};
+use imaging::{plan, thumbnails, ImageError, Limits, Plan, MAX_THUMBNAIL_HEIGHT};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -37,12 +37,16 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Peak heap above what was live before, and whether the thumbnails were made.
-fn peak_while_thumbnailing(bytes: &[u8], heights: &[u32]) -> (usize, Result<(), ImageError>) {
+/// Peak heap above what was live before, whether the thumbnails were made, and the plan.
+fn peak_while_thumbnailing(
+    bytes: &[u8],
+    heights: &[u32],
+) -> (usize, Result<(), ImageError>, Result<Plan, ImageError>) {
+    let planned = plan(bytes, heights, &Limits::default());
     let before = CURRENT.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);
     let result = thumbnails(bytes, heights, &Limits::default()).map(|_| ());
-    (PEAK.load(Ordering::SeqCst) - before, result)
+    (PEAK.load(Ordering::SeqCst) - before, result, planned)
 }
 
 /// The largest 3:2 image the default limits accept.
@@ -51,13 +55,29 @@ fn max_size() -> (u32, u32) {
     (3 * side, 2 * side)
 }
 
+/// A cheap hash of a pixel position, for noise that does not compress.
+fn noise(x: u32, y: u32) -> u32 {
+    let mut h = x.wrapping_mul(0x9E37_79B1) ^ y.wrapping_mul(0x85EB_CA77);
+    h ^= h >> 15;
+    h = h.wrapping_mul(0x2C1B_3C6D);
+    h ^ (h >> 12)
+}
+
+/// The case: a 25 MP progressive 4:2:0 photo of about 13 MB, the
+/// largest the budget admits with a 1000 px thumbnail.
 fn max_pixel_progressive_jpeg() -> Vec<u8> {
     let (w, h) = max_size();
     let pixels = rgb(w, h, |x, y| {
-        [(x / 7) as u8, (y / 5) as u8, ((x ^ y) & 0xFF) as u8]
+        let n = noise(x, y);
+        let grain = |shift: u32| (((n >> shift) & 0xFF) % 44) as u8;
+        [
+            ((x / 7) as u8).wrapping_add(grain(0)),
+            ((y / 5) as u8).wrapping_add(grain(8)),
+            (((x ^ y) & 0xFF) as u8).wrapping_add(grain(16)),
+        ]
     });
     let mut bytes = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 90);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 88);
     encoder.set_progressive(true);
     encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
     encoder
@@ -66,86 +86,141 @@ fn max_pixel_progressive_jpeg() -> Vec<u8> {
     bytes
 }
 
-/// A wide baseline panorama just taller than the tallest thumbnail: a 2000 px
-/// thumbnail of it needs a full-scale decode and an almost 1:1 resize.
+/// A wide baseline panorama: a 1000 px thumbnail of it needs a full-scale
+/// decode, more than the budget, so the upload itself is refused.
 fn baseline_panorama_jpeg() -> Vec<u8> {
-    let (w, h) = (7000, 2050);
+    let (w, h) = (9000, 1900);
     let pixels = rgb(w, h, |x, y| {
         [(x / 7) as u8, (y / 5) as u8, ((x ^ y) & 0xFF) as u8]
     });
     jpeg(w, h, &pixels, None)
 }
 
-fn max_pixel_rgba_png() -> Vec<u8> {
+/// The largest RGBA PNG the limits accept, with noise in its alpha so that it
+/// stays translucent and weighs about what the service's 20 MiB upload limit allows.
+fn max_pixel_rgba_png(interlaced: bool) -> Vec<u8> {
     let (w, h) = max_size();
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut bytes, w, h);
-        encoder.set_color(png::ColorType::Rgba);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().unwrap();
-        let mut stream = writer.stream_writer().unwrap();
-        let mut row = vec![0u8; w as usize * 4];
-        for y in 0..h {
-            for (x, p) in row.chunks_exact_mut(4).enumerate() {
-                p.copy_from_slice(&[
-                    (x / 7) as u8,
-                    (y / 5) as u8,
-                    (x as u32 ^ y) as u8,
-                    (x % 256) as u8,
-                ]);
+    let pixel = |x: u32, y: u32| {
+        [
+            (x / 7) as u8,
+            (y / 5) as u8,
+            (x ^ y) as u8,
+            0xF0 | (noise(x, y) & 0x0F) as u8,
+        ]
+    };
+    // Sub-filtered rows (type 1) of each pass (the whole image when not interlaced).
+    let passes: &[(u32, u32, u32, u32)] = if interlaced {
+        &[
+            (0, 0, 8, 8),
+            (4, 0, 8, 8),
+            (0, 4, 4, 8),
+            (2, 0, 4, 4),
+            (0, 2, 2, 4),
+            (1, 0, 2, 2),
+            (0, 1, 1, 2),
+        ]
+    } else {
+        &[(0, 0, 1, 1)]
+    };
+    let mut raw = Vec::new();
+    for &(x0, y0, dx, dy) in passes {
+        for y in (y0..h).step_by(dy as usize) {
+            raw.push(1);
+            let mut left = [0u8; 4];
+            for x in (x0..w).step_by(dx as usize) {
+                let p = pixel(x, y);
+                raw.extend((0..4).map(|i| p[i].wrapping_sub(left[i])));
+                left = p;
             }
-            std::io::Write::write_all(&mut stream, &row).unwrap();
         }
-        stream.finish().unwrap();
     }
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    let chunk = |bytes: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
+        bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(&crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, u8::from(interlaced)]);
+    chunk(&mut bytes, b"IHDR", &ihdr);
+    chunk(
+        &mut bytes,
+        b"IDAT",
+        &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6),
+    );
+    chunk(&mut bytes, b"IEND", &[]);
     bytes
 }
 
+const MIB: usize = 1024 * 1024;
+
+/// One test in this binary: the counter sees every thread's allocations.
 #[test]
-fn peak_heap_stays_within_the_isolate_budget_for_the_largest_accepted_images() {
+fn peak_heap_stays_within_the_isolate_budget_and_under_the_plan_for_the_largest_accepted_images() {
     // Arrange: the inputs themselves live in the isolate too, so they count.
     let cases = [
         ("kleiber-24mp.jpg", bench_image("kleiber-24mp.jpg")),
+        (
+            "seeding-12mp-exif-rotated.jpg",
+            bench_image("seeding-12mp-exif-rotated.jpg"),
+        ),
         (
             "dragonfly-13mp-progressive.jpg",
             bench_image("dragonfly-13mp-progressive.jpg"),
         ),
         ("life-6mp-alpha.png", bench_image("life-6mp-alpha.png")),
         ("max-pixels progressive JPEG", max_pixel_progressive_jpeg()),
-        ("max-pixels RGBA PNG", max_pixel_rgba_png()),
-        ("7000x2050 baseline JPEG", baseline_panorama_jpeg()),
+        ("max-pixels RGBA PNG", max_pixel_rgba_png(false)),
+        ("max-pixels interlaced RGBA PNG", max_pixel_rgba_png(true)),
     ];
+    let every_height: Vec<u32> = (1..=10).map(|i| i * MAX_THUMBNAIL_HEIGHT / 10).collect();
 
     for (name, bytes) in &cases {
-        // Act
-        let (peak, result) = peak_while_thumbnailing(bytes, &[200, 400]);
-        let (tall_peak, tall_result) = peak_while_thumbnailing(bytes, &[MAX_THUMBNAIL_HEIGHT]);
+        for heights in [&[200, 400][..], &[MAX_THUMBNAIL_HEIGHT], &every_height] {
+            // Act
+            let (peak, result, planned) = peak_while_thumbnailing(bytes, heights);
 
-        // Assert: the usual heights always work; the tallest may be refused up
-        // front (TooManyPixels), but never runs over the budget.
-        let input = bytes.len();
-        eprintln!(
-            "{name}: input {} MiB, peak heap {} MiB at 200+400 px, {} MiB at {MAX_THUMBNAIL_HEIGHT} px ({:?})",
-            input >> 20,
-            peak >> 20,
-            tall_peak >> 20,
-            tall_result
-        );
-        assert_eq!(result, Ok(()), "{name}");
-        assert!(
-            peak + input < BUDGET,
-            "{name}: {} MiB",
-            (peak + input) >> 20
-        );
-        assert!(
-            matches!(tall_result, Ok(()) | Err(ImageError::TooManyPixels { .. })),
-            "{name}: {tall_result:?}"
-        );
-        assert!(
-            tall_peak + input < BUDGET,
-            "{name} at {MAX_THUMBNAIL_HEIGHT} px: {} MiB",
-            (tall_peak + input) >> 20
-        );
+            // Assert: every height up to the maximum is made within the budget,
+            // and the plan bounds the peak from above, not absurdly.
+            let input = bytes.len();
+            let planned = planned
+                .unwrap_or_else(|e| panic!("{name} {heights:?}, {} bytes: {e}", bytes.len()));
+            let predicted = planned.peak_bytes as usize;
+            eprintln!(
+                "{name} {heights:?}: input {:.1} MiB, peak heap {:.1} MiB, planned {:.1} MiB",
+                input as f64 / MIB as f64,
+                peak as f64 / MIB as f64,
+                predicted as f64 / MIB as f64,
+            );
+            assert_eq!(result, Ok(()), "{name} {heights:?}");
+            assert!(
+                peak + input < BUDGET,
+                "{name} {heights:?}: {} MiB",
+                (peak + input) >> 20
+            );
+            assert!(
+                peak <= predicted,
+                "{name} {heights:?}: peak {peak} above the plan's {predicted}"
+            );
+            assert!(
+                predicted <= 2 * peak + 4 * MIB,
+                "{name} {heights:?}: plan {predicted} far above the peak {peak}"
+            );
+        }
     }
+
+    // A wide panorama: 200 px alone would fit, but a 1000 px thumbnail would need
+    // a full-scale decode, so the upload itself is refused, having allocated
+    // next to nothing.
+    let panorama = baseline_panorama_jpeg();
+    let (peak, result, planned) = peak_while_thumbnailing(&panorama, &[200]);
+    assert!(
+        matches!(result, Err(ImageError::TooMuchMemory { needed, budget }) if needed > budget),
+        "{result:?}"
+    );
+    assert_eq!(planned.map(|_| ()), result);
+    assert!(peak < MIB, "{peak}");
 }

@@ -255,21 +255,32 @@ fn an_opaque_png_becomes_a_jpeg_even_with_an_alpha_channel() {
 }
 
 #[test]
-fn gif_webp_text_and_empty_input_are_unsupported_whatever_they_are_called() {
-    // Arrange: content decides; a GIF renamed photo.png is still a GIF.
+fn text_and_empty_input_are_unsupported_and_truncated_gif_and_webp_corrupt_whatever_they_are_called(
+) {
+    // Arrange: content decides; a GIF renamed photo.png is still a GIF (cut short here).
     let gif_named_png =
         b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04".to_vec();
     let webp = b"RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00".to_vec();
     let text = b"hello, this is not a picture\n".to_vec();
+    let cases = [
+        (gif_named_png, false),
+        (webp, false),
+        (text, true),
+        (Vec::new(), true),
+    ];
 
-    for bytes in [gif_named_png, webp, text, Vec::new()] {
+    for (bytes, unsupported) in cases {
         // Act
         let probed = probe(&bytes, &Limits::default());
         let thumbed = thumbnails(&bytes, &[200], &Limits::default());
 
         // Assert
-        assert_eq!(probed, Err(ImageError::Unsupported));
-        assert_eq!(thumbed.map(|_| ()), Err(ImageError::Unsupported));
+        if unsupported {
+            assert_eq!(probed, Err(ImageError::Unsupported));
+        } else {
+            assert!(matches!(probed, Err(ImageError::Corrupt(_))), "{probed:?}");
+        }
+        assert_eq!(thumbed.map(|_| ()), probed.map(|_| ()));
     }
 }
 

@@ -80,6 +80,7 @@ pub fn decode(thumbnail: &imaging::Thumbnail) -> (Vec<u8>, usize) {
             buf.truncate(info.buffer_size());
             (buf, info.color_type.samples())
         }
+        other => panic!("thumbnails are JPEG or PNG, not {other:?}"),
     }
 }
 

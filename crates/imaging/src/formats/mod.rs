@@ -1,0 +1,202 @@
+//! WebP, GIF, BMP and TIFF input: signatures, header limits, the memory each needs, and their thumbnail pipeline.
+//!
+//! Unlike JPEG (DCT scaling) and PNG (row streaming), these are decoded at full
+//! size by the `image` crate's pure-Rust decoders (the `tiff` crate directly,
+//! which saves a full-size copy), so the memory a decode needs grows with the
+//! pixel count times a per-coding factor, and the pixel limit of each format is
+//! derived from that factor: see [`max_pixels`] and crates/imaging/README.md.
+//! Formats we cannot decode at all (HEIC, AVIF, JPEG XL, SVG, PDF) are named in
+//! the refusal ([`crate::ImageError::UnsupportedFormat`]).
+
+mod decode;
+pub(crate) mod header;
+mod sniff;
+
+pub(crate) use decode::thumbnails;
+pub(crate) use header::OtherHeader;
+pub(crate) use sniff::refusal;
+
+use crate::{ImageError, Limits};
+use header::Kind;
+
+/// A header is accepted only if decoding it and making a thumbnail this tall
+/// fits [`HEADER_BUDGET`], so any tier height can be served later.
+pub(crate) const PLANNED_HEIGHT: u32 = crate::MAX_THUMBNAIL_HEIGHT;
+/// What a decode and its tallest thumbnail may need, before counting the input;
+/// a compressed upload's bytes fit in what is left of [`WORKING_BUDGET`].
+pub(crate) const HEADER_BUDGET: u64 = 80 * 1024 * 1024;
+/// Input bytes plus everything [`peak_bytes`] predicts; the same ceiling as the
+/// JPEG path's (crates/imaging/src/jpeg.rs), which leaves room for allocator slack
+/// under the 96 MiB of linear memory we allow ourselves.
+pub(crate) const WORKING_BUDGET: u64 = crate::REQUEST_MEMORY_BYTES;
+/// Decoder tables, Huffman trees, line buffers, the resizer's coefficients, the
+/// JPEG encoder's block copy (up to 3 MiB for a 1 MP thumbnail).
+const FIXED_OVERHEAD: u64 = 4 * 1024 * 1024;
+
+/// Reads a WebP, GIF, BMP or TIFF header and applies its pixel limit: at most
+/// `limits.max_pixels`, and the decode plus a [`PLANNED_HEIGHT`] thumbnail must
+/// fit [`HEADER_BUDGET`]. `Ok(None)` when the bytes are none of these formats.
+pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Option<OtherHeader>, ImageError> {
+    let Some(header) = header::read(bytes)? else {
+        return Ok(None);
+    };
+    let pixels = u64::from(header.width) * u64::from(header.height);
+    if pixels > limits.max_pixels || pixels > max_pixels(&header) {
+        return Err(ImageError::TooManyPixels {
+            width: header.width,
+            height: header.height,
+            max: limits.max_pixels.min(max_pixels(&header)),
+        });
+    }
+    Ok(Some(header))
+}
+
+/// The pixel count this header's coding (and aspect ratio) may have: memory
+/// grows about linearly with pixels, so scale the image's own count by how far
+/// its plan is from the budget.
+pub(crate) fn max_pixels(header: &OtherHeader) -> u64 {
+    let pixels = u64::from(header.width) * u64::from(header.height);
+    pixels * HEADER_BUDGET / plan(header, &[PLANNED_HEIGHT]).peak.max(1)
+}
+
+/// Predicted peak heap bytes, not counting the input, of `imaging::thumbnails`
+/// for a WebP, GIF, BMP or TIFF upload and these heights; `None` when the bytes
+/// are not one of those formats or their header is invalid.
+///
+/// An upper bound of what the counting allocator in tests/peak_memory.rs
+/// measures: the full-size decode, then the reduced image, the resizer's
+/// intermediate rows and the thumbnails. `thumbnails` refuses (TooManyPixels)
+/// when input + this exceeds `REQUEST_MEMORY_BYTES`.
+pub fn peak_bytes(bytes: &[u8], heights: &[u32]) -> Option<u64> {
+    let header = header::read(bytes).ok()??;
+    Some(plan(&header, heights).peak)
+}
+
+/// How the thumbnails of one image are made, and what that costs.
+pub(crate) struct Plan {
+    /// Box-reduction factor applied in place to the decoded image (1: none).
+    pub factor: u32,
+    /// Thumbnail sizes on the stored (not upright) axes, in request order.
+    pub stored_sizes: Vec<(u32, u32)>,
+    pub peak: u64,
+}
+
+/// Channels of the decoded image we resize: RGBA when the coding can carry alpha.
+fn channels(header: &OtherHeader) -> u64 {
+    if header.may_have_alpha {
+        4
+    } else {
+        3
+    }
+}
+
+/// What the decoder and the decoded image hold at the peak of a full-size decode.
+fn decode_bytes(header: &OtherHeader) -> u64 {
+    let (w, h) = (u64::from(header.width), u64::from(header.height));
+    let pixels = w * h;
+    // VP8 keeps Y, U and V planes padded to 16x16 macroblocks.
+    let yuv = w.div_ceil(16) * h.div_ceil(16) * 384;
+    match header.kind {
+        Kind::WebpLossy { alpha: false } => 3 * pixels + yuv,
+        // RGBA output, the planes, and the ALPH plane (decoded as ARGB, then its green kept).
+        Kind::WebpLossy { alpha: true } => 4 * pixels + yuv + 5 * pixels,
+        Kind::WebpLossless { alpha: true } => 4 * pixels,
+        // Decoded as ARGB, then copied to RGB.
+        Kind::WebpLossless { alpha: false } => 7 * pixels,
+        // The output, the canvas and the first frame (at most the canvas), plus the
+        // worst frame coding (lossy with alpha).
+        Kind::WebpAnimated => 12 * pixels + yuv + 5 * pixels,
+        Kind::Gif {
+            frame_width,
+            frame_height,
+            fills_width,
+        } => {
+            // The canvas, and the frame's palette indices (plus its own RGBA buffer
+            // when it is not decoded straight into the canvas).
+            let frame = u64::from(frame_width) * u64::from(frame_height);
+            4 * pixels + frame + if fills_width { 0 } else { 4 * frame }
+        }
+        Kind::Bmp { .. } => channels(header) * pixels,
+        Kind::Tiff { rows_per_strip, .. } => {
+            // One strip may be inflated through a buffer of its own.
+            let strip = u64::from(rows_per_strip).min(h) * w * raw_bytes_per_pixel(header);
+            decode_capacity(header) + strip
+        }
+    }
+}
+
+fn raw_bytes_per_pixel(header: &OtherHeader) -> u64 {
+    match header.kind {
+        Kind::Tiff {
+            samples,
+            sample_bytes,
+            ..
+        } => u64::from(samples) * u64::from(sample_bytes),
+        _ => channels(header),
+    }
+}
+
+/// The box-reduction factor, the stored-axis sizes and the predicted peak.
+pub(crate) fn plan(header: &OtherHeader, heights: &[u32]) -> Plan {
+    let (w, h) = (header.width, header.height);
+    let swaps = header.orientation.swaps_axes();
+    let (upright_w, upright_h) = if swaps { (h, w) } else { (w, h) };
+    let stored_sizes: Vec<(u32, u32)> = heights
+        .iter()
+        .map(|&r| crate::thumbnail_size(upright_w, upright_h, r.max(1)))
+        .map(|(tw, th)| if swaps { (th, tw) } else { (tw, th) })
+        .collect();
+    // Reduce while the image stays at least twice the largest thumbnail on both
+    // axes, so Lanczos3 still does the last, quality-deciding step (as the PNG
+    // path). At most 256, so a block's sum stays within u32.
+    let (max_w, max_h) = stored_sizes
+        .iter()
+        .fold((1, 1), |(a, b), &(tw, th)| (a.max(tw), b.max(th)));
+    let factor = (w / (2 * max_w)).min(h / (2 * max_h)).clamp(1, 256);
+    let (rw, rh) = (w.div_ceil(factor), h.div_ceil(factor));
+    let c = channels(header);
+    let capacity = decode_capacity(header);
+    // While resizing, the decoded buffer, the resizer's vertical pass (reduced
+    // width x thumbnail height, its buffer grown for each) and every thumbnail
+    // are alive; while encoding (decoded buffer gone) the thumbnails, one
+    // upright copy and the encoded bytes (at most as big as the pixels).
+    let (mut temps, mut resized, mut all, mut largest) = (0, 0, 0, 0);
+    for &(tw, th) in &stored_sizes {
+        let pixels = u64::from(tw) * u64::from(th) * c;
+        if (tw, th) == (rw, rh) {
+            all += capacity; // the decoded buffer itself becomes this thumbnail
+        } else {
+            temps += u64::from(rw) * u64::from(th) * c;
+            resized += pixels;
+            all += pixels;
+        }
+        largest = largest.max(pixels);
+    }
+    let upright_copy = if header.orientation == crate::Orientation::Normal {
+        0
+    } else {
+        largest.max(if factor == 1 { capacity } else { 0 })
+    };
+    let resizing = capacity + temps + resized;
+    let encoding = 2 * all + upright_copy;
+    let peak = decode_bytes(header).max(resizing).max(encoding) + FIXED_OVERHEAD;
+    Plan {
+        factor,
+        stored_sizes,
+        peak,
+    }
+}
+
+/// The size of the buffer the decoded image stays in while it is resized.
+fn decode_capacity(header: &OtherHeader) -> u64 {
+    let pixels = u64::from(header.width) * u64::from(header.height);
+    match header.kind {
+        Kind::Tiff {
+            samples,
+            sample_bytes,
+            ..
+        } => (u64::from(samples) * u64::from(sample_bytes)).max(channels(header)) * pixels,
+        Kind::Gif { .. } | Kind::WebpAnimated => 4 * pixels,
+        _ => channels(header) * pixels,
+    }
+}

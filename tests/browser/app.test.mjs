@@ -1,0 +1,371 @@
+// Browser scenarios of the web app and /docs in headless Chromium, against the wrangler dev
+// that scripts/test starts (node --test tests/browser/).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import {
+  BASE, ADMIN, SHOTS, unique, call, token, createUser, hasSessions, photo, gradientPng,
+  uploadViaApi, launch, newPage, signIn, shot,
+} from "./helpers.mjs";
+
+let browser;
+let sessions = false;
+
+before(async () => {
+  browser = await launch();
+  sessions = await hasSessions();
+  console.log(`# screenshots: ${SHOTS}; cookie sessions on the server: ${sessions}`);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/**
+ * The page's console errors, less the browser's own "Failed to load resource" notes for the
+ * statuses a scenario provokes on purpose. Until the server has cookie sessions, the app's
+ * probes of /api/session/ and /api/me/ (404) and of the admin API (403) are expected too.
+ */
+function unexpectedErrors(page, ...statuses) {
+  const allowed = sessions ? statuses : [...statuses, 403, 404];
+  return page.errors.filter((e) => !allowed.some((s) => e.includes(`status of ${s} `)));
+}
+
+/** The sizes a gallery card offers, e.g. ["200 px", "Original"]. */
+async function cardSizes(card) {
+  return card.locator(".sizes .chip").allTextContents();
+}
+
+/** Waits until every <img> of the gallery has loaded and returns their natural widths. */
+async function galleryWidths(page, count) {
+  await page.waitForFunction((n) => {
+    const imgs = [...document.querySelectorAll("#gallery img")];
+    return imgs.length >= n && imgs.every((img) => img.complete && img.naturalWidth > 0);
+  }, count, { timeout: 20_000 });
+  return page.$$eval("#gallery img", (imgs) => imgs.map((img) => img.naturalWidth));
+}
+
+test("signs in with the keyboard alone, shows the user and tier, and signs out", async () => {
+  const user = await createUser("Basic");
+  const page = await newPage(browser);
+  await page.goto("/");
+  await page.locator("#username").focus();
+  await page.keyboard.type(user.username);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(user.password);
+  await page.keyboard.press("Enter");
+  await page.locator("#who").getByText(user.username).waitFor();
+  // The tier comes from GET /api/me/, which arrives with the cookie sessions.
+  if (sessions) assert.equal(await page.locator("#tier-badge").textContent(), "Basic");
+  // No admin link for a non-admin, and /admin falls back to the gallery.
+  assert.equal(await page.locator("nav a[href='/admin']").count(), 0);
+  await page.goto("/admin");
+  await page.locator("#gallery-title").waitFor();
+  // A reload keeps the session of this tab.
+  await page.reload();
+  await page.locator("#who").getByText(user.username).waitFor();
+  await page.locator("#sign-out").click();
+  await page.locator("#signin-error").getByText("You have signed out.").waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, "tokens are gone from the tab");
+  assert.deepEqual(unexpectedErrors(page), []);
+  assert.deepEqual(page.foreign, []);
+  await page.context().close();
+});
+
+test("uploads two files with a progress bar each reaching the end, then shows their thumbnails", async () => {
+  const user = await createUser("Premium");
+  const page = await newPage(browser);
+  await signIn(page, user.username, user.password);
+  await page.locator("#dropzone").waitFor();
+  // Slow the upload down so the progress is visible and a screenshot can catch it mid-way.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 600 * 1024,
+  });
+  const files = [photo("seeding-12mp.jpg"), gradientPng("gradient.png", 800, 500, 40)];
+  await page.locator("#file-input").setInputFiles(files);
+  const rows = page.locator("#upload-queue li");
+  assert.equal(await rows.count(), 2);
+  await rows.nth(1).locator("input.name").fill("Gradient test card");
+  await page.locator("#upload-start").click();
+  // Every value each bar shows on the way, sampled in the page.
+  await page.evaluate(() => {
+    window.progressSeen = [[], []];
+    const bars = [...document.querySelectorAll("#upload-queue progress")];
+    const sample = () => bars.forEach((bar, i) => window.progressSeen[i].push(bar.value));
+    window.progressTimer = setInterval(sample, 20);
+  });
+  await page.waitForFunction(() => {
+    const v = document.querySelector("#upload-queue li[data-file='seeding-12mp.jpg'] progress, #upload-queue li progress")?.value;
+    return v > 10 && v < 90;
+  }, null, { timeout: 20_000 });
+  await shot(page, "upload-in-progress");
+  await page.waitForFunction(() => [...document.querySelectorAll("#upload-queue li")].every((li) => li.dataset.state === "done"), null, { timeout: 60_000 });
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  const seen = await page.evaluate(() => {
+    clearInterval(window.progressTimer);
+    return window.progressSeen;
+  });
+  for (const [i, values] of seen.entries()) {
+    assert.ok(values.some((v) => v > 0 && v < 100), `bar ${i} showed progress between the ends: ${values.slice(0, 20)}`);
+  }
+  for (const bar of await page.locator("#upload-queue progress").all()) {
+    assert.equal(await bar.evaluate((b) => b.value === b.max), true, "each bar ends full");
+  }
+  // Both pictures are in the gallery, newest first, with the tier's thumbnails loaded.
+  const widths = await galleryWidths(page, 2);
+  assert.equal(widths.length, 2);
+  assert.ok(widths.every((w) => w > 0));
+  const names = await page.locator("#gallery h3").allTextContents();
+  assert.deepEqual(new Set(names), new Set(["seeding-12mp", "Gradient test card"]));
+  assert.deepEqual(await cardSizes(page.locator("#gallery article").first()), ["200 px", "400 px", "Original"]);
+  if (sessions) {
+    // With the cookie session, images are plain <img src="/api/..."> the browser caches.
+    const srcs = await page.$$eval("#gallery img", (imgs) => imgs.map((img) => img.getAttribute("src")));
+    assert.ok(srcs.every((s) => s.startsWith("/api/picture/")), srcs.join(" "));
+  }
+  // The original opens in the viewer.
+  await page.locator("#gallery article").first().locator(".chip", { hasText: "Original" }).click();
+  await page.waitForFunction(() => document.querySelector("dialog .viewer-img")?.naturalWidth > 1000);
+  await page.keyboard.press("Escape");
+  // A fuller gallery for the screenshot: three more pictures through the API, then a reload.
+  const access = await token(user.username, user.password);
+  await Promise.all([
+    uploadViaApi(access, photo("sunset-2mp.jpg"), "Sunset"),
+    uploadViaApi(access, photo("seeding-12mp-exif-rotated.jpg"), "Seeding, shot sideways"),
+    uploadViaApi(access, photo("dragonfly-13mp-progressive.jpg"), "Dragonfly"),
+  ]);
+  await page.reload();
+  await galleryWidths(page, 5);
+  await shot(page, "gallery");
+  assert.deepEqual(unexpectedErrors(page), []);
+  assert.deepEqual(page.foreign, []);
+  await page.context().close();
+});
+
+test("a Basic user sees the 200 px thumbnail and no original; deleting asks first", async () => {
+  const user = await createUser("Basic");
+  const access = await token(user.username, user.password);
+  await uploadViaApi(access, photo("sunset-2mp.jpg"), "Sunset");
+  const page = await newPage(browser, { width: 390, height: 844 });
+  await signIn(page, user.username, user.password);
+  const widths = await galleryWidths(page, 1);
+  assert.ok(widths[0] > 0);
+  const card = page.locator("#gallery article").first();
+  assert.deepEqual(await cardSizes(card), ["200 px"]);
+  assert.equal(await page.getByText("Original").count(), 0);
+  // No share links in a Basic tier (known from GET /api/me/).
+  if (sessions) assert.equal(await card.locator("button.share").count(), 0);
+  // Phone width: nothing sticks out sideways.
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
+  await card.locator("button.delete").click();
+  await page.getByText("every thumbnail and any share links").waitFor();
+  await page.locator("dialog button[value=cancel]").click();
+  assert.equal(await page.locator("#gallery article").count(), 1, "cancel keeps it");
+  await card.locator("button.delete").click();
+  await page.locator("dialog button[value=confirm]").click();
+  await page.locator(".empty").waitFor({ state: "visible" });
+  const list = await call("GET", "/api/pictures", { token: access });
+  assert.deepEqual(list.json, []);
+  assert.deepEqual(unexpectedErrors(page), []);
+  await page.context().close();
+});
+
+test("an Enterprise user shares a picture; the link opens without a session until revoked", async () => {
+  const user = await createUser("Enterprise");
+  const access = await token(user.username, user.password);
+  await uploadViaApi(access, photo("sunset-2mp.jpg"), "Shared sunset");
+  const page = await newPage(browser);
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await signIn(page, user.username, user.password);
+  await galleryWidths(page, 1);
+  await page.locator("#gallery article button.share").click();
+  // Out of range first: the API's message shows next to the field.
+  await page.locator("#share-time").fill("30001");
+  await page.locator("#share-time").evaluate((el) => el.removeAttribute("max"));
+  await page.locator("#share-create").click();
+  await page.getByText("Ensure this value is between 300 and 30000.").waitFor();
+  await page.locator("#share-time").fill("600");
+  await page.locator("#share-size").selectOption("400");
+  await page.locator("#share-create").click();
+  const url = await page.locator("#share-dialog .link-url").inputValue();
+  assert.match(url, new RegExp(`^${BASE}/api/timelink/[0-9a-f-]{36}$`));
+  const countdown = page.locator("#share-dialog .countdown");
+  await page.waitForFunction(() => /^(9|10):\d\d left$/.test(document.querySelector("#share-dialog .countdown")?.textContent ?? ""));
+  const first = await countdown.textContent();
+  await page.waitForTimeout(1100);
+  assert.notEqual(await countdown.textContent(), first, "the countdown moves");
+  await page.locator("#share-dialog button.copy").click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url);
+  await shot(page, "share-dialog");
+
+  // A fresh browser context: no cookie, no token.
+  const stranger = await newPage(browser);
+  const opened = await stranger.goto(url);
+  assert.equal(opened.status(), 200);
+  assert.equal(opened.headers()["content-type"], "image/jpeg");
+  assert.equal(await stranger.evaluate(() => document.images[0]?.naturalHeight), 400);
+
+  // The link is on the links page too; revoke it there.
+  await page.keyboard.press("Escape");
+  await page.locator("nav a[href='/links']").click();
+  const item = page.locator("#links li");
+  await item.first().waitFor();
+  assert.equal(await item.count(), 1);
+  await item.locator("button.revoke").click();
+  await page.locator("dialog button[value=confirm]").click();
+  await page.getByText("Link revoked.").waitFor();
+  await page.locator("#links li").first().waitFor({ state: "detached" });
+
+  const after = await stranger.goto(url);
+  assert.equal(after.status(), 404);
+  // The out-of-range duration's 400 was on purpose.
+  assert.deepEqual(unexpectedErrors(page, 400), []);
+  await stranger.context().close();
+  await page.context().close();
+});
+
+test("an admin creates a tier and a user, who signs in and sees that tier's sizes", async () => {
+  const tierName = unique("Studio");
+  const username = unique("carol");
+  const page = await newPage(browser);
+  await signIn(page, ADMIN.username, ADMIN.password);
+  await page.locator("nav a[href='/admin']").click();
+  await page.locator("#tiers tr").first().waitFor();
+
+  await page.locator("#tier-name").fill(tierName);
+  await page.locator("#tier-heights").fill("120, 360, 5000");
+  await page.locator("#tier-form button[type=submit]").click();
+  // The API's per-field message shows next to the heights.
+  await page.locator("#tier-form").getByText("Each height must be an integer from 1 to 1000.").waitFor();
+  await page.locator("#tier-heights").fill("360, 120");
+  await page.locator("#tier-form button[type=submit]").click();
+  const row = page.locator(`#tiers tr[data-tier="${tierName}"]`);
+  await row.waitFor();
+  assert.equal(await row.locator("td").first().textContent(), "120, 360");
+
+  await page.locator("#user-name").fill(username);
+  await page.locator("#user-password").fill("studio-pass-1");
+  await page.locator("#user-tier").selectOption(tierName);
+  await page.locator("#user-form button[type=submit]").click();
+  const userRow = page.locator(`#users tr[data-user="${username}"]`);
+  await userRow.waitFor();
+  assert.equal(await userRow.locator("select").inputValue(), tierName);
+
+  // A tier in use cannot be deleted, and the console says why.
+  await row.getByRole("button", { name: `Delete tier ${tierName}` }).click();
+  await page.locator("dialog button[value=confirm]").click();
+  await page.locator("#toast").getByText("still the tier of some users").waitFor();
+  // Deleting a user says what goes with them before asking.
+  await userRow.getByRole("button", { name: `Delete user ${username}` }).click();
+  await page.getByText("all of their share links").waitFor();
+  await shot(page, "admin-delete-user");
+  await page.locator("dialog button[value=cancel]").click();
+  await page.locator("#toast").evaluate((el) => (el.hidden = true));
+  await shot(page, "admin-console");
+  // The bad height (400) and the tier in use (409) were on purpose.
+  assert.deepEqual(unexpectedErrors(page, 400, 409), []);
+
+  const carol = await newPage(browser);
+  await signIn(carol, username, "studio-pass-1");
+  await carol.locator("#who").getByText(username).waitFor();
+  if (sessions) {
+    await carol.locator("#tier-badge").getByText(tierName).waitFor();
+    await carol.getByText(`Your tier, ${tierName}: thumbnails 120, 360 px.`).waitFor();
+  }
+  await carol.locator("#file-input").setInputFiles([photo("sunset-2mp.jpg")]);
+  await carol.locator("#upload-start").click();
+  await carol.locator("#upload-queue li[data-state=done]").waitFor();
+  await galleryWidths(carol, 1);
+  assert.deepEqual(await cardSizes(carol.locator("#gallery article").first()), ["120 px", "360 px"]);
+  assert.equal(await carol.locator("nav a[href='/admin']").count(), 0);
+  assert.deepEqual(unexpectedErrors(carol), []);
+  await carol.context().close();
+  await page.context().close();
+});
+
+test("a wrong file type shows the API's message next to that file", async () => {
+  const user = await createUser("Basic");
+  const page = await newPage(browser);
+  await signIn(page, user.username, user.password);
+  await page.locator("#file-input").setInputFiles([
+    { name: "notes.png", mimeType: "image/png", buffer: Buffer.from("not an image at all") },
+    photo("sunset-2mp.jpg"),
+  ]);
+  await page.locator("#upload-start").click();
+  const bad = page.locator("#upload-queue li[data-file='notes.png']");
+  await bad.locator(".field-error").getByText("Only PNG and JPEG files are accepted").waitFor();
+  assert.equal(await bad.getAttribute("data-state"), "failed");
+  await page.locator("#upload-queue li[data-file='sunset-2mp.jpg'][data-state=done]").waitFor();
+  // The only console line is the browser's own note of the 400.
+  assert.deepEqual(unexpectedErrors(page, 400), []);
+  await page.context().close();
+});
+
+test("a wrong password, then the throttle, are said in plain words", async () => {
+  // A username of its own: the throttle counts per username and address.
+  const username = unique("nobody");
+  const page = await newPage(browser);
+  await page.goto("/");
+  for (let attempt = 1; attempt <= 10; attempt++) {
+    await page.locator("#username").fill(username);
+    await page.locator("#password").fill(`wrong-${attempt}`);
+    await page.locator("form.signin button[type=submit]").click();
+    await page.locator("#signin-error").getByText("Wrong username or password.").waitFor();
+    await page.locator("#signin-error").evaluate((el) => (el.textContent = ""));
+  }
+  await page.locator("form.signin button[type=submit]").click();
+  await page.locator("#signin-error").getByText(/Too many failed sign-in attempts .* Try again in 1[45] min/).waitFor();
+  await shot(page, "sign-in-throttled");
+  assert.deepEqual(unexpectedErrors(page, 401, 429), []);
+  await page.context().close();
+});
+
+test("/docs renders the API reference from this server alone, and try-it reaches it", async () => {
+  const page = await newPage(browser);
+  const served = await page.goto("/docs");
+  assert.equal(served.status(), 200);
+  await page.getByText("Obtain a token pair").first().waitFor({ timeout: 30_000 });
+  for (const tag of ["Pictures", "Share links", "Admin"]) await page.getByText(tag).first().waitFor();
+  // Try it: the first operation (POST /api/token) with the example body, sent to this origin.
+  await page.locator("button", { hasText: "Test Request" }).first().click();
+  const [answer] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${BASE}/api/token` && r.request().method() === "POST"),
+    page.getByRole("button", { name: /^Send/ }).first().click(),
+  ]);
+  assert.ok([400, 401].includes(answer.status()), `try-it answered ${answer.status()}`);
+  await page.getByText(/40[01] (Bad Request|Unauthorized)/).first().waitFor();
+  const spec = await call("GET", "/api/openapi.json");
+  assert.equal(spec.status, 200);
+  assert.equal(spec.json.openapi, "3.1.0");
+  assert.deepEqual(page.foreign, [], "no request left this origin");
+  assert.deepEqual(unexpectedErrors(page, 400, 401), []);
+  await page.context().close();
+});
+
+test("a cross-site form post or fetch cannot change anything, even with the session cookie", async (t) => {
+  if (!sessions) return t.skip("the server has no cookie sessions yet");
+  const page = await newPage(browser);
+  await signIn(page, ADMIN.username, ADMIN.password);
+  await page.locator("#who").waitFor();
+  const tierName = unique("csrf");
+  // Another site (the context refuses other origins, so serve it from a route).
+  const evil = "http://evil.example/";
+  await page.context().route(evil, (route) => route.fulfill({
+    contentType: "text/html",
+    body: `<form id=f method=post enctype=text/plain action="${BASE}/api/admin/tiers">
+      <input name='{"name":"${tierName}","thumbnail_heights":[10],"x":"' value='"}'></form>
+      <script>
+        fetch("${BASE}/api/admin/tiers", { method: "POST", credentials: "include", mode: "no-cors",
+          headers: { "content-type": "text/plain" }, body: JSON.stringify({ name: "${tierName}", thumbnail_heights: [10] }) })
+          .finally(() => document.getElementById("f").submit());
+      </script>`,
+  }));
+  await page.goto(evil);
+  await page.waitForLoadState("load");
+  await page.waitForTimeout(500);
+  const tier = await call("GET", `/api/admin/tiers/${tierName}`, { token: await token(ADMIN.username, ADMIN.password) });
+  assert.equal(tier.status, 404, "no tier was created");
+  await page.context().close();
+});

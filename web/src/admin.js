@@ -1,0 +1,239 @@
+// The admin console (/admin, admins only): tiers (list, create, edit heights and flags, delete,
+// with the 409 of a tier in use explained) and users (list, create, change tier, admin flag,
+// delete, with what deletion removes said before confirming).
+
+import * as api from "./api.js";
+import { h, describe, toast, confirmAction, fieldError } from "./ui.js";
+
+const enc = encodeURIComponent;
+
+export function adminView(main, me) {
+  const tiersBody = h("tbody", { id: "tiers" });
+  const usersBody = h("tbody", { id: "users" });
+  let tiers = [];
+
+  // --- tiers ---------------------------------------------------------------------------
+  const tierErrors = {};
+  const tierField = (id, label, input) => {
+    tierErrors[input.name] = h("p", { class: "field-error", hidden: true });
+    return h("div", { class: "field" }, h("label", { for: id }, label), input, tierErrors[input.name]);
+  };
+  const tName = h("input", { id: "tier-name", name: "name", required: true, maxlength: "100" });
+  const tHeights = h("input", { id: "tier-heights", name: "thumbnail_heights", placeholder: "200, 400", inputmode: "numeric" });
+  const tOriginal = h("input", { id: "tier-original", name: "allow_original", type: "checkbox" });
+  const tLinks = h("input", { id: "tier-links", name: "allow_expiring_links", type: "checkbox" });
+  const tierFormError = h("p", { class: "form-error", role: "alert", hidden: true });
+  const tierSubmit = h("button", { type: "submit", class: "primary" }, "Create tier");
+  const tierCancel = h("button", { type: "button", class: "ghost", hidden: true, onclick: () => editTier(null) }, "Cancel");
+  let editing = null;
+
+  function editTier(tier) {
+    editing = tier?.name ?? null;
+    tName.value = tier?.name ?? "";
+    tHeights.value = tier?.thumbnail_heights.join(", ") ?? "";
+    tOriginal.checked = tier?.allow_original ?? false;
+    tLinks.checked = tier?.allow_expiring_links ?? false;
+    tierSubmit.textContent = tier ? `Save ${tier.name}` : "Create tier";
+    tierCancel.hidden = !tier;
+    for (const slot of Object.values(tierErrors)) fieldError(slot, []);
+    tierFormError.hidden = true;
+    if (tier) tHeights.focus();
+  }
+
+  function parseHeights(text) {
+    const parts = text.split(/[\s,]+/).filter(Boolean);
+    // Anything not a number goes to the server as is, so its own message explains it.
+    return parts.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  }
+
+  const tierForm = h("form", { class: "card admin-form", id: "tier-form", onsubmit: async (event) => {
+    event.preventDefault();
+    for (const slot of Object.values(tierErrors)) fieldError(slot, []);
+    tierFormError.hidden = true;
+    const body = {
+      name: tName.value.trim(),
+      thumbnail_heights: parseHeights(tHeights.value),
+      allow_original: tOriginal.checked,
+      allow_expiring_links: tLinks.checked,
+    };
+    try {
+      if (editing) {
+        await api.api("PATCH", `/api/admin/tiers/${enc(editing)}`, { json: body });
+        toast(`Tier ${body.name} saved.`);
+      } else {
+        await api.api("POST", "/api/admin/tiers", { json: body });
+        toast(`Tier ${body.name} created.`);
+      }
+      editTier(null);
+      await loadTiers();
+    } catch (e) {
+      const fields = e.fields;
+      let shown = false;
+      for (const [field, messages] of Object.entries(fields)) {
+        if (tierErrors[field]) { fieldError(tierErrors[field], messages); shown = true; }
+      }
+      if (!shown) {
+        tierFormError.textContent = describe(e);
+        tierFormError.hidden = false;
+      }
+    }
+  } },
+    h("h3", {}, "Create or edit a tier"),
+    tierField("tier-name", "Name", tName),
+    tierField("tier-heights", "Thumbnail heights (px, 1 to 1000, at most 10)", tHeights),
+    h("div", { class: "checks" },
+      h("label", { class: "check" }, tOriginal, " Original image"),
+      h("label", { class: "check" }, tLinks, " Expiring share links")),
+    tierErrors.allow_original, tierErrors.allow_expiring_links,
+    tierFormError,
+    h("div", { class: "row-actions" }, tierCancel, tierSubmit),
+  );
+
+  async function deleteTier(tier) {
+    const ok = await confirmAction(`Delete tier ${tier.name}?`,
+      "Only a tier that no user has can be deleted. Pictures are not affected.", "Delete tier");
+    if (!ok) return;
+    try {
+      await api.api("DELETE", `/api/admin/tiers/${enc(tier.name)}`);
+      toast(`Tier ${tier.name} deleted.`);
+      await loadTiers();
+    } catch (e) {
+      if (e.status === 409) {
+        toast(`${tier.name} is still the tier of some users, so it was not deleted. Move them to another tier below, then delete it.`, "error");
+      } else {
+        toast(describe(e), "error");
+      }
+    }
+  }
+
+  async function loadTiers() {
+    tiers = (await api.api("GET", "/api/admin/tiers")).json;
+    tiersBody.replaceChildren(...tiers.map((tier) => h("tr", { "data-tier": tier.name },
+      h("th", { scope: "row" }, tier.name),
+      h("td", {}, tier.thumbnail_heights.length ? tier.thumbnail_heights.join(", ") : "none"),
+      h("td", {}, tier.allow_original ? "yes" : "no"),
+      h("td", {}, tier.allow_expiring_links ? "yes" : "no"),
+      h("td", { class: "cell-actions" },
+        h("button", { type: "button", class: "ghost", onclick: () => editTier(tier), "aria-label": `Edit tier ${tier.name}` }, "Edit"),
+        h("button", { type: "button", class: "ghost danger", onclick: () => deleteTier(tier), "aria-label": `Delete tier ${tier.name}` }, "Delete")),
+    )));
+    for (const select of main.querySelectorAll("select.tier-select")) fillTiers(select, select.value);
+  }
+
+  function fillTiers(select, current) {
+    select.replaceChildren(...tiers.map((t) => h("option", { value: t.name, selected: t.name === current }, t.name)));
+  }
+
+  // --- users ---------------------------------------------------------------------------
+  const userErrors = {};
+  const userField = (id, label, input) => {
+    userErrors[input.name] = h("p", { class: "field-error", hidden: true });
+    return h("div", { class: "field" }, h("label", { for: id }, label), input, userErrors[input.name]);
+  };
+  const uName = h("input", { id: "user-name", name: "username", required: true, autocomplete: "off" });
+  const uPassword = h("input", { id: "user-password", name: "password", type: "password", required: true, minlength: "8", autocomplete: "new-password" });
+  const uTier = h("select", { id: "user-tier", name: "tier", class: "tier-select" });
+  const uAdmin = h("input", { id: "user-admin", name: "is_admin", type: "checkbox" });
+  const userFormError = h("p", { class: "form-error", role: "alert", hidden: true });
+
+  const userForm = h("form", { class: "card admin-form", id: "user-form", onsubmit: async (event) => {
+    event.preventDefault();
+    for (const slot of Object.values(userErrors)) fieldError(slot, []);
+    userFormError.hidden = true;
+    const body = { username: uName.value.trim(), password: uPassword.value, tier: uTier.value, is_admin: uAdmin.checked };
+    try {
+      await api.api("POST", "/api/admin/users", { json: body });
+      toast(`User ${body.username} created on ${body.tier}.`);
+      uName.value = "";
+      uPassword.value = "";
+      uAdmin.checked = false;
+      await loadUsers();
+    } catch (e) {
+      let shown = false;
+      for (const [field, messages] of Object.entries(e.fields)) {
+        if (userErrors[field]) { fieldError(userErrors[field], messages); shown = true; }
+      }
+      if (!shown) {
+        userFormError.textContent = describe(e);
+        userFormError.hidden = false;
+      }
+    }
+  } },
+    h("h3", {}, "Create a user"),
+    userField("user-name", "Username", uName),
+    userField("user-password", "Password (at least 8 characters)", uPassword),
+    userField("user-tier", "Tier", uTier),
+    h("label", { class: "check" }, uAdmin, " Administrator"), userErrors.is_admin,
+    userFormError,
+    h("div", { class: "row-actions" }, h("button", { type: "submit", class: "primary" }, "Create user")),
+  );
+
+  async function patchUser(user, changes, message) {
+    try {
+      await api.api("PATCH", `/api/admin/users/${enc(user.username)}`, { json: changes });
+      Object.assign(user, changes);
+      toast(message);
+    } catch (e) {
+      toast(describe(e), "error");
+      await loadUsers();
+    }
+  }
+
+  async function deleteUser(user) {
+    const self = user.username === me.username ? " This is your own account: you will be signed out." : "";
+    const ok = await confirmAction(`Delete user ${user.username}?`,
+      `This removes the account, all of ${user.username}'s pictures (the originals and every thumbnail) and all of their share links. It cannot be undone.${self}`,
+      "Delete user");
+    if (!ok) return;
+    try {
+      await api.api("DELETE", `/api/admin/users/${enc(user.username)}`);
+      toast(`User ${user.username} deleted.`);
+      if (self) location.reload();
+      await loadUsers();
+    } catch (e) {
+      toast(describe(e), "error");
+    }
+  }
+
+  async function loadUsers() {
+    const users = (await api.api("GET", "/api/admin/users")).json;
+    usersBody.replaceChildren(...users.map((user) => {
+      const tier = h("select", { class: "tier-select", "aria-label": `Tier of ${user.username}`, onchange: (e) =>
+        patchUser(user, { tier: e.target.value }, `${user.username} is now on ${e.target.value}.`) });
+      fillTiers(tier, user.tier);
+      const admin = h("input", { type: "checkbox", checked: user.is_admin, "aria-label": `${user.username} is an administrator`, onchange: (e) =>
+        patchUser(user, { is_admin: e.target.checked }, `${user.username} ${e.target.checked ? "is now" : "is no longer"} an administrator.`) });
+      return h("tr", { "data-user": user.username },
+        h("th", { scope: "row" }, user.username),
+        h("td", {}, tier),
+        h("td", {}, admin),
+        h("td", { class: "cell-actions" },
+          h("button", { type: "button", class: "ghost danger", onclick: () => deleteUser(user), "aria-label": `Delete user ${user.username}` }, "Delete")));
+    }));
+  }
+
+  const table = (caption, head, body) => h("div", { class: "table-wrap" }, h("table", {},
+    h("caption", { class: "visually-hidden" }, caption),
+    h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))), body));
+
+  main.append(
+    h("section", { "aria-labelledby": "tiers-title", class: "admin-section" },
+      h("h2", { id: "tiers-title" }, "Tiers"),
+      h("div", { class: "admin-grid" },
+        table("Tiers", ["Name", "Thumbnail heights", "Original", "Share links", ""], tiersBody), tierForm)),
+    h("section", { "aria-labelledby": "users-title", class: "admin-section" },
+      h("h2", { id: "users-title" }, "Users"),
+      h("div", { class: "admin-grid" },
+        table("Users", ["Username", "Tier", "Admin", ""], usersBody), userForm)),
+  );
+
+  (async () => {
+    try {
+      await loadTiers();
+      fillTiers(uTier, "Basic");
+      await loadUsers();
+    } catch (e) {
+      toast(describe(e), "error");
+    }
+  })();
+}

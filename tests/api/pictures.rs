@@ -437,10 +437,7 @@ fn every_rejected_upload_is_a_clear_error_and_stores_nothing() {
                 &format!("multipart/form-data; boundary={BOUNDARY}"),
             ),
         ],
-        Body::Partial {
-            declared: too_big.len(),
-            sent: too_big,
-        },
+        Body::Whole(too_big),
     );
     assert_eq!(reply.status, 413);
     assert_eq!(

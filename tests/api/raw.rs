@@ -1,7 +1,10 @@
-//! HTTP/1.1 written by hand over a TCP socket, for what ureq hides or cannot do: a body sent only
-//! in part (the answer must come before the rest, which proves the server did not wait for it), a
-//! chunked body still being written when the server refuses it (ureq would fail on the broken
-//! pipe instead of showing the status), and what a HEAD answer really carries on the wire.
+//! HTTP/1.1 written by hand over a TCP socket, for what ureq hides or cannot do: a body still
+//! being written when the server refuses it (ureq would fail on the broken pipe instead of showing
+//! the status), a chunked body that never ends, and what a HEAD answer really carries on the wire.
+//!
+//! Local workerd (wrangler dev) holds back a Worker's answer until the request body has arrived
+//! whole, unless the Worker read it or cancelled it (`request.body.cancel()`); so an answer to a
+//! body that never arrives whole shows that the Worker refused it without waiting for it.
 
 use crate::client::{env, Reply};
 use std::io::{ErrorKind, Read, Write};
@@ -13,6 +16,8 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
 pub enum Body {
     Empty,
+    /// `Content-Length` and these bytes, written while the answer is read.
+    Whole(Vec<u8>),
     /// `Content-Length: declared`, of which only `sent` is written; the rest never comes.
     Partial {
         declared: usize,
@@ -43,6 +48,7 @@ pub fn exchange(method: &str, path: &str, headers: &[(&str, &str)], body: Body) 
     }
     match &body {
         Body::Empty => {}
+        Body::Whole(bytes) => head.push_str(&format!("Content-Length: {}\r\n", bytes.len())),
         Body::Partial { declared, .. } => head.push_str(&format!("Content-Length: {declared}\r\n")),
         Body::Chunked { .. } => head.push_str("Transfer-Encoding: chunked\r\n"),
     }
@@ -55,7 +61,7 @@ pub fn exchange(method: &str, path: &str, headers: &[(&str, &str)], body: Body) 
     let sending = std::thread::spawn(move || -> std::io::Result<()> {
         match body {
             Body::Empty => Ok(()),
-            Body::Partial { sent, .. } => writer.write_all(&sent),
+            Body::Whole(bytes) | Body::Partial { sent: bytes, .. } => writer.write_all(&bytes),
             Body::Chunked { pieces, end } => {
                 for piece in pieces {
                     writer.write_all(format!("{:x}\r\n", piece.len()).as_bytes())?;
@@ -90,7 +96,7 @@ fn read_reply(stream: &mut TcpStream, method: &str, path: &str) -> Reply {
             ),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => panic!(
-                "{method} {path}: no answer within {ANSWER_WITHIN:?} (is the server waiting for the body?)"
+                "{method} {path}: no answer within {ANSWER_WITHIN:?} (the Worker must refuse without waiting for the body: on workerd, cancel the unread request body)"
             ),
             Err(e) => panic!("{method} {path}: {e}"),
         }

@@ -364,7 +364,8 @@ fn every_rejected_upload_is_a_clear_error_and_stores_nothing() {
     truncated.truncate(truncated.len() / 3);
     // HEIC (what iPhones save) is recognised and refused by name.
     let heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic".to_vec();
-    let webp = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00".to_vec();
+    // SVG is recognised and refused by name (WebP, GIF, BMP and TIFF are accepted: formats.rs).
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>".to_vec();
     let bomb = {
         // A header that declares 100000 x 100000 pixels, and no pixel data.
         let mut out = Vec::new();
@@ -379,7 +380,7 @@ fn every_rejected_upload_is_a_clear_error_and_stores_nothing() {
     type Case<'a> = (&'a str, Vec<Part>, u16, &'a str);
     let cases: Vec<Case> = vec![
         ("heic", vec![name(), img(heic)], 400, "img"),
-        ("webp", vec![name(), img(webp)], 400, "img"),
+        ("svg", vec![name(), img(svg)], 400, "img"),
         (
             "text renamed to .jpg",
             vec![name(), img(b"just some text".to_vec())],

@@ -18,11 +18,6 @@ pub enum Body {
     Empty,
     /// `Content-Length` and these bytes, written while the answer is read.
     Whole(Vec<u8>),
-    /// `Content-Length: declared`, of which only `sent` is written; the rest never comes.
-    Partial {
-        declared: usize,
-        sent: Vec<u8>,
-    },
     /// `Transfer-Encoding: chunked`: each piece is one chunk, written while the answer is read.
     /// Without `end`, the closing chunk never comes: only a server that counts the body as it
     /// arrives can answer.
@@ -49,7 +44,6 @@ pub fn exchange(method: &str, path: &str, headers: &[(&str, &str)], body: Body) 
     match &body {
         Body::Empty => {}
         Body::Whole(bytes) => head.push_str(&format!("Content-Length: {}\r\n", bytes.len())),
-        Body::Partial { declared, .. } => head.push_str(&format!("Content-Length: {declared}\r\n")),
         Body::Chunked { .. } => head.push_str("Transfer-Encoding: chunked\r\n"),
     }
     head.push_str("\r\n");
@@ -61,7 +55,7 @@ pub fn exchange(method: &str, path: &str, headers: &[(&str, &str)], body: Body) 
     let sending = std::thread::spawn(move || -> std::io::Result<()> {
         match body {
             Body::Empty => Ok(()),
-            Body::Whole(bytes) | Body::Partial { sent: bytes, .. } => writer.write_all(&bytes),
+            Body::Whole(bytes) => writer.write_all(&bytes),
             Body::Chunked { pieces, end } => {
                 for piece in pieces {
                     writer.write_all(format!("{:x}\r\n", piece.len()).as_bytes())?;

@@ -295,7 +295,7 @@ test("a wrong file type shows the API's message next to that file", async () => 
   ]);
   await page.locator("#upload-start").click();
   const bad = page.locator("#upload-queue li[data-file='notes.png']");
-  await bad.locator(".field-error").getByText("Only PNG and JPEG files are accepted").waitFor();
+  await bad.locator(".field-error").getByText("JPEG, PNG, WebP, GIF, BMP or TIFF").waitFor();
   assert.equal(await bad.getAttribute("data-state"), "failed");
   await page.locator("#upload-queue li[data-file='sunset-2mp.jpg'][data-state=done]").waitFor();
   // The only console line is the browser's own note of the 400.

@@ -126,14 +126,8 @@ impl SqliteDb {
     }
 }
 
-/// SQLite's errors as D1's adapter classifies them: a UNIQUE violation is a `Conflict`.
 fn sqlite_error(error: rusqlite::Error) -> StoreError {
-    let message = error.to_string();
-    if message.contains("UNIQUE constraint failed") {
-        StoreError::Conflict(message)
-    } else {
-        StoreError::new(message)
-    }
+    StoreError::from_sqlite(error)
 }
 
 fn to_sql(value: &Value) -> rusqlite::types::Value {

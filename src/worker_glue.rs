@@ -211,14 +211,8 @@ fn store_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e)
 }
 
-/// D1's errors, classified: a UNIQUE violation is a `Conflict` (D1 only says so in words).
 fn d1_error(e: worker::Error) -> StoreError {
-    let message = e.to_string();
-    if message.contains("UNIQUE constraint failed") {
-        StoreError::Conflict(message)
-    } else {
-        StoreError::new(message)
-    }
+    StoreError::from_sqlite(e)
 }
 
 struct D1(worker::D1Database);

@@ -30,6 +30,17 @@ impl StoreError {
     pub fn new(message: impl std::fmt::Display) -> Self {
         Self::Failed(message.to_string())
     }
+
+    /// A SQLite (D1) error message, classified: a UNIQUE violation is a `Conflict` (SQLite and
+    /// D1 only say so in words). Both database adapters use this one rule.
+    pub fn from_sqlite(message: impl std::fmt::Display) -> Self {
+        let message = message.to_string();
+        if message.contains("UNIQUE constraint failed") {
+            Self::Conflict(message)
+        } else {
+            Self::Failed(message)
+        }
+    }
 }
 
 /// A value bound to a statement parameter.

@@ -29,13 +29,20 @@ pub struct Config {
     pub access_token_secs: i64,
     /// `REFRESH_TOKEN_LIFETIME`, in days (default 1).
     pub refresh_token_secs: i64,
-    /// `MAX_UPLOAD_BYTES` (default 20 MiB).
+    /// `MAX_UPLOAD_BYTES` (default 100 MB, Workers' request-body limit on the Free and Pro
+    /// plans): the body is streamed, never held whole (formats decoded from one buffer have
+    /// their own, smaller limit: `imaging::BUFFERED_MAX_BYTES`).
     pub max_upload_bytes: u64,
     /// `MAX_IMAGE_PIXELS`, checked from the header before decoding.
     pub max_image_pixels: u64,
     /// `MEMORY_BUDGET_BYTES`: wasm memory that uploads and decodes in flight may reserve, for
     /// the whole isolate (default 96 MiB of the 128 MB it has with the JS heap).
     pub memory_budget_bytes: u64,
+    /// `UPLOAD_FLOOR_BYTES_PER_SEC`: after a grace of `UPLOAD_GRACE_SECS`, an upload must keep
+    /// arriving at least this fast on average, or it is abandoned (408) and its memory freed.
+    pub upload_floor_bytes_per_sec: u64,
+    /// `UPLOAD_GRACE_SECS` (default 10).
+    pub upload_grace_secs: u64,
     /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed to call the API from a browser
     /// (`*` for any); empty by default.
     pub cors_allowed_origins: Vec<String>,
@@ -43,9 +50,13 @@ pub struct Config {
 
 pub const DEFAULT_ACCESS_MINUTES: i64 = 20;
 pub const DEFAULT_REFRESH_DAYS: i64 = 1;
-pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100_000_000;
 /// The imaging crate's default: the largest image it processes within the isolate's memory.
-pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 25_000_000;
+pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = imaging::DEFAULT_MAX_PIXELS;
+/// 64 KiB/s: a slow mobile link (512 kbit/s) still uploads; a client trickling a byte every few
+/// seconds does not hold memory for long.
+pub const DEFAULT_UPLOAD_FLOOR_BYTES_PER_SEC: u64 = 64 * 1024;
+pub const DEFAULT_UPLOAD_GRACE_SECS: u64 = 10;
 pub const DEFAULT_MEMORY_BUDGET_BYTES: u64 = 96 * 1024 * 1024;
 /// Shorter secrets make HS256 tokens guessable offline.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -87,6 +98,11 @@ impl Config {
             max_upload_bytes: positive("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?,
             max_image_pixels: positive("MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)?,
             memory_budget_bytes: positive("MEMORY_BUDGET_BYTES", DEFAULT_MEMORY_BUDGET_BYTES)?,
+            upload_floor_bytes_per_sec: positive(
+                "UPLOAD_FLOOR_BYTES_PER_SEC",
+                DEFAULT_UPLOAD_FLOOR_BYTES_PER_SEC,
+            )?,
+            upload_grace_secs: positive("UPLOAD_GRACE_SECS", DEFAULT_UPLOAD_GRACE_SECS)?,
             cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
                 .unwrap_or_default()
                 .split(',')
@@ -94,6 +110,18 @@ impl Config {
                 .filter(|origin| !origin.is_empty())
                 .collect(),
         })
+    }
+
+    /// What an upload may be, as `media::upload` takes it.
+    pub fn upload_limits(&self) -> crate::media::upload::UploadLimits {
+        crate::media::upload::UploadLimits {
+            max_bytes: self.max_upload_bytes,
+            max_pixels: self.max_image_pixels,
+            pace: crate::media::upload::Pace {
+                grace_ms: (self.upload_grace_secs as i64).saturating_mul(1000),
+                floor_bytes_per_sec: self.upload_floor_bytes_per_sec,
+            },
+        }
     }
 
     /// A configuration for tests, with defaults and a fixed secret.
@@ -118,7 +146,7 @@ mod tests {
         let config = Config::from_lookup(|_| None, Some(SECRET.into())).unwrap();
         assert_eq!(config.access_token_secs, 20 * 60);
         assert_eq!(config.refresh_token_secs, 86_400);
-        assert_eq!(config.max_upload_bytes, 20 * 1024 * 1024);
+        assert_eq!(config.max_upload_bytes, 100_000_000);
         assert_eq!(config.max_image_pixels, DEFAULT_MAX_IMAGE_PIXELS);
     }
 

@@ -67,6 +67,9 @@ pub enum ApiError {
     /// 405: the path exists but not with this method; `allow` lists the methods it has.
     #[error("method not allowed")]
     MethodNotAllowed { allow: String },
+    /// 408: the body arrived slower than the service waits for; nothing was kept.
+    #[error("request timeout: {0}")]
+    Timeout(&'static str),
     /// 409: the request conflicts with stored state (a tier still in use, a taken name).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -110,6 +113,7 @@ impl ApiError {
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::Timeout(_) => 408,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::TooManyRequests { .. } => 429,
@@ -131,6 +135,8 @@ impl ApiError {
                     .with_header("allow", &allow)
             }
             ApiError::Conflict(detail) => Response::json(status, &json!({ "detail": detail })),
+            ApiError::Timeout(detail) => Response::json(status, &json!({ "detail": detail }))
+                .with_header("connection", "close"),
             ApiError::PayloadTooLarge(detail) => Response::json(status, &json!({ "detail": detail })),
             ApiError::TooManyRequests { retry_after_secs } => Response::json(
                 status,

@@ -3,18 +3,23 @@
 //! wherever the code says it handles failure, including a write that happened but was reported
 //! as failed.
 
-use crate::ports::{Blob, BlobStore, Cached, Clock, EdgeCache, ListPage, ListedObject, RustKdf};
+use crate::http::BytesBody;
+use crate::ports::{
+    Blob, BlobStore, Cached, Clock, EdgeCache, ListPage, ListedObject, ObjectUpload, RustKdf,
+    PART_BYTES,
+};
 use crate::routes::Platform;
 use crate::store::{Database, Statement, StoreError, Value};
 use serde::de::DeserializeOwned;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 pub struct Fakes;
 
 impl Platform for Fakes {
     type Body = Vec<u8>;
-    type Incoming = Vec<u8>;
+    type Incoming = BytesBody;
     type Db = SqliteDb;
     type Blobs = MemoryBlobs;
     type Cache = MemoryCache;
@@ -214,7 +219,13 @@ pub struct StoredObject {
 
 #[derive(Default)]
 pub struct MemoryBlobs {
-    pub objects: RefCell<BTreeMap<String, StoredObject>>,
+    /// Shared with multipart writes in progress, which add their object on completion.
+    pub objects: Rc<RefCell<BTreeMap<String, StoredObject>>>,
+    /// Keep no bytes, only the transient copy every write hands the runtime: for memory tests,
+    /// where a kept copy would count as the request's.
+    pub discard_bytes: Cell<bool>,
+    /// Multipart writes completed.
+    pub multipart_writes: Rc<Cell<usize>>,
     pub gets: Cell<usize>,
     /// Puts succeed this many more times, then fail.
     pub puts_before_failure: Cell<Option<usize>>,
@@ -225,7 +236,90 @@ pub struct MemoryBlobs {
     pub now_ms: Cell<i64>,
 }
 
+impl MemoryBlobs {
+    /// What a write keeps: the bytes, or (discarding) nothing once the runtime's copy is gone.
+    fn kept(&self, bytes: &[u8]) -> Vec<u8> {
+        let copy = bytes.to_vec();
+        if self.discard_bytes.get() {
+            Vec::new()
+        } else {
+            copy
+        }
+    }
+}
+
+/// A multipart write in progress in the fake R2.
+pub struct MemoryUpload {
+    key: String,
+    content_type: String,
+    bytes: Vec<u8>,
+    last_part_seen: bool,
+    discard_bytes: bool,
+    fault: Fault,
+    uploaded_ms: i64,
+    objects: Rc<RefCell<BTreeMap<String, StoredObject>>>,
+    completed: Rc<Cell<usize>>,
+}
+
+impl ObjectUpload for MemoryUpload {
+    async fn put_part(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        if self.fault == Fault::Fail {
+            return Err(injected("R2 upload part"));
+        }
+        // R2's rule: every part but the last has the same size, at least 5 MiB.
+        if self.last_part_seen {
+            return Err(StoreError::new("a part after a short one"));
+        }
+        self.last_part_seen = bytes.len() != PART_BYTES;
+        let copy = bytes.to_vec();
+        if !self.discard_bytes {
+            self.bytes.extend_from_slice(&copy);
+        }
+        Ok(())
+    }
+
+    async fn complete(self) -> Result<(), StoreError> {
+        self.objects.borrow_mut().insert(
+            self.key,
+            StoredObject {
+                bytes: self.bytes,
+                content_type: self.content_type,
+                uploaded_ms: self.uploaded_ms,
+            },
+        );
+        self.completed.set(self.completed.get() + 1);
+        Ok(())
+    }
+
+    async fn abort(self) {}
+}
+
 impl BlobStore<Vec<u8>> for MemoryBlobs {
+    type Upload = MemoryUpload;
+    type Reader = BytesBody;
+
+    async fn start_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<MemoryUpload, StoreError> {
+        if self.put_fault.get() == Fault::Fail {
+            return Err(injected("R2 create multipart upload"));
+        }
+        let completed = Rc::clone(&self.multipart_writes);
+        Ok(MemoryUpload {
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            bytes: Vec::new(),
+            last_part_seen: false,
+            discard_bytes: self.discard_bytes.get(),
+            fault: self.put_fault.get(),
+            uploaded_ms: self.now_ms.get(),
+            objects: Rc::clone(&self.objects),
+            completed,
+        })
+    }
+
     async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), StoreError> {
         if let Some(left) = self.puts_before_failure.get() {
             if left == 0 {
@@ -237,7 +331,7 @@ impl BlobStore<Vec<u8>> for MemoryBlobs {
             return Err(injected("R2 put"));
         }
         let object = StoredObject {
-            bytes: bytes.to_vec(),
+            bytes: self.kept(bytes),
             content_type: content_type.to_owned(),
             uploaded_ms: self.now_ms.get(),
         };
@@ -256,9 +350,13 @@ impl BlobStore<Vec<u8>> for MemoryBlobs {
         }))
     }
 
-    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn open(&self, key: &str) -> Result<Option<BytesBody>, StoreError> {
         self.gets.set(self.gets.get() + 1);
-        Ok(self.objects.borrow().get(key).map(|o| o.bytes.clone()))
+        Ok(self
+            .objects
+            .borrow()
+            .get(key)
+            .map(|o| BytesBody::new(o.bytes.clone())))
     }
 
     async fn list_page(

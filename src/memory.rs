@@ -3,21 +3,30 @@
 //! instead of growing wasm memory past what the isolate may hold (128 MB, shared with the JS heap,
 //! and wasm memory never shrinks). Single-threaded, like the Worker.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
+
+/// One user's reservations may take at most this share of the budget (3/4), so a user whose
+/// uploads trickle in cannot hold the memory everyone else needs.
+pub const USER_SHARE: (u64, u64) = (3, 4);
 
 /// The isolate-wide budget of reserved bytes.
 #[derive(Debug, Default)]
 pub struct Budget {
     limit: Cell<u64>,
     reserved: Cell<u64>,
+    /// The most ever reserved at once (the memory tests compare it with what was allocated).
+    peak: Cell<u64>,
+    /// Bytes reserved per user, for reservations made on a user's behalf.
+    by_user: RefCell<HashMap<i64, u64>>,
 }
 
 impl Budget {
     pub fn new(limit: u64) -> Rc<Self> {
         Rc::new(Self {
             limit: Cell::new(limit),
-            reserved: Cell::new(0),
+            ..Self::default()
         })
     }
 
@@ -30,17 +39,65 @@ impl Budget {
         self.reserved.get()
     }
 
+    /// The most reserved at once since the budget was made (or `reset_peak`).
+    pub fn peak(&self) -> u64 {
+        self.peak.get()
+    }
+
+    pub fn reset_peak(&self) {
+        self.peak.set(self.reserved.get());
+    }
+
     /// Reserves `bytes` until the returned guard is dropped; `None` when they do not fit now.
     pub fn reserve(self: &Rc<Self>, bytes: u64) -> Option<Reservation> {
-        let total = self.reserved.get().checked_add(bytes)?;
-        if total > self.limit.get() {
-            return None;
-        }
-        self.reserved.set(total);
-        Some(Reservation {
+        self.reserve_as(None, bytes)
+    }
+
+    /// Reserves on behalf of `user` (when `Some`): also `None` when the user's reservations
+    /// would pass their share of the limit.
+    pub fn reserve_as(self: &Rc<Self>, user: Option<i64>, bytes: u64) -> Option<Reservation> {
+        let mut reservation = Reservation {
             budget: Rc::clone(self),
-            bytes,
-        })
+            user,
+            bytes: 0,
+        };
+        reservation.resize_to(bytes).then_some(reservation)
+    }
+
+    /// Bytes reserved on behalf of `user` now.
+    pub fn reserved_by(&self, user: i64) -> u64 {
+        self.by_user.borrow().get(&user).copied().unwrap_or(0)
+    }
+
+    fn user_limit(&self) -> u64 {
+        self.limit.get() / USER_SHARE.1 * USER_SHARE.0
+    }
+
+    /// Moves the totals by `from` -> `to` bytes for `user`; `false` (unchanged) when growing
+    /// does not fit.
+    fn adjust(&self, user: Option<i64>, from: u64, to: u64) -> bool {
+        let reserved = self.reserved.get().saturating_sub(from);
+        let mut by_user = self.by_user.borrow_mut();
+        let user_now = user.map(|u| by_user.get(&u).copied().unwrap_or(0).saturating_sub(from));
+        if to > from {
+            let fits_isolate = reserved
+                .checked_add(to)
+                .is_some_and(|total| total <= self.limit.get());
+            let fits_user = user_now.is_none_or(|now| now.saturating_add(to) <= self.user_limit());
+            if !(fits_isolate && fits_user) {
+                return false;
+            }
+        }
+        self.reserved.set(reserved + to);
+        self.peak.set(self.peak.get().max(reserved + to));
+        if let (Some(user), Some(now)) = (user, user_now) {
+            if now + to == 0 {
+                by_user.remove(&user);
+            } else {
+                by_user.insert(user, now + to);
+            }
+        }
+        true
     }
 
     /// Whether `bytes` could ever fit (with nothing else in flight).
@@ -53,6 +110,7 @@ impl Budget {
 #[derive(Debug)]
 pub struct Reservation {
     budget: Rc<Budget>,
+    user: Option<i64>,
     bytes: u64,
 }
 
@@ -64,31 +122,34 @@ impl Reservation {
     /// Resizes this reservation to `total` bytes; `false` (and unchanged) when growing does not
     /// fit. Shrinking always succeeds.
     pub fn resize_to(&mut self, total: u64) -> bool {
-        if total <= self.bytes {
-            let reserved = self.budget.reserved.get();
-            self.budget
-                .reserved
-                .set(reserved.saturating_sub(self.bytes - total));
-            self.bytes = total;
-            return true;
-        }
-        let extra = total - self.bytes;
-        let reserved = self.budget.reserved.get();
-        if reserved + extra > self.budget.limit.get() {
+        if !self.budget.adjust(self.user, self.bytes, total) {
             return false;
         }
-        self.budget.reserved.set(reserved + extra);
         self.bytes = total;
         true
+    }
+
+    /// Whether a reservation of `total` bytes could ever be made for this one's owner (with
+    /// nothing else in flight).
+    pub fn could_ever_fit(&self, total: u64) -> bool {
+        let limit = match self.user {
+            Some(_) => self.budget.user_limit(),
+            None => self.budget.limit.get(),
+        };
+        total <= limit
+    }
+
+    /// Grows this reservation by `extra` bytes (same rule as `resize_to`).
+    pub fn grow_by(&mut self, extra: u64) -> bool {
+        self.bytes
+            .checked_add(extra)
+            .is_some_and(|total| self.resize_to(total))
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        let reserved = self.budget.reserved.get();
-        self.budget
-            .reserved
-            .set(reserved.saturating_sub(self.bytes));
+        self.budget.adjust(self.user, self.bytes, 0);
     }
 }
 
@@ -132,6 +193,21 @@ mod tests {
         assert_eq!((a.bytes(), budget.reserved()), (50, 100));
         assert!(a.resize_to(10));
         assert_eq!((a.bytes(), budget.reserved()), (10, 60));
+    }
+
+    #[test]
+    fn one_user_may_reserve_only_their_share_and_others_still_fit() {
+        let budget = Budget::new(100);
+        let a = budget.reserve_as(Some(1), 50).unwrap();
+        assert!(budget.reserve_as(Some(1), 30).is_none());
+        let mut b = budget.reserve_as(Some(1), 25).unwrap();
+        assert!(!b.grow_by(1));
+        assert!(!b.could_ever_fit(76));
+        let c = budget.reserve_as(Some(2), 25).unwrap();
+        assert_eq!((budget.reserved_by(1), budget.reserved_by(2)), (75, 25));
+        drop((a, b, c));
+        assert_eq!((budget.reserved(), budget.reserved_by(1)), (0, 0));
+        assert_eq!(budget.peak(), 100);
     }
 }
 

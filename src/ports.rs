@@ -30,13 +30,35 @@ pub struct ListPage {
     pub cursor: Option<String>,
 }
 
-/// An object store (R2).
+/// The size of every part of a multipart write but the last: R2's minimum (5 MiB), which all
+/// parts but the last must also share.
+pub const PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// An object written in parts as its bytes arrive (an R2 multipart upload): nothing is visible
+/// under the key until `complete`.
+pub trait ObjectUpload {
+    /// The next part: exactly [`PART_BYTES`] long, but for the last one.
+    async fn put_part(&mut self, bytes: &[u8]) -> Result<(), StoreError>;
+    async fn complete(self) -> Result<(), StoreError>;
+    /// Gives the parts up; a failure is logged (R2 expires abandoned uploads).
+    async fn abort(self);
+}
+
+/// An object store (R2). Every write hands the runtime a copy of the bytes it is given (a JS
+/// buffer on Workers), for as long as the call lasts: callers reserve it.
 pub trait BlobStore<B> {
+    type Upload: ObjectUpload;
+    type Reader: crate::http::IncomingBody;
+
     async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), StoreError>;
+    /// Starts a write in parts, for an object larger than one part.
+    async fn start_upload(&self, key: &str, content_type: &str)
+        -> Result<Self::Upload, StoreError>;
     /// An object to pass on to a client: its body is never read by the core.
     async fn get(&self, key: &str) -> Result<Option<Blob<B>>, StoreError>;
-    /// An object's bytes in wasm memory: only for decoding (lazy thumbnails).
-    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// An object's bytes to read into wasm piece by piece, as a request body is: only for
+    /// decoding (lazy thumbnails). `None` when there is no such object.
+    async fn open(&self, key: &str) -> Result<Option<Self::Reader>, StoreError>;
     /// Up to `limit` objects whose keys start with `prefix`, after `cursor`.
     async fn list_page(
         &self,

@@ -10,11 +10,11 @@ use crate::http::{self, IncomingBody, Method, Payload, ReadError};
 use crate::maintenance;
 use crate::memory::Isolate;
 use crate::ports::{
-    Blob, BlobStore, Cached, Clock, EdgeCache, Kdf, ListPage, ListedObject, RustKdf, StoreError,
+    Blob, BlobStore, Cached, Clock, EdgeCache, Kdf, ListPage, ListedObject, ObjectUpload, RustKdf,
+    StoreError,
 };
 use crate::routes::{App, Platform};
 use crate::store::{Database, Statement, Value};
-use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
@@ -86,7 +86,10 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
         url.path().to_owned(),
         url.query().unwrap_or("").to_owned(),
         headers,
-        Some(WasmIncoming(req)),
+        Some(WasmIncoming {
+            request: req,
+            reader: None,
+        }),
     );
     // A body nobody read (a 401 or 413 answered before it) is left to the runtime: it never
     // enters wasm. Cancelling it would answer sooner, but local workerd then sometimes closes the
@@ -172,28 +175,115 @@ impl Payload for WasmBody {
     }
 }
 
-/// A request body, read only when a handler asks, counted chunk by chunk as it arrives.
-pub struct WasmIncoming(worker::Request);
+/// A request body, read only when a handler asks, chunk by chunk into the caller's buffer.
+pub struct WasmIncoming {
+    request: worker::Request,
+    reader: Option<JsReader>,
+}
 
 impl IncomingBody for WasmIncoming {
-    async fn read(mut self, limit: u64) -> Result<Vec<u8>, ReadError> {
-        if self.0.inner().body().is_none() {
-            return Ok(Vec::new());
+    async fn read_into(&mut self, buf: &mut [u8], deadline_ms: i64) -> Result<usize, ReadError> {
+        if self.reader.is_none() {
+            let Some(body) = self.request.inner().body() else {
+                return Ok(0);
+            };
+            self.reader = Some(JsReader::new(body.into()).map_err(read_failed)?);
         }
-        let mut stream = self
-            .0
-            .stream()
-            .map_err(|e| ReadError::Failed(e.to_string()))?;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| ReadError::Failed(e.to_string()))?;
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(ReadError::TooLarge);
-            }
-            bytes.extend_from_slice(&chunk);
+        match &mut self.reader {
+            Some(reader) => reader.read_into(buf, deadline_ms).await,
+            None => Ok(0),
         }
-        Ok(bytes)
     }
+}
+
+fn read_failed(e: JsValue) -> ReadError {
+    ReadError::Failed(format!("{e:?}"))
+}
+
+/// A JS `ReadableStream` read into wasm through a default reader: each chunk stays in JS until
+/// the caller's buffer takes it, so wasm never allocates for what the runtime chose to send.
+pub struct JsReader {
+    reader: JsValue,
+    /// The chunk being taken, and how much of it has been.
+    pending: Option<(js_sys::Uint8Array, u32)>,
+}
+
+impl JsReader {
+    fn new(stream: JsValue) -> Result<Self, JsValue> {
+        let reader = call(&stream, "getReader", &[])?;
+        Ok(Self {
+            reader,
+            pending: None,
+        })
+    }
+
+    async fn read_into(&mut self, buf: &mut [u8], deadline_ms: i64) -> Result<usize, ReadError> {
+        loop {
+            if let Some((chunk, taken)) = &mut self.pending {
+                let left = chunk.length() - *taken;
+                if left > 0 {
+                    let n = left.min(buf.len() as u32);
+                    chunk
+                        .subarray(*taken, *taken + n)
+                        .copy_to(&mut buf[..n as usize]);
+                    *taken += n;
+                    return Ok(n as usize);
+                }
+                self.pending = None;
+            }
+            let read = JsFuture::from(js_sys::Promise::from(
+                call(&self.reader, "read", &[]).map_err(read_failed)?,
+            ));
+            let wait_ms = deadline_ms.saturating_sub(js_sys::Date::now() as i64);
+            let result = if deadline_ms == http::NO_DEADLINE {
+                read.await
+            } else if wait_ms <= 0 {
+                return Err(ReadError::TimedOut);
+            } else {
+                let delay = worker::Delay::from(std::time::Duration::from_millis(wait_ms as u64));
+                match futures_util::future::select(read, std::pin::pin!(delay)).await {
+                    futures_util::future::Either::Left((result, _)) => result,
+                    futures_util::future::Either::Right(_) => return Err(ReadError::TimedOut),
+                }
+            }
+            .map_err(read_failed)?;
+            if js_sys::Reflect::get(&result, &"done".into())
+                .map_err(read_failed)?
+                .is_truthy()
+            {
+                return Ok(0);
+            }
+            let value = js_sys::Reflect::get(&result, &"value".into()).map_err(read_failed)?;
+            self.pending = Some((js_sys::Uint8Array::new(&value), 0));
+        }
+    }
+}
+
+impl IncomingBody for JsReader {
+    async fn read_into(&mut self, buf: &mut [u8], deadline_ms: i64) -> Result<usize, ReadError> {
+        JsReader::read_into(self, buf, deadline_ms).await
+    }
+}
+
+/// Calls `target.method(...args)`.
+fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let function: js_sys::Function = js_sys::Reflect::get(target, &method.into())?.dyn_into()?;
+    let args: js_sys::Array = args.iter().collect();
+    function.apply(target, &args)
+}
+
+/// Awaits the promise `target.method(...args)` returns.
+async fn call_async(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    JsFuture::from(js_sys::Promise::from(call(target, method, args)?)).await
+}
+
+/// `{ httpMetadata: { contentType } }`, the options of an R2 write.
+fn http_metadata(content_type: &str) -> Result<JsValue, JsValue> {
+    let metadata = js_sys::Object::new();
+    js_sys::Reflect::set(&metadata, &"contentType".into(), &content_type.into())?;
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"httpMetadata".into(), &metadata)?;
+    Ok(options.into())
 }
 
 fn to_worker_response(response: http::Response<WasmBody>) -> worker::Result<worker::Response> {
@@ -264,20 +354,48 @@ impl Database for D1 {
 struct R2(worker::Bucket);
 
 impl BlobStore<WasmBody> for R2 {
+    type Upload = R2Upload;
+    type Reader = JsReader;
+
     async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), StoreError> {
-        let metadata = worker::HttpMetadata {
-            content_type: Some(content_type.to_owned()),
-            ..Default::default()
-        };
-        // A transient copy that R2's binding hands to JS; the upload's reservation covers it
-        // (the decode's buffers are freed before the writes start).
-        self.0
-            .put(key, bytes.to_vec())
-            .http_metadata(metadata)
-            .execute()
+        // One copy, into JS, made straight from the caller's bytes (the binding's own `put`
+        // takes a Vec, which would be a second copy in wasm); the caller reserved it.
+        let bucket: &JsValue = self.0.as_ref();
+        let data = js_sys::Uint8Array::from(bytes);
+        let options = http_metadata(content_type).map_err(js_error)?;
+        call_async(bucket, "put", &[key.into(), data.into(), options])
             .await
-            .map_err(store_error)?;
+            .map_err(js_error)?;
         Ok(())
+    }
+
+    async fn start_upload(&self, key: &str, content_type: &str) -> Result<R2Upload, StoreError> {
+        let bucket: &JsValue = self.0.as_ref();
+        let options = http_metadata(content_type).map_err(js_error)?;
+        let upload = call_async(bucket, "createMultipartUpload", &[key.into(), options])
+            .await
+            .map_err(js_error)?;
+        Ok(R2Upload {
+            upload,
+            parts: js_sys::Array::new(),
+        })
+    }
+
+    async fn open(&self, key: &str) -> Result<Option<JsReader>, StoreError> {
+        let Some(object) = self.0.get(key).execute().await.map_err(store_error)? else {
+            return Ok(None);
+        };
+        let body = object
+            .body()
+            .ok_or_else(|| StoreError::new(format!("R2 object {key} has no body")))?
+            .response_body()
+            .map_err(store_error)?;
+        let ResponseBody::Stream(stream) = body else {
+            return Err(StoreError::new(format!(
+                "R2 object {key} has no body stream"
+            )));
+        };
+        JsReader::new(stream.into()).map(Some).map_err(js_error)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Blob<WasmBody>>, StoreError> {
@@ -297,16 +415,6 @@ impl BlobStore<WasmBody> for R2 {
             body: WasmBody(body),
             content_type,
         }))
-    }
-
-    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(object) = self.0.get(key).execute().await.map_err(store_error)? else {
-            return Ok(None);
-        };
-        let body = object
-            .body()
-            .ok_or_else(|| StoreError::new(format!("R2 object {key} has no body")))?;
-        Ok(Some(body.bytes().await.map_err(store_error)?))
     }
 
     async fn list_page(
@@ -345,6 +453,41 @@ impl BlobStore<WasmBody> for R2 {
             self.0.delete_multiple(chunk).await.map_err(store_error)?;
         }
         Ok(())
+    }
+}
+
+fn js_error(e: JsValue) -> StoreError {
+    StoreError::new(format!("{e:?}"))
+}
+
+/// An R2 multipart upload in progress, with the parts it has written.
+pub struct R2Upload {
+    upload: JsValue,
+    parts: js_sys::Array,
+}
+
+impl ObjectUpload for R2Upload {
+    async fn put_part(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        let number = self.parts.length() + 1;
+        let data = js_sys::Uint8Array::from(bytes);
+        let part = call_async(&self.upload, "uploadPart", &[number.into(), data.into()])
+            .await
+            .map_err(js_error)?;
+        self.parts.push(&part);
+        Ok(())
+    }
+
+    async fn complete(self) -> Result<(), StoreError> {
+        call_async(&self.upload, "complete", &[self.parts.into()])
+            .await
+            .map_err(js_error)?;
+        Ok(())
+    }
+
+    async fn abort(self) {
+        if let Err(e) = call_async(&self.upload, "abort", &[]).await {
+            log(&format!("R2 multipart abort failed (R2 expires it): {e:?}"));
+        }
     }
 }
 

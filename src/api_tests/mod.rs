@@ -4,10 +4,12 @@
 mod accounts;
 mod admin;
 mod links;
+mod memory_bound;
 mod pictures;
 mod reliability;
 mod routing;
 mod security;
+mod uploads;
 
 use crate::config::Config;
 use crate::fakes::{Fakes, MemoryBlobs, MemoryCache, SqliteDb, TestClock};
@@ -114,6 +116,7 @@ impl TestApp {
         )
     }
 
+    /// An upload as browsers and curl send it, with its `Content-Length`.
     fn upload_form(&self, token: &str, fields: Vec<(&str, FormValue)>) -> Response {
         let body = multipart_body(&fields);
         self.send(
@@ -123,6 +126,7 @@ impl TestApp {
                     "content-type",
                     &format!("multipart/form-data; boundary={BOUNDARY}"),
                 )
+                .with_header("content-length", &body.len().to_string())
                 .with_bytes(body),
         )
     }

@@ -75,25 +75,96 @@ impl Payload for Vec<u8> {
 pub enum ReadError {
     /// More than the limit arrived: counted as it came, never buffered whole.
     TooLarge,
+    /// The next bytes did not come by the deadline.
+    TimedOut,
     Failed(String),
 }
 
+/// No deadline: for bodies read at once (JSON), which are small.
+pub const NO_DEADLINE: i64 = i64::MAX;
+
 /// A request body the runtime holds, read only by handlers that need it (after the token and
-/// the declared length are checked).
+/// the declared length are checked), into the caller's buffer: reading allocates nothing.
 pub trait IncomingBody {
-    async fn read(self, limit: u64) -> Result<Vec<u8>, ReadError>;
+    /// Reads the next bytes into `buf` (at most its length); `Ok(0)` at the end of the body.
+    /// Fails with [`ReadError::TimedOut`] when no byte has come by `deadline_ms` (the clock's
+    /// milliseconds since the epoch).
+    async fn read_into(&mut self, buf: &mut [u8], deadline_ms: i64) -> Result<usize, ReadError>;
 }
 
-impl IncomingBody for Vec<u8> {
-    async fn read(self, limit: u64) -> Result<Vec<u8>, ReadError> {
-        if self.len() as u64 > limit {
-            return Err(ReadError::TooLarge);
+/// A body held as bytes: every native request. A test can make it stall part way.
+#[derive(Debug, Default)]
+pub struct BytesBody {
+    /// Shared, so a memory test can keep the bytes alive outside the request (on Workers the
+    /// body is the runtime's, never the request's memory).
+    data: std::rc::Rc<[u8]>,
+    pos: usize,
+    stall: Stall,
+}
+
+/// How a test body behaves once `at` bytes have been read.
+#[derive(Debug, Default, Clone)]
+pub enum Stall {
+    #[default]
+    Never,
+    /// The client stops sending: the read times out (the deadline passes).
+    TimesOut { at: usize },
+    /// The client waits until the flag is set: reads stay pending until then.
+    Until {
+        at: usize,
+        open: std::rc::Rc<Cell<bool>>,
+    },
+}
+
+impl BytesBody {
+    pub fn new(data: Vec<u8>) -> Self {
+        Self::shared(data.into(), Stall::Never)
+    }
+
+    pub fn stalling(data: Vec<u8>, stall: Stall) -> Self {
+        Self::shared(data.into(), stall)
+    }
+
+    pub fn shared(data: std::rc::Rc<[u8]>, stall: Stall) -> Self {
+        Self {
+            data,
+            pos: 0,
+            stall,
         }
-        Ok(self)
     }
 }
 
-pub struct Request<I = Vec<u8>> {
+impl IncomingBody for BytesBody {
+    async fn read_into(&mut self, buf: &mut [u8], _deadline_ms: i64) -> Result<usize, ReadError> {
+        let mut end = self.data.len();
+        match &self.stall {
+            Stall::Never => {}
+            Stall::TimesOut { at } if self.pos >= *at => return Err(ReadError::TimedOut),
+            Stall::TimesOut { at } => end = end.min(*at),
+            Stall::Until { at, open } => {
+                if self.pos >= *at {
+                    let open = open.clone();
+                    std::future::poll_fn(|_| {
+                        if open.get() {
+                            std::task::Poll::Ready(())
+                        } else {
+                            std::task::Poll::Pending
+                        }
+                    })
+                    .await;
+                } else {
+                    end = end.min(*at);
+                }
+            }
+        }
+        let n = buf.len().min(end - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+pub struct Request<I = BytesBody> {
     pub method: Method,
     /// The path without the query string, e.g. `/api/pictures`.
     pub path: String,
@@ -149,16 +220,27 @@ impl<I> Request<I> {
 }
 
 impl<I: IncomingBody> Request<I> {
-    /// The body's bytes, counted as they arrive and refused past `limit`.
+    /// A small body's bytes (JSON), counted as they arrive and refused past `limit`.
     pub async fn read_body(&self, limit: u64) -> Result<Vec<u8>, ReadError> {
-        match self.take_body() {
-            Some(body) => body.read(limit).await,
-            None => Ok(Vec::new()),
+        let Some(mut body) = self.take_body() else {
+            return Ok(Vec::new());
+        };
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = body.read_into(&mut chunk, NO_DEADLINE).await?;
+            if n == 0 {
+                return Ok(bytes);
+            }
+            if (bytes.len() + n) as u64 > limit {
+                return Err(ReadError::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk[..n]);
         }
     }
 }
 
-impl Request<Vec<u8>> {
+impl Request<BytesBody> {
     pub fn new(method: Method, target: &str) -> Self {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         Self::with_incoming(
@@ -166,7 +248,7 @@ impl Request<Vec<u8>> {
             path.to_owned(),
             query.to_owned(),
             Vec::new(),
-            Some(Vec::new()),
+            Some(BytesBody::default()),
         )
     }
 
@@ -177,7 +259,19 @@ impl Request<Vec<u8>> {
     }
 
     pub fn with_bytes(self, bytes: Vec<u8>) -> Self {
-        self.body.set(Some(bytes));
+        self.body.set(Some(BytesBody::new(bytes)));
+        self
+    }
+
+    /// A body whose bytes the caller keeps too.
+    pub fn with_shared_bytes(self, bytes: std::rc::Rc<[u8]>) -> Self {
+        self.body.set(Some(BytesBody::shared(bytes, Stall::Never)));
+        self
+    }
+
+    /// A body that stalls as `stall` says (a slow or stopped client).
+    pub fn with_stalling_bytes(self, bytes: Vec<u8>, stall: Stall) -> Self {
+        self.body.set(Some(BytesBody::stalling(bytes, stall)));
         self
     }
 

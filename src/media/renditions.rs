@@ -6,6 +6,7 @@
 //! budget (`memory.rs`).
 
 use super::keys;
+use super::upload::{self, UploadError};
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::Variant;
 use crate::error::{log, ApiError, FieldErrors};
@@ -17,7 +18,10 @@ use crate::routes::{App, Platform};
 /// What the client may keep of an image: the owner's browser only, never a shared cache.
 pub const CLIENT_CACHE_CONTROL: &str = "private, max-age=3600";
 
-const BUSY: &str = "The service is processing other images; retry shortly.";
+/// The 503 of a request whose memory is taken by requests in flight.
+pub const BUSY: &str = "The service is processing other images; retry shortly.";
+/// The 413 of a request that needs more memory than the isolate could ever give it.
+pub const NEVER_FITS: &str = "This image needs more memory to process than the service has.";
 
 impl<P: Platform> App<P> {
     /// Reserves `bytes` of the isolate's memory budget: 503 when they do not fit now, 413 when
@@ -30,55 +34,6 @@ impl<P: Platform> App<P> {
             ));
         }
         budget.reserve(bytes).ok_or(ApiError::Busy(BUSY))
-    }
-
-    /// Grows `reservation` to `total` bytes, with the same answers as `reserve`.
-    pub(crate) fn grow(&self, reservation: &mut Reservation, total: u64) -> Result<(), ApiError> {
-        if !self.isolate.budget.could_fit(total) {
-            return Err(ApiError::PayloadTooLarge(
-                "This image needs more memory to process than the service has.".into(),
-            ));
-        }
-        if reservation.resize_to(total) {
-            Ok(())
-        } else {
-            Err(ApiError::Busy(BUSY))
-        }
-    }
-
-    /// Decodes `bytes` once into a thumbnail per height, after growing `reservation` to cover
-    /// the input and the pipeline's predicted peak.
-    pub(crate) fn thumbnails(
-        &self,
-        reservation: &mut Reservation,
-        bytes: &[u8],
-        heights: &[u32],
-        max_pixels: u64,
-    ) -> Result<(imaging::Probe, Vec<imaging::Thumbnail>), ApiError> {
-        let limits = imaging::Limits { max_pixels };
-        let plan = imaging::plan(bytes, heights, &limits).map_err(image_error)?;
-        self.grow(reservation, bytes.len() as u64 + plan.peak_bytes)?;
-        imaging::thumbnails(bytes, heights, &limits).map_err(image_error)
-    }
-
-    /// Writes an upload's objects at once; if any write fails, every key is removed (deleting a
-    /// key that was never written is harmless) and the error returned.
-    pub(crate) async fn store_objects(
-        &self,
-        objects: &[(String, &[u8], &str)],
-    ) -> Result<(), ApiError> {
-        let results = futures_util::future::join_all(
-            objects
-                .iter()
-                .map(|(key, data, content_type)| self.blobs.put(key, data, content_type)),
-        )
-        .await;
-        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-            let keys: Vec<String> = objects.iter().map(|(key, _, _)| key.clone()).collect();
-            self.remove_objects(&keys).await;
-            return Err(e.into());
-        }
-        Ok(())
     }
 
     /// Answers with a rendition: 304 on a matching `If-None-Match` (before any body is touched),
@@ -144,18 +99,21 @@ impl<P: Platform> App<P> {
                 "original {key} is missing from R2"
             )));
         };
-        let mut reservation = self.reserve(picture.size.max(0) as u64)?;
         let original_key = keys::blob_key(picture.owner_id, &picture.id, Variant::Original);
-        let original = self.blobs.get_bytes(&original_key).await?.ok_or_else(|| {
+        let mut original = self.blobs.open(&original_key).await?.ok_or_else(|| {
             ApiError::internal(format!("original {original_key} is missing from R2"))
         })?;
+        let mut reservation = self.reserve(upload::window_bytes())?;
         // The upload accepted this image, so no pixel limit applies again here.
-        let (_, mut thumbnails) =
-            self.thumbnails(&mut reservation, &original, &[height.get()], u64::MAX)?;
+        let thumbnail = upload::thumbnail_from(
+            &mut original,
+            height.get(),
+            picture.size.max(0) as u64,
+            &mut reservation,
+        )
+        .await
+        .map_err(upload_error)?;
         drop(original);
-        let thumbnail = thumbnails
-            .pop()
-            .ok_or_else(|| ApiError::internal("no thumbnail made"))?;
         let content_type = thumbnail.format.content_type();
         self.blobs.put(&key, &thumbnail.bytes, content_type).await?;
         Ok((
@@ -206,6 +164,23 @@ impl<P: Platform> App<P> {
     }
 }
 
+/// What a refused upload (or a lazy thumbnail that cannot be made) means for the client.
+pub fn upload_error(error: UploadError) -> ApiError {
+    match error {
+        UploadError::Fields(errors) => ApiError::Validation(errors),
+        UploadError::TooLarge(max) => {
+            ApiError::PayloadTooLarge(format!("Uploads are limited to {max} bytes."))
+        }
+        UploadError::Busy => ApiError::Busy(BUSY),
+        UploadError::NeverFits => ApiError::PayloadTooLarge(NEVER_FITS.into()),
+        UploadError::TimedOut => ApiError::Timeout(
+            "The upload arrived too slowly and was abandoned; nothing was stored.",
+        ),
+        UploadError::Image(e) => image_error(e),
+        UploadError::Failed(cause) => ApiError::internal(cause),
+    }
+}
+
 /// What a refused image means for the client.
 pub fn image_error(error: imaging::ImageError) -> ApiError {
     use imaging::ImageError::*;
@@ -233,6 +208,9 @@ pub fn image_error(error: imaging::ImageError) -> ApiError {
                 "This JPEG has {scans} or more scans, far more decoding work than a photo needs; \
                  save it again as a baseline or standard progressive JPEG."
             ),
+        )),
+        FileTooLarge { max } => ApiError::PayloadTooLarge(format!(
+            "Files of this format are limited to {max} bytes here (JPEG files may be larger)."
         )),
         TooMuchMemory { .. } => ApiError::PayloadTooLarge(
             "This image needs more memory to thumbnail than the service allows; send a smaller \

@@ -238,6 +238,7 @@ impl<P: Platform> App<P> {
             ReadError::TooLarge => ApiError::PayloadTooLarge(format!(
                 "JSON bodies are limited to {MAX_JSON_BYTES} bytes."
             )),
+            ReadError::TimedOut => ApiError::Timeout("The request body arrived too slowly."),
             ReadError::Failed(cause) => ApiError::internal(cause),
         })?;
         match serde_json::from_slice::<Value>(&bytes) {

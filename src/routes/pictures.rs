@@ -4,13 +4,14 @@ use super::auth::{Bearer, Caller};
 use super::pagination::{self, Cursor};
 use super::{App, Platform};
 use crate::domain::ids::PictureId;
-use crate::domain::pictures::{Picture, PictureName};
+use crate::domain::pictures::Picture;
 use crate::domain::tiers::{ThumbnailHeight, Tier, Variant};
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, FieldErrors, REQUIRED};
-use crate::http::{multipart, ReadError, Request, Response};
+use crate::http::{multipart, Request, Response};
 use crate::media::keys;
-use crate::media::renditions::CLIENT_CACHE_CONTROL;
+use crate::media::renditions::{upload_error, CLIENT_CACHE_CONTROL};
+use crate::media::upload::{self, Memory, Target, UploadError};
 use crate::ports::EdgeCache;
 use crate::store;
 use serde_json::{json, Value};
@@ -58,69 +59,55 @@ impl<P: Platform> App<P> {
     }
 
     /// `POST /api/pictures`: multipart `name` + `img`. The token and the declared length are
-    /// checked before the body is read; the body is counted as it arrives; the original and the
-    /// tier's thumbnails go to R2, then the row to D1, so a picture is visible only once complete.
+    /// checked before the body is read; the body is streamed through the form parser and the
+    /// imaging pipeline (`media::upload`); the objects go to R2, then the row to D1, so a picture
+    /// is visible only once complete.
     pub(crate) async fn upload_picture(
         &self,
         caller: &Caller,
         req: &Request<P::Incoming>,
     ) -> Result<Response, ApiError> {
-        let max = self.config.max_upload_bytes;
-        let too_large =
-            || ApiError::PayloadTooLarge(format!("Uploads are limited to {max} bytes."));
+        let limits = self.config.upload_limits();
         let declared = req.declared_length();
-        if declared.is_some_and(|n| n > max) {
-            return Err(too_large());
+        if declared.is_some_and(|n| n > limits.max_bytes) {
+            return Err(upload_error(UploadError::TooLarge(limits.max_bytes)));
         }
         let Some(boundary) = req.header("content-type").and_then(multipart::boundary) else {
-            return Err(upload_errors(None));
+            return Err(upload_error(UploadError::Fields(not_a_form())));
         };
-        let mut reservation = self.reserve(declared.unwrap_or(max))?;
-        let body = req.read_body(max).await.map_err(|e| match e {
-            ReadError::TooLarge => too_large(),
-            ReadError::Failed(cause) => ApiError::internal(cause),
-        })?;
-        self.grow(&mut reservation, body.len() as u64)?;
-        let parts = multipart::parse(&body, &boundary).ok_or_else(|| upload_errors(None))?;
-        let (name, bytes) = upload_fields(&parts)?;
-
-        let heights: Vec<u32> = caller
-            .tier
-            .thumbnail_heights
-            .iter()
-            .map(|h| h.get())
-            .collect();
-        let (probe, thumbnails) = self.thumbnails(
-            &mut reservation,
-            bytes,
-            &heights,
-            self.config.max_image_pixels,
-        )?;
+        let Some(mut body) = req.take_body() else {
+            return Err(upload_error(UploadError::Fields(not_a_form())));
+        };
         let id = PictureId::new_random().to_string();
-        let content_type = probe.format.content_type();
-        let mut objects = vec![(
-            keys::blob_key(caller.id, &id, Variant::Original),
-            bytes,
-            content_type,
-        )];
-        // Thumbnails come back in the order of `heights`; a short original gives a smaller one.
-        for (thumbnail, height) in thumbnails.iter().zip(caller.tier.thumbnail_heights.iter()) {
-            objects.push((
-                keys::blob_key(caller.id, &id, Variant::Thumbnail(height)),
-                &thumbnail.bytes,
-                thumbnail.format.content_type(),
-            ));
-        }
-        self.store_objects(&objects).await?;
+        let key = |variant| keys::blob_key(caller.id, &id, variant);
+        let heights: Vec<ThumbnailHeight> = caller.tier.thumbnail_heights.iter().collect();
+        let stored = upload::receive(
+            &mut body,
+            &boundary,
+            declared,
+            &limits,
+            Memory {
+                budget: &self.isolate.budget,
+                user: caller.id,
+            },
+            &self.clock,
+            &self.blobs,
+            Target {
+                key: &key,
+                heights: &heights,
+            },
+        )
+        .await
+        .map_err(upload_error)?;
 
         let picture = Picture {
             id: id.clone(),
             owner_id: caller.id,
-            name: name.as_str().to_owned(),
-            content_type: content_type.to_owned(),
-            width: probe.width.into(),
-            height: probe.height.into(),
-            size: bytes.len() as i64,
+            name: stored.name.as_str().to_owned(),
+            content_type: stored.probe.format.content_type().to_owned(),
+            width: stored.probe.width.into(),
+            height: stored.probe.height.into(),
+            size: stored.size as i64,
             created_at: self.now_ms(),
         };
         if let Err(e) = store::pictures::insert(&self.db, &picture).await {
@@ -129,8 +116,7 @@ impl<P: Platform> App<P> {
             if let Err(cleanup) = store::pictures::delete_owned(&self.db, &id, caller.id).await {
                 crate::error::log(&format!("could not remove picture row {id}: {cleanup}"));
             }
-            let keys: Vec<String> = objects.into_iter().map(|(key, _, _)| key).collect();
-            self.remove_objects(&keys).await;
+            self.remove_objects(&stored.keys).await;
             return Err(e.into());
         }
         Ok(Response::json(
@@ -204,62 +190,11 @@ impl<P: Platform> App<P> {
     }
 }
 
-/// The errors of a body that is not a usable form: every field is missing.
-fn upload_errors(parts: Option<&[multipart::Part<'_>]>) -> ApiError {
+/// The errors of a body that is not a form at all: every field is missing.
+fn not_a_form() -> FieldErrors {
     let mut errors = FieldErrors::new();
-    if parts.is_none() {
-        errors.add("non_field_errors", "Expected a multipart/form-data body.");
-    }
+    errors.add("non_field_errors", "Expected a multipart/form-data body.");
     errors.add("name", REQUIRED);
     errors.add("img", "No file was submitted.");
-    ApiError::Validation(errors)
-}
-
-/// The `name` and `img` fields of an upload form, with Django REST framework's messages.
-fn upload_fields<'a>(
-    parts: &'a [multipart::Part<'a>],
-) -> Result<(PictureName, &'a [u8]), ApiError> {
-    let mut errors = FieldErrors::new();
-    let field = |name: &str| parts.iter().find(|p| p.name == name);
-    let name = match field("name") {
-        Some(part) if part.filename.is_some() => {
-            errors.add("name", "Not a valid string.");
-            None
-        }
-        Some(part) => match std::str::from_utf8(part.data) {
-            Ok(text) => PictureName::parse(text)
-                .map_err(|e| errors.add("name", e.0))
-                .ok(),
-            Err(_) => {
-                errors.add("name", "Not a valid string.");
-                None
-            }
-        },
-        None => {
-            errors.add("name", REQUIRED);
-            None
-        }
-    };
-    let img = match field("img") {
-        Some(part) if part.filename.is_none() => {
-            errors.add(
-                "img",
-                "The submitted data was not a file. Check the encoding type on the form.",
-            );
-            None
-        }
-        Some(part) if part.data.is_empty() => {
-            errors.add("img", "The submitted file is empty.");
-            None
-        }
-        Some(part) => Some(part.data),
-        None => {
-            errors.add("img", "No file was submitted.");
-            None
-        }
-    };
-    match (name, img) {
-        (Some(name), Some(img)) if errors.is_empty() => Ok((name, img)),
-        _ => Err(ApiError::Validation(errors)),
-    }
+    errors
 }

@@ -19,6 +19,7 @@ mod plan;
 mod png_stream;
 mod resize;
 mod scans;
+mod stream;
 
 #[cfg(feature = "avif")]
 pub use avif::{
@@ -26,6 +27,7 @@ pub use avif::{
     AVIF_MAX_PIXELS,
 };
 pub use orientation::Orientation;
+pub use stream::{sniff, Step, Thumbnailer, BUFFERED_MAX_BYTES};
 
 /// The tallest thumbnail the service may ask for: the one source of this rule
 /// (the service's tier validation uses it). Every image [`plan`] accepts can be
@@ -73,6 +75,10 @@ pub struct Limits {
     /// Largest `width * height` accepted, before any decoding.
     pub max_pixels: u64,
 }
+
+/// 100 megapixels, as Cloudflare Images accepts: every camera's and phone's full-resolution
+/// photo but the largest phone modes.
+pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 
 impl Default for Limits {
     /// 25 megapixels: every 24 MP camera photo (6000x4000) fits with a little margin.
@@ -159,6 +165,10 @@ pub enum ImageError {
         "image needs {needed} bytes of memory to thumbnail, more than the {budget} bytes allowed"
     )]
     TooMuchMemory { needed: u64, budget: u64 },
+    /// The file is larger than its format may be here (`max` bytes): every format but JPEG is
+    /// decoded from one buffer ([`BUFFERED_MAX_BYTES`]).
+    #[error("the file is larger than the {max} bytes accepted for its format")]
+    FileTooLarge { max: u64 },
 }
 
 /// What [`thumbnails`] will cost, known before any pixel is decoded.
@@ -238,6 +248,15 @@ pub fn thumbnails(
     limits: &Limits,
 ) -> Result<(Probe, Vec<Thumbnail>), ImageError> {
     let planned = plan(bytes, heights, limits)?;
+    thumbnails_planned(bytes, heights, planned)
+}
+
+/// [`thumbnails`] with the plan already made (by [`plan`] over the same bytes and heights).
+pub(crate) fn thumbnails_planned(
+    bytes: &[u8],
+    heights: &[u32],
+    planned: Plan,
+) -> Result<(Probe, Vec<Thumbnail>), ImageError> {
     let probe = planned.probe;
     let sizes: Vec<(u32, u32)> = heights
         .iter()
@@ -250,7 +269,13 @@ pub fn thumbnails(
         plan::Reduction::Png { factor } => png_stream::decode_reduced(bytes, factor)?,
         // Full-size decoders: their own pipeline, which keeps the full image unrotated.
         plan::Reduction::FullSize => {
-            let other = formats::read(bytes, limits)?.ok_or(ImageError::Unsupported)?;
+            let other = formats::read(
+                bytes,
+                &Limits {
+                    max_pixels: u64::MAX,
+                },
+            )?
+            .ok_or(ImageError::Unsupported)?;
             return formats::thumbnails(bytes, &other, heights).map(|t| (probe, t));
         }
     };

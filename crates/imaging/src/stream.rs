@@ -1,0 +1,235 @@
+//! The one entry point for an upload whose bytes arrive in pieces: sniff the format, take the
+//! bytes, plan, decode, thumbnail, asking the caller to reserve memory before every allocation
+//! that the input decides.
+//!
+//! The protocol is a handshake so the caller's memory budget is a bound, not an estimate: when
+//! [`Thumbnailer::feed`] or [`Thumbnailer::end`] answers [`Step::Reserve`], nothing has been
+//! allocated yet; the caller reserves that many bytes (or refuses the upload) and calls
+//! [`Thumbnailer::grant`], which allocates at most that much, and feeds on.
+
+use crate::{Format, ImageError, Limits, Probe, Thumbnail};
+
+/// Bytes the format is recognised from (the longest signature we test, the ISO BMFF brands
+/// of a HEIC, fit in this).
+const SNIFF_BYTES: usize = 64;
+/// Largest input of a format decoded from one buffer (every format but JPEG): what is left of
+/// the per-request memory after the smallest decode. The plan refuses a file whose decode
+/// would not fit next to its bytes ([`ImageError::TooMuchMemory`]).
+pub const BUFFERED_MAX_BYTES: u64 = 48 * 1024 * 1024;
+
+/// What the caller does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Every byte given was taken: feed more, or call [`Thumbnailer::end`] at the end.
+    NeedMore,
+    /// `consumed` bytes were taken; reserve `bytes` more, call [`Thumbnailer::grant`], then
+    /// feed the rest (or, after `end`, call [`Thumbnailer::finish`]).
+    Reserve { consumed: usize, bytes: u64 },
+    /// After `end`: nothing more to reserve; call [`Thumbnailer::finish`].
+    Ready,
+}
+
+enum State {
+    Sniffing {
+        head: [u8; SNIFF_BYTES],
+        len: usize,
+    },
+    /// The format is known; the input buffer waits for its reservation.
+    AwaitingBuffer {
+        format: Format,
+        head: Vec<u8>,
+    },
+    Buffering {
+        bytes: Vec<u8>,
+    },
+    /// `end` asked for the decode's memory.
+    AwaitingDecode {
+        bytes: Vec<u8>,
+        plan: crate::Plan,
+    },
+    Planned {
+        bytes: Vec<u8>,
+        plan: crate::Plan,
+    },
+    /// Thumbnails made; the input is kept for the caller to store.
+    Finished {
+        bytes: Vec<u8>,
+    },
+    Spent,
+}
+
+/// Takes an upload's bytes as they arrive and makes its thumbnails.
+pub struct Thumbnailer {
+    heights: Vec<u32>,
+    limits: Limits,
+    /// Upper bound of the input's size (the request's declared length, or the upload limit).
+    input_bound: u64,
+    state: State,
+}
+
+impl Thumbnailer {
+    /// A thumbnailer for thumbnails of `heights` of an image of at most `input_bound` bytes.
+    pub fn new(heights: &[u32], limits: Limits, input_bound: u64) -> Self {
+        Self {
+            heights: heights.to_vec(),
+            limits,
+            input_bound,
+            state: State::Sniffing {
+                head: [0; SNIFF_BYTES],
+                len: 0,
+            },
+        }
+    }
+
+    /// The format, once recognised.
+    pub fn format(&self) -> Option<Format> {
+        match &self.state {
+            State::AwaitingBuffer { format, .. } => Some(*format),
+            State::Buffering { bytes } => sniff(bytes),
+            State::AwaitingDecode { plan, .. } | State::Planned { plan, .. } => {
+                Some(plan.probe.format)
+            }
+            State::Finished { bytes } => sniff(bytes),
+            State::Sniffing { .. } | State::Spent => None,
+        }
+    }
+
+    /// Takes the next bytes of the image.
+    pub fn feed(&mut self, data: &[u8]) -> Result<Step, ImageError> {
+        match &mut self.state {
+            State::Sniffing { head, len } => {
+                let take = (SNIFF_BYTES - *len).min(data.len());
+                head[*len..*len + take].copy_from_slice(&data[..take]);
+                *len += take;
+                if *len < SNIFF_BYTES {
+                    return Ok(Step::NeedMore);
+                }
+                let head = head[..*len].to_vec();
+                self.recognise(head, take)
+            }
+            State::Buffering { bytes } => {
+                if bytes.len() + data.len() > bytes.capacity() {
+                    return Err(self.too_large());
+                }
+                bytes.extend_from_slice(data);
+                Ok(Step::NeedMore)
+            }
+            _ => Err(out_of_order()),
+        }
+    }
+
+    /// Allocates what the last [`Step::Reserve`] asked for.
+    pub fn grant(&mut self) -> Result<(), ImageError> {
+        match std::mem::replace(&mut self.state, State::Spent) {
+            State::AwaitingBuffer { format, head } => {
+                let mut bytes = Vec::with_capacity(self.buffer_bytes(format) as usize);
+                bytes.extend_from_slice(&head);
+                self.state = State::Buffering { bytes };
+                Ok(())
+            }
+            State::AwaitingDecode { bytes, plan } => {
+                self.state = State::Planned { bytes, plan };
+                Ok(())
+            }
+            _ => Err(out_of_order()),
+        }
+    }
+
+    /// The input is complete: reads the headers and plans the decode, asking for its memory.
+    /// Call it again after each [`Step::Reserve`] it answers (and its `grant`), until
+    /// [`Step::Ready`].
+    pub fn end(&mut self) -> Result<Step, ImageError> {
+        if let State::Sniffing { head, len } = &self.state {
+            // A file shorter than the sniffing window.
+            let head = head[..*len].to_vec();
+            let len = head.len();
+            return self.recognise(head, len);
+        }
+        match std::mem::replace(&mut self.state, State::Spent) {
+            State::Planned { bytes, plan } => {
+                self.state = State::Planned { bytes, plan };
+                Ok(Step::Ready)
+            }
+            State::Buffering { bytes } => {
+                let plan = crate::plan(&bytes, &self.heights, &self.limits)?;
+                let peak = plan.peak_bytes;
+                self.state = State::AwaitingDecode { bytes, plan };
+                Ok(Step::Reserve {
+                    consumed: 0,
+                    bytes: peak,
+                })
+            }
+            _ => Err(out_of_order()),
+        }
+    }
+
+    /// Decodes and makes the thumbnails, in the order of the heights. The decode's memory is
+    /// freed when this returns; the input stays (see [`Thumbnailer::input`]).
+    pub fn finish(&mut self) -> Result<(Probe, Vec<Thumbnail>), ImageError> {
+        match std::mem::replace(&mut self.state, State::Spent) {
+            State::Planned { bytes, plan } => {
+                let made = crate::thumbnails_planned(&bytes, &self.heights, plan);
+                self.state = State::Finished { bytes };
+                made
+            }
+            _ => Err(out_of_order()),
+        }
+    }
+
+    /// The input as received, when this format keeps it whole (every format but JPEG).
+    pub fn input(&self) -> Option<&[u8]> {
+        match &self.state {
+            State::Buffering { bytes }
+            | State::AwaitingDecode { bytes, .. }
+            | State::Planned { bytes, .. }
+            | State::Finished { bytes } => Some(bytes),
+            _ => None,
+        }
+    }
+
+    fn recognise(&mut self, head: Vec<u8>, consumed: usize) -> Result<Step, ImageError> {
+        let format = sniff(&head).ok_or_else(|| crate::formats::refusal(&head))?;
+        let bytes = self.buffer_bytes(format);
+        self.state = State::AwaitingBuffer { format, head };
+        Ok(Step::Reserve { consumed, bytes })
+    }
+
+    /// The input buffer's capacity: the upload's bound, at most what one buffer may hold.
+    fn buffer_bytes(&self, _format: Format) -> u64 {
+        self.input_bound
+            .min(BUFFERED_MAX_BYTES)
+            .max(SNIFF_BYTES as u64)
+    }
+
+    fn too_large(&self) -> ImageError {
+        ImageError::FileTooLarge {
+            max: self.input_bound.min(BUFFERED_MAX_BYTES),
+        }
+    }
+}
+
+fn out_of_order() -> ImageError {
+    ImageError::Corrupt("imaging calls out of order".into())
+}
+
+/// The format of an upload from its first bytes (content, never names).
+pub fn sniff(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(Format::Png)
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(Format::Jpeg)
+    } else if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        Some(Format::WebP)
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        Some(Format::Gif)
+    } else if head.starts_with(b"BM") {
+        Some(Format::Bmp)
+    } else if [&b"II*\0"[..], b"MM\0*", b"II+\0", b"MM\0+"]
+        .iter()
+        .any(|s| head.starts_with(s))
+    {
+        Some(Format::Tiff)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,263 @@
+//! The isolate's memory budget is a bound: for every input, the heap an upload really allocates
+//! (counted by a global allocator, per thread) never exceeds what it reserved from the budget
+//! first. Run over every fixture, the bombs, large images of each kind and a generated corpus
+//! of mutations, through the whole upload path (form parser, imaging, object writes).
+
+use super::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::rc::Rc;
+
+/// Counts the live heap of the current thread, and its peak since the last reset.
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+    static PEAK: Cell<i64> = const { Cell::new(0) };
+}
+
+fn counted(delta: i64) {
+    // `try_with`: a thread being torn down has no counters left, and needs none.
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        counted(layout.size() as i64);
+        System.alloc(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        counted(-(layout.size() as i64));
+        System.dealloc(ptr, layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        counted(layout.size() as i64);
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // While it moves, both blocks exist.
+        counted(new_size as i64);
+        counted(-(layout.size() as i64));
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// What one upload allocated at its peak, above what was live when it started, and what it
+/// had reserved at most.
+struct Measured {
+    status: u16,
+    allocated: u64,
+    reserved: u64,
+}
+
+struct Harness {
+    app: TestApp,
+    token: String,
+}
+
+impl Harness {
+    /// An app whose fake R2 keeps no bytes (a kept copy would count as the request's), with a
+    /// Premium user (two thumbnails and the original).
+    fn new() -> Self {
+        let app = TestApp::new();
+        app.app.blobs.discard_bytes.set(true);
+        let token = app.user("measured", "Premium", false);
+        Self { app, token }
+    }
+
+    fn upload(&self, image: &[u8]) -> Measured {
+        let body: Rc<[u8]> = multipart_body(&[
+            ("name", FormValue::Text("Measured".into())),
+            ("img", file(image.to_vec())),
+        ])
+        .into();
+        let request = Request::new(Method::Post, "/api/pictures")
+            .with_header("authorization", &format!("Bearer {}", self.token))
+            .with_header(
+                "content-type",
+                &format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .with_header("content-length", &body.len().to_string())
+            .with_shared_bytes(Rc::clone(&body));
+        self.app.app.isolate.budget.reset_peak();
+        let start = LIVE.with(Cell::get);
+        PEAK.with(|peak| peak.set(start));
+        let response = self.app.send(request);
+        let allocated = (PEAK.with(Cell::get) - start).max(0) as u64;
+        let status = response.status;
+        drop(response);
+        Measured {
+            status,
+            allocated,
+            reserved: self.app.app.isolate.budget.peak(),
+        }
+    }
+
+    /// Uploads `image` and checks the bound; returns the status.
+    fn check(&self, label: &str, image: &[u8]) -> u16 {
+        let measured = self.upload(image);
+        assert_ne!(measured.status, 500, "{label}: a 500");
+        assert!(
+            measured.allocated <= measured.reserved,
+            "{label}: allocated {} bytes, reserved {} (status {})",
+            measured.allocated,
+            measured.reserved,
+            measured.status
+        );
+        measured.status
+    }
+}
+
+fn fixtures() -> Vec<(String, Vec<u8>)> {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/imaging/tests/fixtures");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+/// A PNG whose iCCP profile inflates to `inflated` bytes: a decoder that keeps profiles whole
+/// allocates them from a file of a few KB.
+fn png_with_icc_bomb(inflated: usize) -> Vec<u8> {
+    let mut png = png(16, 16, 255);
+    let profile = miniz_oxide::deflate::compress_to_vec_zlib(&vec![0u8; inflated], 9);
+    let mut data = b"bomb\0\0".to_vec();
+    data.extend_from_slice(&profile);
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    chunk.extend_from_slice(b"iCCP");
+    chunk.extend_from_slice(&data);
+    let crc = crc32(&chunk[4..]);
+    chunk.extend_from_slice(&crc.to_be_bytes());
+    // After IHDR (8 signature + 25 IHDR bytes).
+    png.splice(33..33, chunk);
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Seeded mutations of `base`: flipped bits, overwritten, inserted, deleted and repeated runs,
+/// truncation. Deterministic, so a failure names a case that can be run again.
+fn mutate(base: &[u8], seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut bytes = base.to_vec();
+    for _ in 0..1 + next() % 4 {
+        if bytes.is_empty() {
+            break;
+        }
+        let at = (next() % bytes.len() as u64) as usize;
+        let run = (1 + next() % 64) as usize;
+        match next() % 6 {
+            0 => bytes[at] ^= 1 << (next() % 8),
+            1 => {
+                let end = (at + run).min(bytes.len());
+                for b in &mut bytes[at..end] {
+                    *b = next() as u8;
+                }
+            }
+            2 => {
+                let insert: Vec<u8> = (0..run).map(|_| next() as u8).collect();
+                bytes.splice(at..at, insert);
+            }
+            3 => {
+                let end = (at + run).min(bytes.len());
+                bytes.drain(at..end);
+            }
+            4 => {
+                let end = (at + run).min(bytes.len());
+                let copy = bytes[at..end].to_vec();
+                bytes.splice(at..at, copy);
+            }
+            _ => bytes.truncate(at.max(1)),
+        }
+    }
+    bytes
+}
+
+#[test]
+fn every_fixture_allocates_no_more_than_its_upload_reserved() {
+    let harness = Harness::new();
+    for (name, bytes) in fixtures() {
+        harness.check(&name, &bytes);
+    }
+}
+
+#[test]
+fn bombs_allocate_no_more_than_their_upload_reserved() {
+    let harness = Harness::new();
+    let icc = png_with_icc_bomb(60 * 1024 * 1024);
+    harness.check("PNG with a 60 MiB iCCP profile", &icc);
+    let status = harness.check("a 20 MB PNG of noise", &{
+        let side = 2600;
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, side, side);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_compression(png::Compression::NoCompression);
+        let mut writer = encoder.write_header().unwrap();
+        let pixels: Vec<u8> = (0..side * side * 3)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect();
+        writer.write_image_data(&pixels).unwrap();
+        writer.finish().unwrap();
+        out
+    });
+    assert_eq!(status, 201);
+}
+
+#[test]
+fn a_generated_corpus_of_mutations_allocates_no_more_than_was_reserved() {
+    let harness = Harness::new();
+    let bases: Vec<(String, Vec<u8>)> = fixtures()
+        .into_iter()
+        .filter(|(_, bytes)| bytes.len() <= 256 * 1024)
+        .collect();
+    assert!(!bases.is_empty());
+    let cases: u64 = std::env::var("MEMORY_BOUND_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let mut accepted = 0;
+    for seed in 0..cases {
+        let (name, base) = &bases[(seed as usize) % bases.len()];
+        let mutated = mutate(base, seed);
+        if harness.check(&format!("{name} mutated with seed {seed}"), &mutated) == 201 {
+            accepted += 1;
+        }
+    }
+    // The corpus must reach the decoders, not only the signature check.
+    assert!(accepted > cases / 20, "only {accepted} of {cases} accepted");
+}

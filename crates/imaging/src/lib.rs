@@ -13,6 +13,7 @@ mod encode;
 pub mod formats;
 mod headers;
 mod jpeg;
+pub mod jpeg_stream;
 mod orientation;
 mod pixels;
 mod plan;
@@ -26,6 +27,7 @@ pub use avif::{
     AVIF_MAX_PIXELS,
 };
 pub use orientation::Orientation;
+pub use pixels::Pixels;
 
 /// The tallest thumbnail the service may ask for: the one source of this rule
 /// (the service's tier validation uses it). Every image [`plan`] accepts can be

@@ -433,15 +433,15 @@ impl JpegStream {
         let side = block_side as usize;
         let geometry = Geometry::new(header, side);
         let (ow, oh) = geometry.output_size();
-        let out = zeroed::<u8>(ow * oh * 3)?;
+        let out = zeroed::<u8>(product(&[ow, oh, 3]))?;
         let mut coefs = Vec::new();
         let mut nonzero = Vec::new();
         if header.buffered {
             for c in 0..geometry.count {
                 let (bw, bh) = geometry.padded_blocks(c);
-                coefs.push(zeroed::<i16>(bw * bh * side * side)?);
+                coefs.push(zeroed::<i16>(product(&[bw, bh, side, side]))?);
                 if header.progressive && side >= 2 {
-                    nonzero.push(zeroed::<u64>(bw * bh)?);
+                    nonzero.push(zeroed::<u64>(product(&[bw, bh]))?);
                 }
             }
         }
@@ -503,12 +503,12 @@ impl JpegStream {
         let side = block_side.clamp(1, 8) as usize;
         let geometry = Geometry::new(header, side);
         let (ow, oh) = geometry.output_size();
-        let output = (ow * oh * 3) as u64;
+        let output = 3 * ow as u64 * oh as u64;
         let mut store = 0u64;
         if header.buffered {
             for c in 0..geometry.count {
                 let (bw, bh) = geometry.padded_blocks(c);
-                let blocks = (bw * bh) as u64;
+                let blocks = bw as u64 * bh as u64;
                 store += blocks * (side * side * 2) as u64;
                 if header.progressive && side >= 2 {
                     store += blocks * 8;
@@ -1014,6 +1014,15 @@ impl JpegStream {
             }
         }
     }
+}
+
+/// A product of sizes, saturated: on wasm32 a 65535x65535 frame overflows usize,
+/// and `zeroed` then refuses the allocation.
+fn product(factors: &[usize]) -> usize {
+    factors
+        .iter()
+        .try_fold(1usize, |acc, &f| acc.checked_mul(f))
+        .unwrap_or(usize::MAX)
 }
 
 /// A zeroed vector, refused rather than aborting when it cannot be had.

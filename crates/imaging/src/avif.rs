@@ -160,25 +160,25 @@ fn check_size(width: u32, height: u32) -> Result<(), ImageError> {
 }
 
 fn decode_jpeg(bytes: &[u8]) -> Result<Decoded, ImageError> {
-    let corrupt = |e: jpeg_decoder::Error| ImageError::Corrupt(format!("thumbnail JPEG: {e}"));
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    decoder.read_info().map_err(corrupt)?;
-    let info = decoder
-        .info()
+    use crate::jpeg_stream::{JpegStream, Progress};
+    let mut stream = JpegStream::new();
+    if stream.feed(bytes)? != Progress::Header {
+        return Err(ImageError::Corrupt(
+            "thumbnail JPEG truncated before its first scan".into(),
+        ));
+    }
+    let header = stream
+        .header()
         .ok_or_else(|| ImageError::Corrupt("thumbnail JPEG without a frame".into()))?;
-    check_size(u32::from(info.width), u32::from(info.height))?;
-    let data = decoder.decode().map_err(corrupt)?;
-    let data = match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => data,
-        jpeg_decoder::PixelFormat::L8 => data.iter().flat_map(|&l| [l, l, l]).collect(),
-        // Our thumbnails are always 8-bit RGB; anything else did not come from us.
-        _ => return Err(ImageError::Unsupported),
-    };
+    check_size(header.width, header.height)?;
+    stream.begin(8)?;
+    stream.feed(&[])?;
+    let pixels = stream.finish()?;
     Ok(Decoded {
-        width: u32::from(info.width),
-        height: u32::from(info.height),
+        width: pixels.width,
+        height: pixels.height,
         channels: 3,
-        data,
+        data: pixels.data,
     })
 }
 

@@ -186,8 +186,9 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
             0xC0..=0xC2 => {
                 let mut header = read_frame(segment, marker == 0xC2, orientation)?;
                 if let HeaderFormat::Jpeg(frame) = &mut header.format {
-                    let after = scans::check(bytes, at + len, frame, segments)?;
+                    let (after, first_scan) = scans::check(bytes, at + len, frame, segments)?;
                     frame.metadata_bytes = metadata_bytes + after;
+                    frame.first_scan_components = first_scan.unwrap_or(frame.components.len());
                 }
                 return Ok(header);
             }

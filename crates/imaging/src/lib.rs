@@ -13,6 +13,7 @@ mod encode;
 pub mod formats;
 mod headers;
 mod jpeg;
+pub mod jpeg_stream;
 mod orientation;
 mod pixels;
 mod plan;
@@ -27,6 +28,7 @@ pub use avif::{
     AVIF_MAX_PIXELS,
 };
 pub use orientation::Orientation;
+pub use pixels::Pixels;
 pub use stream::{sniff, Step, Thumbnailer, BUFFERED_MAX_BYTES};
 
 /// The tallest thumbnail the service may ask for: the one source of this rule

@@ -2,7 +2,7 @@
 
 /// Interleaved 8-bit pixels, 3 (RGB) or 4 (RGBA) channels, rows top to bottom.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Pixels {
+pub struct Pixels {
     pub width: u32,
     pub height: u32,
     pub channels: usize,

@@ -8,6 +8,7 @@
 //! `tests/peak_memory.rs` checks it against a counting allocator.
 
 use crate::headers::{Header, HeaderFormat};
+use crate::jpeg_stream::{JpegHeader, JpegStream};
 use crate::scans::Frame;
 use crate::{jpeg, png_stream, thumbnail_size, ImageError, MAX_THUMBNAIL_HEIGHT};
 
@@ -121,39 +122,13 @@ fn peak_bytes(header: &Header, reduction: Reduction, sizes: &[(u32, u32)]) -> u6
         .saturating_add(FIXED_SLACK)
 }
 
-/// jpeg-decoder: every coefficient of a progressive image (64 i16 per block,
-/// padded to whole MCUs) until the decoder is dropped, the component planes at
-/// the DCT-scaled size, the interleaved output, and our conversion to RGB for
-/// grey and CMYK images. Returns the peak and the decoded size.
+/// jpeg_stream: its own bound (tail, coefficient window store of a progressive
+/// image, row buffers, RGB output). Returns the peak and the decoded size.
 fn jpeg_decode(frame: &Frame, block_side: u32) -> (u64, (u64, u64, u64)) {
-    let side = u64::from(block_side);
-    let blocks: Vec<(u64, u64)> = (0..frame.components.len())
-        .map(|i| frame.component_blocks(i))
-        .collect();
-    let coefficients: u64 = if frame.progressive {
-        blocks.iter().map(|&(x, y)| x * y * 128).sum()
-    } else {
-        0
-    };
-    let planes: u64 = blocks.iter().map(|&(x, y)| x * side * y * side).sum();
-    // One MCU row of coefficients, and the copy handed to the IDCT.
-    let rows: u64 = frame
-        .components
-        .iter()
-        .zip(&blocks)
-        .map(|(&(_, _, v), &(x, _))| 2 * x * u64::from(v) * 128)
-        .sum();
+    let header = JpegHeader::from_frame(frame);
+    let peak = JpegStream::memory_bound(&header, block_side);
     let width = u64::from(frame.width * block_side).div_ceil(8);
     let height = u64::from(frame.height * block_side).div_ceil(8);
-    let output = width * height * frame.components.len() as u64;
-    let rgb = if frame.components.len() == 3 {
-        0
-    } else {
-        width * height * 3
-    };
-    // The ICC profile is gathered from its chunks, then joined: twice.
-    let metadata = 2 * frame.metadata_bytes;
-    let peak = metadata + coefficients + (planes + output + rows).max(output + rgb);
     (peak, (width, height, 3))
 }
 

@@ -34,6 +34,9 @@ pub(crate) struct Frame {
     pub components: Vec<(u8, u32, u32)>,
     /// Bytes of APPn segments, which the decoder copies (EXIF, ICC, XMP).
     pub metadata_bytes: u64,
+    /// Components of the first scan: fewer than all means a sequential image
+    /// whose coefficients must be stored until every component has arrived.
+    pub first_scan_components: usize,
 }
 
 impl Frame {
@@ -61,6 +64,7 @@ impl Frame {
             width,
             height,
             progressive,
+            first_scan_components: components.len(),
             components,
             metadata_bytes: 0,
         })
@@ -106,14 +110,16 @@ pub(crate) fn is_metadata(marker: u8) -> bool {
 /// Walks every marker after the frame header (which ends at `at`) up to EOI,
 /// and refuses an image whose scans would cost more than a real photo of its
 /// size, or that has more than [`MAX_SEGMENTS`] segments (`segments` were seen
-/// before the frame header); returns the bytes of APPn segments on the way. A
-/// truncated file is left to the decoder, which reports it.
+/// before the frame header); returns the bytes of APPn segments on the way and
+/// the component count of the first scan. A truncated file is left to the
+/// decoder, which reports it.
 pub(crate) fn check(
     bytes: &[u8],
     mut at: usize,
     frame: &Frame,
     mut segments: u32,
-) -> Result<u64, ImageError> {
+) -> Result<(u64, Option<usize>), ImageError> {
+    let mut first_scan = None;
     let (mut scans, mut work, mut metadata) = (0u32, 0u64, 0u64);
     let total = frame.total_blocks().max(1);
     let max_passes = if frame.progressive {
@@ -154,6 +160,9 @@ pub(crate) fn check(
             continue;
         }
         scans += 1;
+        if first_scan.is_none() {
+            first_scan = segment.first().map(|&count| usize::from(count));
+        }
         work = work.saturating_add(scan_blocks(segment, frame)?);
         let passes = work.div_ceil(total);
         if scans > MAX_SCANS || work > max_passes * total {
@@ -164,7 +173,7 @@ pub(crate) fn check(
             });
         }
     }
-    Ok(metadata)
+    Ok((metadata, first_scan))
 }
 
 /// The offset of the next marker's 0xFF at or after `at`, skipping entropy-coded

@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use imaging::{probe, thumbnails, Format, ImageError, Limits, Orientation};
+use imaging::{
+    plan, probe, thumbnails, Format, ImageError, Limits, Orientation, MAX_THUMBNAIL_HEIGHT,
+};
 
 const RED: [u8; 3] = [220, 30, 30];
 const GREEN: [u8; 3] = [30, 200, 30];
@@ -416,22 +418,23 @@ fn a_png_with_an_exif_orientation_chunk_is_turned_upright() {
 }
 
 #[test]
-fn a_progressive_4_4_4_jpeg_whose_coefficients_would_not_fit_is_refused_by_probe_for_memory() {
-    // Arrange: SOI then a progressive SOF2 for 6000x4000, three full-resolution components.
+fn a_progressive_4_4_4_jpeg_of_24_mp_is_accepted_because_only_the_kept_coefficients_are_stored() {
+    // Arrange: SOI then a progressive SOF2 for 6000x4000, three full-resolution
+    // components: every coefficient would be 6 bytes a pixel, 137 MiB.
     let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xC2, 0, 17, 8, 0x0F, 0xA0, 0x17, 0x70, 3];
     bytes.extend_from_slice(&[1, 0x11, 0, 2, 0x11, 1, 3, 0x11, 1]);
 
     // Act
-    let result = probe(&bytes, &Limits::default());
+    let planned = plan(&bytes, &[MAX_THUMBNAIL_HEIGHT], &Limits::default()).unwrap();
 
-    // Assert: 6 bytes of coefficients a pixel, 137 MiB, before any output.
-    match result {
-        Err(ImageError::TooMuchMemory { needed, budget }) => {
-            assert_eq!(budget, imaging::REQUEST_MEMORY_BYTES);
-            assert!(needed > 6 * 24_000_000, "{needed}");
-        }
-        other => panic!("expected TooMuchMemory, got {other:?}"),
-    }
+    // Assert: a 1000 px thumbnail needs the 2x2 window of each block (and its
+    // nonzero mask), 16 bytes a block, not 128.
+    assert_eq!((planned.probe.width, planned.probe.height), (6000, 4000));
+    assert!(
+        planned.peak_bytes < 32 * 1024 * 1024,
+        "{}",
+        planned.peak_bytes
+    );
 }
 
 #[test]

@@ -165,6 +165,19 @@ impl HuffmanTree {
         })
     }
 
+    /// storagetiers change: the heap bytes this tree holds (its lookup table
+    /// and overflow nodes), so the lossless decoder can bound what all its
+    /// Huffman groups take (see `MAX_HUFFMAN_TABLE_BYTES` in lossless.rs).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            HuffmanTreeInner::Tree { tree, table, .. } => {
+                tree.capacity() * std::mem::size_of::<HuffmanTreeNode>()
+                    + table.capacity() * std::mem::size_of::<u32>()
+            }
+            HuffmanTreeInner::Single(_) => 0,
+        }
+    }
+
     pub(crate) const fn is_single_node(&self) -> bool {
         matches!(self.0, HuffmanTreeInner::Single(_))
     }

@@ -13,6 +13,8 @@ pub use self::decoder::{
     DecodingError, LoopCount, UpsamplingMethod, WebPDecodeOptions, WebPDecoder,
 };
 pub use self::encoder::{ColorType, EncoderParams, EncodingError, WebPEncoder};
+// storagetiers change: callers reserve memory for the Huffman tables before decoding.
+pub use self::lossless::MAX_HUFFMAN_TABLE_BYTES;
 
 mod alpha_blending;
 mod decoder;

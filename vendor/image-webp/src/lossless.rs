@@ -50,6 +50,17 @@ type HuffmanCodeGroup = [HuffmanTree; HUFFMAN_CODES_PER_META_CODE];
 
 const ALPHABET_SIZE: [u16; HUFFMAN_CODES_PER_META_CODE] = [256 + 24, 256, 256, 256, 40];
 
+/// storagetiers change: the most heap the Huffman groups of one image stream
+/// may hold. The bitstream names up to 65536 groups of five codes, each with a
+/// table of up to 1024 entries: 20 KiB a group, 1.3 GB in all, from a file of a
+/// few MB, and upstream reads them all whatever the image size. Only groups the
+/// entropy image uses are kept (as libwebp does, see `read_huffman_codes`), and
+/// past this many bytes decoding fails with `MemoryLimitExceeded`. libwebp's
+/// encoder keeps its entropy image to at most 2600 pixels, so a real file has at
+/// most that many groups; photos encoded with cwebp -lossless use far fewer (see
+/// storagetiers' crates/imaging/README.md).
+pub const MAX_HUFFMAN_TABLE_BYTES: usize = 8 * 1024 * 1024;
+
 #[inline]
 pub(crate) fn subsample_size(size: u16, bits: u8) -> u16 {
     ((u32::from(size) + (1u32 << bits) - 1) >> bits)
@@ -325,9 +336,45 @@ impl<R: BufRead> LosslessDecoder<R> {
                 .collect::<Vec<u16>>();
         }
 
-        let mut hufftree_groups = Vec::new();
+        // storagetiers change: number the groups the entropy image uses 0, 1, 2...
+        // in bitstream order, and rewrite the entropy image with those numbers;
+        // groups it never names must still be read (they are in the bitstream) but
+        // are dropped at once. This is what libwebp does (ReadHuffmanCodes in
+        // vp8l_dec.c), so the decoded pixels are the same; it bounds the groups
+        // kept by the entropy image's pixel count rather than by the largest index.
+        let mut kept_index = vec![
+            u32::MAX;
+            if entropy_image.is_empty() {
+                0
+            } else {
+                num_huff_groups as usize
+            }
+        ];
+        for &group in &entropy_image {
+            kept_index[usize::from(group)] = 0;
+        }
+        let mut kept = 0u32;
+        for index in kept_index.iter_mut().filter(|index| **index == 0) {
+            *index = kept;
+            kept += 1;
+        }
+        for group in entropy_image.iter_mut() {
+            // At most 65536 distinct u16 values, numbered from 0: fits u16.
+            *group = kept_index[usize::from(*group)] as u16;
+        }
 
-        for _i in 0..num_huff_groups {
+        let stored = if entropy_image.is_empty() {
+            num_huff_groups as usize
+        } else {
+            kept as usize
+        };
+        let mut table_bytes = stored * mem::size_of::<HuffmanCodeGroup>();
+        if table_bytes > MAX_HUFFMAN_TABLE_BYTES {
+            return Err(DecodingError::MemoryLimitExceeded);
+        }
+        let mut hufftree_groups = Vec::with_capacity(stored);
+
+        for i in 0..num_huff_groups as usize {
             let mut group: HuffmanCodeGroup = Default::default();
             for j in 0..HUFFMAN_CODES_PER_META_CODE {
                 let mut alphabet_size = ALPHABET_SIZE[j];
@@ -339,6 +386,14 @@ impl<R: BufRead> LosslessDecoder<R> {
 
                 let tree = self.read_huffman_code(alphabet_size)?;
                 group[j] = tree;
+            }
+            // storagetiers change: keep only used groups, within MAX_HUFFMAN_TABLE_BYTES.
+            if kept_index.get(i).is_some_and(|&index| index == u32::MAX) {
+                continue;
+            }
+            table_bytes += group.iter().map(HuffmanTree::heap_bytes).sum::<usize>();
+            if table_bytes > MAX_HUFFMAN_TABLE_BYTES {
+                return Err(DecodingError::MemoryLimitExceeded);
             }
             hufftree_groups.push(group);
         }

@@ -16,6 +16,7 @@ mod jpeg;
 mod orientation;
 mod pixels;
 mod plan;
+mod png_chunks;
 mod png_stream;
 mod resize;
 mod scans;

@@ -7,8 +7,8 @@
 //! the Lanczos pass then starts from an image only about twice the thumbnail's height.
 
 use crate::pixels::Pixels;
-use crate::ImageError;
 use crate::png_chunks::UsedChunks;
+use crate::ImageError;
 use png::{Adam7Info, ColorType, Decoder, InterlaceInfo, Transformations};
 
 /// Leave the Lanczos pass at least this much shrinking to do, as libvips does.

@@ -17,6 +17,7 @@ pub mod jpeg_stream;
 mod orientation;
 mod pixels;
 mod plan;
+mod png_chunks;
 mod png_stream;
 mod resize;
 mod scans;

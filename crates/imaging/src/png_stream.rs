@@ -7,9 +7,9 @@
 //! the Lanczos pass then starts from an image only about twice the thumbnail's height.
 
 use crate::pixels::Pixels;
+use crate::png_chunks::UsedChunks;
 use crate::ImageError;
 use png::{Adam7Info, ColorType, Decoder, InterlaceInfo, Transformations};
-use std::io::Cursor;
 
 /// Leave the Lanczos pass at least this much shrinking to do, as libvips does.
 const BOX_MARGIN: u32 = 2;
@@ -30,9 +30,9 @@ const ADAM7: [(usize, usize, usize, usize); 7] = [
 
 /// Decodes into boxes of `factor` x `factor` pixels (the plan's choice, see [`box_factor`]).
 pub(crate) fn decode_reduced(bytes: &[u8], factor: u32) -> Result<Pixels, ImageError> {
-    let mut decoder = Decoder::new(Cursor::new(bytes));
+    // Metadata chunks never reach png (png_chunks.rs says why).
+    let mut decoder = Decoder::new(UsedChunks::new(bytes));
     decoder.set_transformations(Transformations::normalize_to_color8());
-    decoder.set_ignore_text_chunk(true);
     let mut reader = decoder.read_info().map_err(to_image_error)?;
     let (width, height) = (reader.info().width, reader.info().height);
     let (color, _) = reader.output_color_type();

@@ -5,6 +5,7 @@
 //! or dropped in place, box reduction in place) or on the much smaller reduced
 //! image, and orientation is applied to each thumbnail instead of the full image.
 
+use super::gif_blocks::WithoutMetadata;
 use super::header::{Kind, OtherHeader};
 use super::{max_pixels, plan, HEADER_BUDGET, WORKING_BUDGET};
 use crate::pixels::Pixels;
@@ -91,7 +92,8 @@ impl Layout {
 fn decode(bytes: &[u8], header: &OtherHeader) -> Result<Pixels, ImageError> {
     let (data, channels) = match header.format {
         Format::WebP => read_image(WebPDecoder::new(Cursor::new(bytes)), header)?,
-        Format::Gif => read_image(GifDecoder::new(Cursor::new(bytes)), header)?,
+        // Metadata extensions never reach gif (gif_blocks.rs says why).
+        Format::Gif => read_image(GifDecoder::new(WithoutMetadata::new(bytes)), header)?,
         Format::Bmp => read_image(BmpDecoder::new(Cursor::new(bytes)), header)?,
         Format::Tiff => read_tiff(bytes, header)?,
         Format::Png | Format::Jpeg => return Err(ImageError::Unsupported),

@@ -11,12 +11,14 @@ use crate::{Format, ImageError};
 /// How the pixels are coded, which decides what the decoder holds in memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// VP8 (lossy); `alpha` when an ALPH chunk comes with it.
-    WebpLossy { alpha: bool },
+    /// VP8 (lossy); `alpha` when an ALPH chunk comes with it. `vp8_bytes`: the
+    /// VP8 chunk's length, which the decoder copies into memory.
+    WebpLossy { alpha: bool, vp8_bytes: u32 },
     /// VP8L (lossless); `alpha` as its header declares.
     WebpLossless { alpha: bool },
     /// An animation: only the first frame is decoded, composited onto the canvas.
-    WebpAnimated,
+    /// `vp8_bytes`: the length of that frame's VP8 chunk (0 when it is VP8L).
+    WebpAnimated { vp8_bytes: u32 },
     /// The first image descriptor's size, and whether it fills the full width of the
     /// logical screen (then it is decoded straight into the canvas, otherwise into
     /// a second buffer first).
@@ -100,7 +102,11 @@ fn read_webp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
             }
             let w = le16(payload, 6).ok_or_else(truncated)? & 0x3FFF;
             let h = le16(payload, 8).ok_or_else(truncated)? & 0x3FFF;
-            let kind = Kind::WebpLossy { alpha: false };
+            let vp8_bytes = le32(bytes, 16).ok_or_else(truncated)?;
+            let kind = Kind::WebpLossy {
+                alpha: false,
+                vp8_bytes,
+            };
             (kind, u32::from(w), u32::from(h), Orientation::Normal)
         }
         b"VP8L" => {
@@ -112,7 +118,7 @@ fn read_webp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
         _ => return Err(corrupt("WebP without an image chunk first")),
     };
     let may_have_alpha = match kind {
-        Kind::WebpLossy { alpha } | Kind::WebpLossless { alpha } => alpha,
+        Kind::WebpLossy { alpha, .. } | Kind::WebpLossless { alpha } => alpha,
         _ => true,
     };
     Ok(OtherHeader {
@@ -150,7 +156,7 @@ fn read_webp_extended(
     let animated = flags & 0x02 != 0;
     let mut orientation = Orientation::Normal;
     let (mut alph, mut coding) = (false, None);
-    let mut first_frame_checked = false;
+    let (mut vp8_bytes, mut first_frame_checked) = (0, false);
     let mut at = 12;
     while let (Some(fourcc), Some(len)) = (bytes.get(at..at + 4), le32(bytes, at + 4)) {
         let data_start = at + 8;
@@ -171,10 +177,13 @@ fn read_webp_extended(
                 if size != Some((width, height)) {
                     return Err(corrupt("WebP image size differs from its canvas"));
                 }
-                coding = coding.or(Some(fourcc == b"VP8L"));
+                if coding.is_none() {
+                    coding = Some(fourcc == b"VP8L");
+                    vp8_bytes = len;
+                }
             }
             b"ANMF" if animated && !first_frame_checked => {
-                check_first_frame(
+                vp8_bytes = check_first_frame(
                     bytes.get(data_start..data_end).unwrap_or(&[]),
                     width,
                     height,
@@ -188,8 +197,11 @@ fn read_webp_extended(
     }
     let kind = match (animated, coding) {
         (true, _) if !first_frame_checked => return Err(corrupt("WebP animation without frames")),
-        (true, _) => Kind::WebpAnimated,
-        (false, Some(false)) => Kind::WebpLossy { alpha: alph },
+        (true, _) => Kind::WebpAnimated { vp8_bytes },
+        (false, Some(false)) => Kind::WebpLossy {
+            alpha: alph,
+            vp8_bytes,
+        },
         (false, Some(true)) => Kind::WebpLossless {
             alpha: flags & 0x10 != 0,
         },
@@ -212,8 +224,9 @@ fn bitstream_size(fourcc: &[u8], payload: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// The first ANMF frame (the one we decode) must lie inside the canvas, and its
-/// bitstream must be the size the frame declares.
-fn check_first_frame(anmf: &[u8], width: u32, height: u32) -> Result<(), ImageError> {
+/// bitstream must be the size the frame declares. Returns the length of its
+/// VP8 chunk (0 for VP8L).
+fn check_first_frame(anmf: &[u8], width: u32, height: u32) -> Result<u32, ImageError> {
     let invalid = || corrupt("WebP animation frame is invalid or outside its canvas");
     let x = 2 * le24(anmf, 0).ok_or_else(invalid)?;
     let y = 2 * le24(anmf, 3).ok_or_else(invalid)?;
@@ -230,7 +243,7 @@ fn check_first_frame(anmf: &[u8], width: u32, height: u32) -> Result<(), ImageEr
         if fourcc == b"VP8 " || fourcc == b"VP8L" {
             let payload = anmf.get(at + 8..).unwrap_or(&[]);
             return match bitstream_size(fourcc, payload) {
-                Some(size) if size == (w, h) => Ok(()),
+                Some(size) if size == (w, h) => Ok(if fourcc == b"VP8 " { len } else { 0 }),
                 _ => Err(invalid()),
             };
         }

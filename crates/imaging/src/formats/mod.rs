@@ -9,6 +9,7 @@
 //! the refusal ([`crate::ImageError::UnsupportedFormat`]).
 
 mod decode;
+mod gif_blocks;
 pub(crate) mod header;
 mod sniff;
 
@@ -96,16 +97,22 @@ fn decode_bytes(header: &OtherHeader) -> u64 {
     let pixels = w * h;
     // VP8 keeps Y, U and V planes padded to 16x16 macroblocks.
     let yuv = w.div_ceil(16) * h.div_ceil(16) * 384;
+    let vp8l = vp8l_side_bytes(w, h);
     match header.kind {
-        Kind::WebpLossy { alpha: false } => 3 * pixels + yuv,
-        // RGBA output, the planes, and the ALPH plane (decoded as ARGB, then its green kept).
-        Kind::WebpLossy { alpha: true } => 4 * pixels + yuv + 5 * pixels,
-        Kind::WebpLossless { alpha: true } => 4 * pixels,
+        // The output and the planes, then the partitions while they are read,
+        // later the ALPH plane (decoded as ARGB, then its green kept).
+        Kind::WebpLossy { alpha, vp8_bytes } => {
+            let alph = if alpha { 5 * pixels + vp8l } else { 0 };
+            channels(header) * pixels + yuv + vp8_partitions(vp8_bytes).max(alph)
+        }
+        Kind::WebpLossless { alpha: true } => 4 * pixels + vp8l,
         // Decoded as ARGB, then copied to RGB.
-        Kind::WebpLossless { alpha: false } => 7 * pixels,
+        Kind::WebpLossless { alpha: false } => 7 * pixels + vp8l,
         // The output, the canvas and the first frame (at most the canvas), plus the
         // worst frame coding (lossy with alpha).
-        Kind::WebpAnimated => 12 * pixels + yuv + 5 * pixels,
+        Kind::WebpAnimated { vp8_bytes } => {
+            12 * pixels + yuv + vp8_partitions(vp8_bytes) + 5 * pixels + vp8l
+        }
         Kind::Gif {
             frame_width,
             frame_height,
@@ -123,6 +130,27 @@ fn decode_bytes(header: &OtherHeader) -> u64 {
             decode_capacity(header) + strip
         }
     }
+}
+
+/// What image-webp's lossless decoder (a VP8L image, or an ALPH plane) holds
+/// besides its ARGB buffer: the predictor and colour transform images and the
+/// entropy image, at most one pixel per 4x4 block each (4 bytes, and 2 more
+/// for the entropy image's group numbers), the map of used groups (up to 65536
+/// of 4 bytes), and the Huffman tables, which image-webp upstream did not
+/// bound at all: vendor/image-webp caps them at `MAX_HUFFMAN_TABLE_BYTES`.
+fn vp8l_side_bytes(width: u64, height: u64) -> u64 {
+    let blocks = width.div_ceil(4) * height.div_ceil(4);
+    14 * blocks + 4 * 65536 + image_webp::MAX_HUFFMAN_TABLE_BYTES as u64
+}
+
+/// image-webp copies a VP8 bitstream's last partition (everything after the
+/// others, to the end of the chunk) into memory: it reads it into a vector grown
+/// by doubling (up to twice its length), copies it into an aligned one, and
+/// shrinks that one by reallocating (a second copy), all while the first is
+/// alive: up to four times the chunk, and never more than the chunk in the
+/// other partitions.
+fn vp8_partitions(vp8_bytes: u32) -> u64 {
+    4 * u64::from(vp8_bytes)
 }
 
 fn raw_bytes_per_pixel(header: &OtherHeader) -> u64 {
@@ -196,7 +224,7 @@ fn decode_capacity(header: &OtherHeader) -> u64 {
             sample_bytes,
             ..
         } => (u64::from(samples) * u64::from(sample_bytes)).max(channels(header)) * pixels,
-        Kind::Gif { .. } | Kind::WebpAnimated => 4 * pixels,
+        Kind::Gif { .. } | Kind::WebpAnimated { .. } => 4 * pixels,
         _ => channels(header) * pixels,
     }
 }

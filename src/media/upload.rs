@@ -131,7 +131,7 @@ where
     if !memory.budget.could_fit(window) {
         return Err(UploadError::NeverFits);
     }
-    let mut reservation = memory
+    let reservation = memory
         .budget
         .reserve_as(Some(memory.user), window)
         .ok_or(UploadError::Busy)?;
@@ -144,8 +144,68 @@ where
         },
         input_bound,
     ));
-    read_form(body, boundary, limits, clock, &mut form, &mut reservation).await?;
-    let (name, mut image) = form.into_fields()?;
+    let mut writer = None;
+    let result = finish_upload(
+        body,
+        boundary,
+        limits,
+        clock,
+        blobs,
+        &target,
+        &mut form,
+        &mut writer,
+        reservation,
+        input_bound,
+    )
+    .await;
+    if result.is_err() {
+        if let Some(writer) = writer {
+            writer.abort().await;
+        }
+    }
+    result
+}
+
+/// The rest of `receive`, after which a streamed original still being written is aborted on
+/// failure.
+#[allow(clippy::too_many_arguments)]
+async fn finish_upload<B, S, O, C>(
+    body: &mut B,
+    boundary: &str,
+    limits: &UploadLimits,
+    clock: &C,
+    blobs: &S,
+    target: &Target<'_>,
+    form: &mut Form,
+    writer: &mut Option<Writer<S::Upload>>,
+    mut reservation: Reservation,
+    input_bound: u64,
+) -> Result<Stored, UploadError>
+where
+    B: IncomingBody,
+    S: BlobStore<O>,
+    C: Clock,
+{
+    let window = window_bytes();
+    let original = (target.key)(Variant::Original);
+    read_form(
+        body,
+        boundary,
+        limits,
+        clock,
+        form,
+        &mut reservation,
+        &mut |reservation| {
+            // The part buffer and the runtime's copy of a part.
+            let part = input_bound.min(PART_BYTES as u64);
+            grow(reservation, 2 * part)?;
+            Ok(Writer::new(original.clone(), part as usize))
+        },
+        blobs,
+        writer,
+    )
+    .await?;
+    let (name, mut image) = std::mem::replace(form, Form::spent()).into_fields()?;
 
     end(&mut image, &mut reservation)?;
     let (probe, thumbnails) = image.finish()?;
@@ -153,13 +213,17 @@ where
     // From here on: the input, the thumbnails and the runtime's copy of what is being written
     // (the original one part at a time, every thumbnail at once).
     let thumbnail_bytes: u64 = thumbnails.iter().map(|t| t.bytes.len() as u64).sum();
-    let writing =
-        window + input.len() as u64 + 2 * thumbnail_bytes + (input.len().min(PART_BYTES)) as u64;
+    let original_copies = match writer {
+        // The part buffer and its runtime copy.
+        Some(streamed) => 2 * streamed.part.capacity() as u64,
+        None => input.len().min(PART_BYTES) as u64,
+    };
+    let writing = window + input.len() as u64 + 2 * thumbnail_bytes + original_copies;
     if !reservation.resize_to(writing) {
         return Err(UploadError::Busy);
     }
     let content_type = probe.format.content_type();
-    let original = (target.key)(Variant::Original);
+    let size = writer.as_ref().map_or(input.len() as u64, |w| w.written);
     let mut keys = vec![original.clone()];
     let mut writes = Vec::new();
     // Thumbnails come back in the order of `heights`; a short original gives a smaller one.
@@ -168,8 +232,14 @@ where
         keys.push(key);
         writes.push((keys.len() - 1, thumbnail));
     }
+    let write = async {
+        match writer.take() {
+            Some(streamed) => streamed.finish(blobs, content_type).await,
+            None => write_original(blobs, &original, content_type, input).await,
+        }
+    };
     let written = futures_util::future::join(
-        write_original(blobs, &original, content_type, input),
+        write,
         futures_util::future::join_all(writes.iter().map(|(i, t): &(usize, &Thumbnail)| {
             blobs.put(&keys[*i], &t.bytes, t.format.content_type())
         })),
@@ -186,7 +256,7 @@ where
     Ok(Stored {
         name,
         probe,
-        size: input.len() as u64,
+        size,
         keys,
     })
 }
@@ -224,13 +294,17 @@ pub async fn thumbnail_from<B: IncomingBody>(
 
 /// Reads the body to its end through the form parser, counting it against the limit and the
 /// pace.
-async fn read_form<B: IncomingBody, C: Clock>(
+#[allow(clippy::too_many_arguments)]
+async fn read_form<B: IncomingBody, C: Clock, O, S: BlobStore<O>>(
     body: &mut B,
     boundary: &str,
     limits: &UploadLimits,
     clock: &C,
     form: &mut Form,
     reservation: &mut Reservation,
+    new_writer: &mut dyn FnMut(&mut Reservation) -> Result<Writer<S::Upload>, UploadError>,
+    blobs: &S,
+    writer: &mut Option<Writer<S::Upload>>,
 ) -> Result<(), UploadError> {
     let mut chunk = vec![0u8; CHUNK_BYTES];
     let mut parser = Parser::new(boundary, CHUNK_BYTES);
@@ -255,7 +329,15 @@ async fn read_form<B: IncomingBody, C: Clock>(
         }
         parser.push(&chunk[..n]);
         while let Some(event) = parser.next_event().map_err(form_error)? {
-            form.take(event, reservation)?;
+            // An image not kept whole by the pipeline (JPEG) goes to R2 as it arrives.
+            if let Some(bytes) = form.take(event, reservation)? {
+                if writer.is_none() {
+                    *writer = Some(new_writer(reservation)?);
+                }
+                if let Some(writer) = writer {
+                    writer.write(blobs, bytes).await?;
+                }
+            }
         }
     }
     if parser.is_done() {
@@ -301,7 +383,21 @@ impl Form {
         }
     }
 
-    fn take(&mut self, event: Event<'_>, reservation: &mut Reservation) -> Result<(), UploadError> {
+    /// A form with nothing in it, left behind once the fields are taken.
+    fn spent() -> Self {
+        Self {
+            current: Field::Skipped,
+            name: None,
+            image: ImageField::NotAFile,
+        }
+    }
+
+    /// Takes the next event; answers the image bytes the caller must store as they arrive.
+    fn take<'e>(
+        &mut self,
+        event: Event<'e>,
+        reservation: &mut Reservation,
+    ) -> Result<Option<&'e [u8]>, UploadError> {
         match event {
             Event::Part(part) => {
                 // The first field of each name counts, as Django's form parsing does.
@@ -348,12 +444,15 @@ impl Form {
                     if let ImageField::Receiving { thumbnailer, bytes } = &mut self.image {
                         *bytes += data.len() as u64;
                         feed(thumbnailer, data, reservation)?;
+                        if !thumbnailer.keeps_input() {
+                            return Ok(Some(data));
+                        }
                     }
                 }
             },
             Event::PartEnd => self.current = Field::Skipped,
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The validated name and the image's thumbnailer, or every field's error.
@@ -453,6 +552,78 @@ pub fn grow(reservation: &mut Reservation, extra: u64) -> Result<(), UploadError
         Ok(())
     } else {
         Err(UploadError::Busy)
+    }
+}
+
+/// An original written to R2 as it arrives, one part at a time.
+struct Writer<U> {
+    key: String,
+    part: Vec<u8>,
+    upload: Option<U>,
+    written: u64,
+}
+
+impl<U: ObjectUpload> Writer<U> {
+    fn new(key: String, capacity: usize) -> Self {
+        Self {
+            key,
+            part: Vec::with_capacity(capacity),
+            upload: None,
+            written: 0,
+        }
+    }
+
+    async fn write<O, S: BlobStore<O, Upload = U>>(
+        &mut self,
+        blobs: &S,
+        mut bytes: &[u8],
+    ) -> Result<(), UploadError> {
+        self.written += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let take = (PART_BYTES - self.part.len()).min(bytes.len());
+            if self.part.len() + take > self.part.capacity() {
+                // More than the declared length said: the limit was checked as it came.
+                return Err(UploadError::TooLarge(self.part.capacity() as u64));
+            }
+            self.part.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.part.len() == PART_BYTES {
+                if self.upload.is_none() {
+                    // The content type is JPEG: only JPEG is stored as it arrives.
+                    self.upload = Some(blobs.start_upload(&self.key, "image/jpeg").await?);
+                }
+                if let Some(upload) = &mut self.upload {
+                    upload.put_part(&self.part).await?;
+                }
+                self.part.clear();
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish<O, S: BlobStore<O, Upload = U>>(
+        mut self,
+        blobs: &S,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        match self.upload.take() {
+            None => blobs.put(&self.key, &self.part, content_type).await,
+            Some(mut upload) => {
+                if !self.part.is_empty() {
+                    if let Err(e) = upload.put_part(&self.part).await {
+                        upload.abort().await;
+                        return Err(e);
+                    }
+                }
+                upload.complete().await
+            }
+        }
+    }
+
+    async fn abort(self) {
+        if let Some(upload) = self.upload {
+            upload.abort().await;
+        }
     }
 }
 

@@ -21,8 +21,9 @@ pub(crate) struct Header {
 
 #[derive(Clone, Debug)]
 pub(crate) enum HeaderFormat {
-    /// The frame's geometry, which decides the decoder's memory.
-    Jpeg(Frame),
+    /// The frame's geometry, which decides the decoder's memory (as the streaming decoder
+    /// reports it, or as read from the whole file's markers).
+    Jpeg(crate::jpeg_stream::JpegHeader),
     Png(PngHeader),
     /// WebP, GIF, BMP or TIFF (crates/imaging/src/formats).
     Other(crate::formats::OtherHeader),
@@ -184,13 +185,16 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
             }
             // SOF0 baseline, SOF1 extended, SOF2 progressive: what we decode.
             0xC0..=0xC2 => {
-                let mut header = read_frame(segment, marker == 0xC2, orientation)?;
-                if let HeaderFormat::Jpeg(frame) = &mut header.format {
-                    let (after, first_scan) = scans::check(bytes, at + len, frame, segments)?;
-                    frame.metadata_bytes = metadata_bytes + after;
-                    frame.first_scan_components = first_scan.unwrap_or(frame.components.len());
-                }
-                return Ok(header);
+                let (width, height, mut frame) = read_frame(segment, marker == 0xC2)?;
+                let (after, first_scan) = scans::check(bytes, at + len, &frame, segments)?;
+                frame.metadata_bytes = metadata_bytes + after;
+                frame.first_scan_components = first_scan.unwrap_or(frame.components.len());
+                return Ok(Header {
+                    format: HeaderFormat::Jpeg(crate::jpeg_stream::JpegHeader::from_frame(&frame)),
+                    stored_width: width,
+                    stored_height: height,
+                    orientation,
+                });
             }
             // Lossless, hierarchical and arithmetic coded frames.
             0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return Err(ImageError::Unsupported),
@@ -205,11 +209,8 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
     }
 }
 
-fn read_frame(
-    segment: &[u8],
-    progressive: bool,
-    orientation: Orientation,
-) -> Result<Header, ImageError> {
+/// The stored width and height and the frame of a SOF segment.
+fn read_frame(segment: &[u8], progressive: bool) -> Result<(u32, u32, Frame), ImageError> {
     let precision = *segment
         .first()
         .ok_or_else(|| corrupt("JPEG frame header truncated"))?;
@@ -228,12 +229,7 @@ fn read_frame(
     if !matches!(components, 1 | 3 | 4) {
         return Err(corrupt("JPEG with an unusual number of components"));
     }
-    Ok(Header {
-        format: HeaderFormat::Jpeg(Frame::parse(segment, progressive)?),
-        stored_width: width,
-        stored_height: height,
-        orientation,
-    })
+    Ok((width, height, Frame::parse(segment, progressive)?))
 }
 
 /// Finds tag 0x0112 in IFD0 of a TIFF-structured EXIF block.

@@ -192,11 +192,20 @@ pub struct Plan {
 /// [`REQUEST_MEMORY_BYTES`] with the input ([`ImageError::TooMuchMemory`]).
 pub fn plan(bytes: &[u8], heights: &[u32], limits: &Limits) -> Result<Plan, ImageError> {
     let header = headers::read(bytes, limits)?;
+    plan_header(&header, bytes.len() as u64, heights)
+}
+
+/// [`plan`] from headers already read, for an input of `input` bytes held while decoding
+/// (0 for a JPEG streamed through its decoder).
+pub(crate) fn plan_header(
+    header: &headers::Header,
+    input: u64,
+    heights: &[u32],
+) -> Result<Plan, ImageError> {
     if let Some(&zero) = heights.iter().find(|&&h| h == 0) {
         return Err(ImageError::InvalidHeight(zero));
     }
     let probe = header.probe();
-    let input = bytes.len() as u64;
     if let headers::HeaderFormat::Other(other) = &header.format {
         // Decoded at full size; the header's pixel limit already covers a
         // MAX_THUMBNAIL_HEIGHT thumbnail (formats::read).
@@ -215,16 +224,16 @@ pub fn plan(bytes: &[u8], heights: &[u32], limits: &Limits) -> Result<Plan, Imag
         });
     }
     plan::estimate(
-        &header,
+        header,
         input,
-        &[plan::tallest_servable(&header)],
+        &[plan::tallest_servable(header)],
         REQUEST_MEMORY_BYTES,
     )?;
     let sizes: Vec<(u32, u32)> = heights
         .iter()
         .map(|&h| thumbnail_size(probe.width, probe.height, h))
         .collect();
-    let estimate = plan::estimate(&header, input, &sizes, REQUEST_MEMORY_BYTES)?;
+    let estimate = plan::estimate(header, input, &sizes, REQUEST_MEMORY_BYTES)?;
     Ok(Plan {
         probe,
         peak_bytes: estimate.peak,
@@ -261,10 +270,6 @@ pub(crate) fn thumbnails_planned(
     planned: Plan,
 ) -> Result<(Probe, Vec<Thumbnail>), ImageError> {
     let probe = planned.probe;
-    let sizes: Vec<(u32, u32)> = heights
-        .iter()
-        .map(|&h| thumbnail_size(probe.width, probe.height, h))
-        .collect();
 
     // The plan decoded only as much as the tallest thumbnail needs.
     let upright = match planned.reduction {
@@ -282,7 +287,20 @@ pub(crate) fn thumbnails_planned(
             return formats::thumbnails(bytes, &other, heights).map(|t| (probe, t));
         }
     };
-    let upright = orientation::apply(upright, probe.orientation);
+    resize_and_encode(upright, probe, heights).map(|t| (probe, t))
+}
+
+/// The thumbnails of `heights` from an image decoded as stored: orientation, then each size.
+pub(crate) fn resize_and_encode(
+    decoded: Pixels,
+    probe: Probe,
+    heights: &[u32],
+) -> Result<Vec<Thumbnail>, ImageError> {
+    let sizes: Vec<(u32, u32)> = heights
+        .iter()
+        .map(|&h| thumbnail_size(probe.width, probe.height, h))
+        .collect();
+    let upright = orientation::apply(decoded, probe.orientation);
 
     // Each thumbnail is encoded as soon as it is resized, so only one is held as
     // pixels. The last one resized is encoded after the decoded image is dropped,
@@ -310,7 +328,7 @@ pub(crate) fn thumbnails_planned(
     for (i, pixels) in pending.into_iter().chain(kept) {
         thumbnails[i] = Some(encode::encode(pixels, translucent)?);
     }
-    Ok((probe, thumbnails.into_iter().flatten().collect()))
+    Ok(thumbnails.into_iter().flatten().collect())
 }
 
 /// The size of the thumbnail of an upright `width` x `height` image for a

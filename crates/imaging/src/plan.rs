@@ -9,7 +9,6 @@
 
 use crate::headers::{Header, HeaderFormat};
 use crate::jpeg_stream::{JpegHeader, JpegStream};
-use crate::scans::Frame;
 use crate::{jpeg, png_stream, thumbnail_size, ImageError, MAX_THUMBNAIL_HEIGHT};
 
 const MIB: u64 = 1024 * 1024;
@@ -87,9 +86,7 @@ pub(crate) fn tallest_servable(header: &Header) -> (u32, u32) {
 
 fn peak_bytes(header: &Header, reduction: Reduction, sizes: &[(u32, u32)]) -> u64 {
     let (decode, decoded) = match (&header.format, reduction) {
-        (HeaderFormat::Jpeg(frame), Reduction::Jpeg { block_side }) => {
-            jpeg_decode(frame, block_side)
-        }
+        (HeaderFormat::Jpeg(jpeg), Reduction::Jpeg { block_side }) => jpeg_decode(jpeg, block_side),
         (HeaderFormat::Png(png), Reduction::Png { factor }) => png_decode(
             header.stored_width,
             header.stored_height,
@@ -124,11 +121,10 @@ fn peak_bytes(header: &Header, reduction: Reduction, sizes: &[(u32, u32)]) -> u6
 
 /// jpeg_stream: its own bound (tail, coefficient window store of a progressive
 /// image, row buffers, RGB output). Returns the peak and the decoded size.
-fn jpeg_decode(frame: &Frame, block_side: u32) -> (u64, (u64, u64, u64)) {
-    let header = JpegHeader::from_frame(frame);
-    let peak = JpegStream::memory_bound(&header, block_side);
-    let width = u64::from(frame.width * block_side).div_ceil(8);
-    let height = u64::from(frame.height * block_side).div_ceil(8);
+fn jpeg_decode(header: &JpegHeader, block_side: u32) -> (u64, (u64, u64, u64)) {
+    let peak = JpegStream::memory_bound(header, block_side);
+    let width = u64::from(header.width * block_side).div_ceil(8);
+    let height = u64::from(header.height * block_side).div_ceil(8);
     (peak, (width, height, 3))
 }
 

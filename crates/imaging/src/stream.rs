@@ -7,6 +7,9 @@
 //! allocated yet; the caller reserves that many bytes (or refuses the upload) and calls
 //! [`Thumbnailer::grant`], which allocates at most that much, and feeds on.
 
+use crate::headers::{Header, HeaderFormat};
+use crate::jpeg_stream::{JpegStream, Progress};
+use crate::plan::Reduction;
 use crate::{Format, ImageError, Limits, Probe, Thumbnail};
 
 /// Bytes the format is recognised from (the longest signature we test, the ISO BMFF brands
@@ -33,6 +36,12 @@ enum State {
     Sniffing {
         head: [u8; SNIFF_BYTES],
         len: usize,
+    },
+    /// A JPEG, decoded as it arrives: `plan` is set once its header is known.
+    Jpeg {
+        stream: Box<JpegStream>,
+        plan: Option<crate::Plan>,
+        begun: bool,
     },
     /// The format is known; the input buffer waits for its reservation.
     AwaitingBuffer {
@@ -89,6 +98,7 @@ impl Thumbnailer {
             State::AwaitingDecode { plan, .. } | State::Planned { plan, .. } => {
                 Some(plan.probe.format)
             }
+            State::Jpeg { .. } => Some(Format::Jpeg),
             State::Finished { bytes } => sniff(bytes),
             State::Sniffing { .. } | State::Spent => None,
         }
@@ -107,6 +117,31 @@ impl Thumbnailer {
                 let head = head[..*len].to_vec();
                 self.recognise(head, take)
             }
+            State::Jpeg {
+                stream,
+                plan,
+                begun,
+            } => {
+                if plan.is_some() && !*begun {
+                    return Err(out_of_order());
+                }
+                match stream.feed(data)? {
+                    Progress::NeedMore | Progress::Done => Ok(Step::NeedMore),
+                    Progress::Header => {
+                        let header = stream
+                            .header()
+                            .cloned()
+                            .ok_or_else(|| ImageError::Corrupt("JPEG without a frame".into()))?;
+                        let planned = plan_jpeg(header, &self.heights, &self.limits)?;
+                        let bytes = planned.peak_bytes;
+                        *plan = Some(planned);
+                        Ok(Step::Reserve {
+                            consumed: data.len(),
+                            bytes,
+                        })
+                    }
+                }
+            }
             State::Buffering { bytes } => {
                 if bytes.len() + data.len() > bytes.capacity() {
                     return Err(self.too_large());
@@ -120,6 +155,28 @@ impl Thumbnailer {
 
     /// Allocates what the last [`Step::Reserve`] asked for.
     pub fn grant(&mut self) -> Result<(), ImageError> {
+        if let State::Jpeg {
+            stream,
+            plan,
+            begun,
+        } = &mut self.state
+        {
+            let Some(crate::Plan {
+                reduction: Reduction::Jpeg { block_side },
+                ..
+            }) = plan
+            else {
+                return Ok(()); // the header phase's own reservation: nothing more to do
+            };
+            if *begun {
+                return Err(out_of_order());
+            }
+            stream.begin(*block_side)?;
+            *begun = true;
+            // The rest of the chunk that completed the header.
+            stream.feed(&[])?;
+            return Ok(());
+        }
         match std::mem::replace(&mut self.state, State::Spent) {
             State::AwaitingBuffer { format, head } => {
                 let mut bytes = Vec::with_capacity(self.buffer_bytes(format) as usize);
@@ -145,6 +202,15 @@ impl Thumbnailer {
             let len = head.len();
             return self.recognise(head, len);
         }
+        if let State::Jpeg { begun, .. } = &self.state {
+            return if *begun {
+                Ok(Step::Ready)
+            } else {
+                Err(ImageError::Corrupt(
+                    "JPEG truncated before its first scan".into(),
+                ))
+            };
+        }
         match std::mem::replace(&mut self.state, State::Spent) {
             State::Planned { bytes, plan } => {
                 self.state = State::Planned { bytes, plan };
@@ -167,6 +233,15 @@ impl Thumbnailer {
     /// freed when this returns; the input stays (see [`Thumbnailer::input`]).
     pub fn finish(&mut self) -> Result<(Probe, Vec<Thumbnail>), ImageError> {
         match std::mem::replace(&mut self.state, State::Spent) {
+            State::Jpeg {
+                stream,
+                plan: Some(plan),
+                begun: true,
+            } => {
+                let decoded = stream.finish()?;
+                crate::resize_and_encode(decoded, plan.probe, &self.heights)
+                    .map(|t| (plan.probe, t))
+            }
             State::Planned { bytes, plan } => {
                 let made = crate::thumbnails_planned(&bytes, &self.heights, plan);
                 self.state = State::Finished { bytes };
@@ -174,6 +249,12 @@ impl Thumbnailer {
             }
             _ => Err(out_of_order()),
         }
+    }
+
+    /// Whether the input is kept whole ([`Thumbnailer::input`]); else the caller must store it
+    /// as it arrives (JPEG).
+    pub fn keeps_input(&self) -> bool {
+        !matches!(self.state, State::Jpeg { .. })
     }
 
     /// The input as received, when this format keeps it whole (every format but JPEG).
@@ -189,6 +270,25 @@ impl Thumbnailer {
 
     fn recognise(&mut self, head: Vec<u8>, consumed: usize) -> Result<Step, ImageError> {
         let format = sniff(&head).ok_or_else(|| crate::formats::refusal(&head))?;
+        if format == Format::Jpeg {
+            // Streamed: what the decoder holds before its header is known, then (on the next
+            // Reserve) its plan. The sniffed bytes go to it first.
+            let mut stream = Box::new(JpegStream::new());
+            let first = stream.feed(&head)?;
+            self.state = State::Jpeg {
+                stream,
+                plan: None,
+                begun: false,
+            };
+            if first == Progress::Header {
+                // A header within the first bytes cannot hold a frame and its tables.
+                return Err(ImageError::Corrupt("JPEG header too short".into()));
+            }
+            return Ok(Step::Reserve {
+                consumed,
+                bytes: JpegStream::header_bound(),
+            });
+        }
         let bytes = self.buffer_bytes(format);
         self.state = State::AwaitingBuffer { format, head };
         Ok(Step::Reserve { consumed, bytes })
@@ -206,6 +306,29 @@ impl Thumbnailer {
             max: self.input_bound.min(BUFFERED_MAX_BYTES),
         }
     }
+}
+
+/// The plan of a streamed JPEG from its header: nothing of the input is held.
+fn plan_jpeg(
+    jpeg: crate::jpeg_stream::JpegHeader,
+    heights: &[u32],
+    limits: &Limits,
+) -> Result<crate::Plan, ImageError> {
+    let pixels = u64::from(jpeg.width) * u64::from(jpeg.height);
+    if pixels > limits.max_pixels {
+        return Err(ImageError::TooManyPixels {
+            width: jpeg.width,
+            height: jpeg.height,
+            max: limits.max_pixels,
+        });
+    }
+    let header = Header {
+        stored_width: jpeg.width,
+        stored_height: jpeg.height,
+        orientation: jpeg.orientation,
+        format: HeaderFormat::Jpeg(jpeg),
+    };
+    crate::plan_header(&header, 0, heights)
 }
 
 fn out_of_order() -> ImageError {

@@ -497,6 +497,13 @@ impl JpegStream {
         })
     }
 
+    /// Upper bound of the heap this decoder holds before [`JpegStream::begin`]: the tail and
+    /// the tables.
+    pub fn header_bound() -> u64 {
+        let fixed = std::mem::size_of::<Self>() + std::mem::size_of::<Tables>();
+        TAIL_BYTES + fixed as u64
+    }
+
     /// Upper bound of the heap this decoder holds at any time for this header
     /// and scale: the input tail, tables, coefficient store, row buffers and output.
     pub fn memory_bound(header: &JpegHeader, block_side: u32) -> u64 {

@@ -228,7 +228,7 @@ fn bombs_allocate_no_more_than_their_upload_reserved() {
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_compression(png::Compression::NoCompression);
         let mut writer = encoder.write_header().unwrap();
-        let pixels: Vec<u8> = (0..side * side * 3)
+        let pixels: Vec<u8> = (0..u64::from(side * side * 3))
             .map(|i| (i * 7919 % 251) as u8)
             .collect();
         writer.write_image_data(&pixels).unwrap();

@@ -8,8 +8,8 @@ use crate::client::{multipart, new_user, Client, Counts, Part, Reply, BOUNDARY};
 use crate::pictures::png_with_alpha;
 use crate::raw::{self, Body};
 
-/// Over the 20 MiB `MAX_UPLOAD_BYTES` of wrangler.toml, with room for any multipart allowance.
-const TOO_BIG: usize = 21 * 1024 * 1024;
+/// Over the 100 MB `MAX_UPLOAD_BYTES` of wrangler.toml, with room for any multipart allowance.
+const TOO_BIG: usize = 101 * 1024 * 1024;
 const PIECE: usize = 64 * 1024;
 
 fn post(token: Option<&str>, body: Body) -> Reply {
@@ -20,12 +20,15 @@ fn post(token: Option<&str>, body: Body) -> Reply {
     raw::exchange("POST", "/api/pictures", &headers, body)
 }
 
-/// A multipart upload whose `img` is `size` bytes of junk, as a stream of chunks that never
-/// ends: a server that waited for the end of the body would never answer.
+/// A multipart upload whose `img` is a PNG signature and `size` bytes of junk, as a stream of
+/// chunks that never ends: a server that waited for the end of the body would never answer.
+/// (A PNG is decoded from one buffer, so the junk is counted, not refused at its first bytes.)
 fn endless_chunked_junk(size: usize) -> Body {
+    let mut file = b"\x89PNG\r\n\x1a\n".to_vec();
+    file.extend_from_slice(&[0xFF; PIECE]);
     let whole = multipart(&[
         Part::Text("name", "big".into()),
-        Part::File("img", "big.jpg", "image/jpeg", vec![0xFF; PIECE]),
+        Part::File("img", "big.png", "image/png", file),
     ]);
     // Split around the one piece of junk, then repeat that piece until `size`.
     let at = whole

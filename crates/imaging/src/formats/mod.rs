@@ -207,7 +207,10 @@ pub(crate) fn plan(header: &OtherHeader, heights: &[u32]) -> Plan {
     };
     let resizing = capacity + temps + resized;
     let encoding = 2 * all + upright_copy;
-    let peak = decode_bytes(header).max(resizing).max(encoding) + FIXED_OVERHEAD;
+    let phases = decode_bytes(header).max(resizing).max(encoding);
+    // The decoders' own small buffers grow with the image too (a mutated lossy WebP measured
+    // 1.5% over the phases above in the memory-bound property test): 1/32 of them.
+    let peak = phases + phases / 32 + FIXED_OVERHEAD;
     Plan {
         factor,
         stored_sizes,

@@ -155,7 +155,8 @@ impl Database for SqliteDb {
             ))
             .map_err(sqlite_error)?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(StoreError::new)? {
+        // A statement's constraint failure (UPDATE ... RETURNING) surfaces at its first step.
+        while let Some(row) = rows.next().map_err(sqlite_error)? {
             let mut object = serde_json::Map::new();
             for (i, name) in names.iter().enumerate() {
                 let value = match row.get_ref(i).map_err(StoreError::new)? {

@@ -31,6 +31,7 @@ const pageParams = [
   { name: "limit", in: "query", required: false, description: "Page size, 1 to 200 (default 50).", schema: { type: "integer", minimum: 1, maximum: 200, default: 50 } },
   { name: "cursor", in: "query", required: false, description: "Opaque position from the `Link` header of the previous page.", schema: { type: "string" } },
 ];
+const userSearch = { name: "search", in: "query", required: false, description: "Only usernames that contain this text (ASCII letters in any case).", schema: { type: "string", maxLength: 150 } };
 const pictureId = { name: "id", in: "path", required: true, description: "Picture id (a UUID; anything else is 404).", schema: { type: "string", format: "uuid" } };
 const heightParam = { name: "height", in: "path", required: true, description: "Thumbnail height in pixels.", schema: { type: "integer", minimum: 1, maximum: 1000 } };
 const linkId = { name: "id", in: "path", required: true, description: "Link id (a UUID).", schema: { type: "string", format: "uuid" } };
@@ -172,19 +173,20 @@ const paths = {
       responses: { 200: { description: "The tier.", content: json(ref("Tier")) }, ...errors(401, 403, 404, 503) },
     },
     patch: {
-      tags: ["Admin"], summary: "Change a tier", description: "Any of the fields; renaming keeps its users.", security: authed, parameters: [tierName],
+      tags: ["Admin"], summary: "Change a tier", description: "Any of the fields; only those given are written. Renaming keeps its users, and keeps it the default if it is.", security: authed, parameters: [tierName],
       requestBody: { required: true, content: json(ref("TierPatch")) },
       responses: { 200: { description: "The tier as stored.", content: json(ref("Tier")) }, ...errors(400, 401, 403, 404, 503) },
     },
     delete: {
-      tags: ["Admin"], summary: "Delete a tier", description: "409 while users still have it.", security: authed, parameters: [tierName],
+      tags: ["Admin"], summary: "Delete a tier", description: "409 while users still have it, or while it is the default tier.", security: authed, parameters: [tierName],
       responses: { 204: { description: "Deleted." }, ...errors(401, 403, 404, 409, 503) },
     },
   },
   "/api/admin/users": {
     get: {
-      tags: ["Admin"], summary: "List users", security: authedRead,
-      responses: { 200: { description: "Every user.", content: json({ type: "array", items: ref("User") }) }, ...errors(401, 403, 503) },
+      tags: ["Admin"], summary: "List users", description: "Newest first, keyset-paginated: follow the `Link` header's `rel=\"next\"` URL (it keeps the search).",
+      security: authedRead, parameters: [...pageParams, userSearch],
+      responses: { 200: { description: "One page.", headers: { Link: header("Link") }, content: json({ type: "array", items: ref("User") }) }, ...errors(400, 401, 403, 503) },
     },
     post: {
       tags: ["Admin"], summary: "Create a user", security: authed,
@@ -343,8 +345,8 @@ const schemas = {
     },
   },
   Tier: {
-    type: "object", additionalProperties: false, required: ["name", "thumbnail_heights", "allow_original", "allow_expiring_links"],
-    properties: { name: { type: "string", minLength: 1, maxLength: 100 }, thumbnail_heights: heights, allow_original: { type: "boolean" }, allow_expiring_links: { type: "boolean" } },
+    type: "object", additionalProperties: false, required: ["name", "thumbnail_heights", "allow_original", "allow_expiring_links", "is_default"],
+    properties: { name: { type: "string", minLength: 1, maxLength: 100 }, thumbnail_heights: heights, allow_original: { type: "boolean" }, allow_expiring_links: { type: "boolean" }, is_default: { type: "boolean", description: "The tier a user gets when none is given; exactly one tier is." } },
   },
   TierCreate: {
     type: "object", required: ["name", "thumbnail_heights"],
@@ -352,7 +354,7 @@ const schemas = {
   },
   TierPatch: {
     type: "object",
-    properties: { name: { type: "string", minLength: 1, maxLength: 100, pattern: "^[^/]+$" }, thumbnail_heights: heights, allow_original: { type: "boolean" }, allow_expiring_links: { type: "boolean" } },
+    properties: { name: { type: "string", minLength: 1, maxLength: 100, pattern: "^[^/]+$" }, thumbnail_heights: heights, allow_original: { type: "boolean" }, allow_expiring_links: { type: "boolean" }, is_default: { type: "boolean", enum: [true], description: "`true` makes this the default tier (the previous default stops being it); `false` is refused." } },
   },
   User: {
     type: "object", additionalProperties: false, required: ["username", "tier", "is_admin"],
@@ -364,7 +366,7 @@ const schemas = {
     properties: {
       username: { type: "string", minLength: 1, maxLength: 150, pattern: "^[\\w.@+-]+$" },
       password: { type: "string", minLength: 8, writeOnly: true },
-      tier: { type: "string", default: "Basic" },
+      tier: { type: "string", description: "A tier name; without it, the default tier (see `Tier.is_default`)." },
       is_admin: { type: "boolean", default: false },
     },
   },

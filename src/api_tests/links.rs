@@ -177,3 +177,32 @@ fn the_sweep_removes_expired_links_in_batches_and_keeps_active_ones() {
     .unwrap();
     assert_eq!(again.expired_links, 0);
 }
+
+#[test]
+fn a_link_to_the_original_is_refused_on_a_tier_with_links_but_without_originals() {
+    let app = TestApp::new();
+    app.app.db.exec(
+        "INSERT INTO tiers (name, thumbnail_heights, allow_original, allow_expiring_links, created_at) \
+         VALUES ('Sharing', '[200]', 0, 1, 0)",
+    );
+    let token = app.user("alice", "Sharing", false);
+    let path = picture_path(&app.upload(&token, "x", jpeg(300, 600)));
+
+    let original = app.json(Method::Post, &path, &token, json!({"time": 600}));
+    let thumbnail = app.json(
+        Method::Post,
+        &path,
+        &token,
+        json!({"time": 600, "height": 200}),
+    );
+
+    assert_eq!(original.status, 400);
+    assert_eq!(
+        original.json_body()["height"],
+        json!(["Your tier does not include original pictures: give a thumbnail height."])
+    );
+    assert_eq!(app.app.db.count("links"), 1, "only the thumbnail's link");
+    assert_eq!(thumbnail.status, 201);
+    let url = thumbnail.json_body()["url"].as_str().unwrap().to_owned();
+    assert_eq!(app.send(Request::new(Method::Get, &url)).status, 200);
+}

@@ -64,18 +64,16 @@ impl TestApp {
     /// Creates a user straight in the database (as `scripts/admin` does) and returns a token.
     fn user(&self, username: &str, tier: &str, is_admin: bool) -> String {
         let hash = block_on(passwords::hash(&RustKdf, PASSWORD)).unwrap();
-        let tier = block_on(store::tiers::find(&self.app.db, tier))
-            .unwrap()
-            .unwrap();
-        block_on(store::users::insert(
+        let inserted = block_on(store::users::insert(
             &self.app.db,
             username,
             &hash,
-            tier.id,
+            Some(tier),
             is_admin,
             T0,
         ))
         .unwrap();
+        assert!(inserted, "tier {tier} exists");
         self.login(username, PASSWORD).json_body()["access"]
             .as_str()
             .unwrap()

@@ -345,6 +345,28 @@ fn me_describes_the_caller_and_their_tier() {
     assert_eq!(
         me,
         json!({"username": "alice", "is_admin": false, "tier": {"name": "Premium",
-            "thumbnail_heights": [200, 400], "allow_original": true, "allow_expiring_links": false}})
+            "thumbnail_heights": [200, 400], "allow_original": true, "allow_expiring_links": false,
+            "is_default": false}})
     );
+}
+
+#[test]
+fn a_gif_whose_frame_dwarfs_its_screen_is_refused_naming_the_frame_and_a_real_limit() {
+    // A 1x1 logical screen whose first frame declares 65535x65535 pixels.
+    let mut gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00".to_vec();
+    gif.extend_from_slice(&[0x2C, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0]);
+    gif.extend_from_slice(&[2, 2, 0x44, 0x01, 0, 0x3B]);
+    let app = TestApp::new();
+    let token = app.user("alice", "Basic", false);
+
+    let response = app.upload(&token, "bomb", gif);
+
+    assert_eq!(response.status, 413);
+    let detail = response.json_body()["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.starts_with("The image is 65535x65535 pixels; at most "),
+        "{detail}"
+    );
+    assert!(!detail.contains("at most 0 pixels"), "{detail}");
+    assert_eq!(app.objects(), 0);
 }

@@ -7,7 +7,6 @@
 
 use std::io::Read;
 use std::process::ExitCode;
-use storagetiers::domain::tiers::DEFAULT_TIER;
 use storagetiers::domain::users::{Password, Username};
 use storagetiers::passwords;
 use storagetiers::ports::RustKdf;
@@ -17,7 +16,8 @@ const USAGE: &str = "usage: storagetiers-admin create-user <username> [--tier <n
 #[derive(Debug, PartialEq)]
 struct CreateUser {
     username: Username,
-    tier: String,
+    /// `None`: the tier flagged as the default, whatever its name.
+    tier: Option<String>,
     admin: bool,
 }
 
@@ -27,21 +27,23 @@ fn parse_args(args: &[String]) -> Result<CreateUser, String> {
         return Err(USAGE.into());
     }
     let mut username = None;
-    let mut tier = DEFAULT_TIER.to_owned();
+    let mut tier = None;
     let mut admin = false;
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
-            "--tier" => tier = rest.next().ok_or("--tier needs a tier name")?.clone(),
+            "--tier" => tier = Some(rest.next().ok_or("--tier needs a tier name")?.clone()),
             "--admin" => admin = true,
-            other if other.starts_with("--tier=") => tier = other["--tier=".len()..].to_owned(),
+            other if other.starts_with("--tier=") => {
+                tier = Some(other["--tier=".len()..].to_owned())
+            }
             other if other.starts_with("--") || username.is_some() => {
                 return Err(format!("unexpected argument '{other}'\n{USAGE}"))
             }
             other => username = Some(Username::parse(other).map_err(|e| format!("username: {e}"))?),
         }
     }
-    if tier.is_empty() {
+    if tier.as_deref() == Some("") {
         return Err("--tier needs a tier name".into());
     }
     Ok(CreateUser {
@@ -61,13 +63,16 @@ fn sql_string(value: &str) -> Result<String, String> {
 
 /// The insert: nothing when the tier does not exist; `RETURNING` lets the caller see that.
 fn insert_user_sql(user: &CreateUser, password_hash: &str) -> Result<String, String> {
+    let which = match &user.tier {
+        Some(name) => format!("name = {}", sql_string(name)?),
+        None => "is_default = 1".to_owned(),
+    };
     Ok(format!(
         "INSERT INTO users (username, password_hash, tier_id, is_admin, created_at) \
-         SELECT {}, {}, id, {}, unixepoch() * 1000 FROM tiers WHERE name = {} RETURNING id",
+         SELECT {}, {}, id, {}, unixepoch() * 1000 FROM tiers WHERE {which} RETURNING id",
         sql_string(user.username.as_str())?,
         sql_string(password_hash)?,
         u8::from(user.admin),
-        sql_string(&user.tier)?
     ))
 }
 
@@ -135,7 +140,10 @@ mod tests {
             "alice",
             "normalised like the API does"
         );
-        assert_eq!((parsed.tier.as_str(), parsed.admin), ("Premium", true));
+        assert_eq!(
+            (parsed.tier.as_deref(), parsed.admin),
+            (Some("Premium"), true)
+        );
         assert!(parse_args(&args(&["delete-user", "bob"])).is_err());
         assert!(parse_args(&args(&["create-user"])).is_err());
         assert!(parse_args(&args(&["create-user", "a", "b"])).is_err());
@@ -152,5 +160,14 @@ mod tests {
         let sql = insert_user_sql(&user, "pbkdf2_sha256$1$s$h").unwrap();
         assert!(sql.contains("WHERE name = 'It''s'"), "{sql}");
         assert!(sql_string("a\0b").is_err());
+    }
+
+    #[test]
+    fn without_a_tier_the_user_gets_the_tier_flagged_as_default_whatever_its_name() {
+        let user = parse_args(&args(&["create-user", "bob"])).unwrap();
+        assert_eq!(user.tier, None);
+        let sql = insert_user_sql(&user, "pbkdf2_sha256$1$s$h").unwrap();
+        assert!(sql.contains("WHERE is_default = 1"), "{sql}");
+        assert!(!sql.contains("Basic"), "{sql}");
     }
 }

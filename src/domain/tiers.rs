@@ -11,8 +11,6 @@ pub const MAX_THUMBNAIL_HEIGHT: u32 = imaging::MAX_THUMBNAIL_HEIGHT;
 /// More heights would mean more work on every upload than one request may take.
 pub const MAX_HEIGHTS_PER_TIER: usize = 10;
 pub const MAX_TIER_NAME_CHARS: usize = 100;
-/// The tier a user gets when none is given.
-pub const DEFAULT_TIER: &str = "Basic";
 
 /// A tier name: a display name (see `names`) that is also a URL segment, so no `/`, `.` or `..`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -119,6 +117,8 @@ pub struct Tier {
     pub thumbnail_heights: Heights,
     pub allow_original: bool,
     pub allow_expiring_links: bool,
+    /// The tier a user gets when none is given: exactly one tier is, whatever its name.
+    pub is_default: bool,
 }
 
 impl Tier {
@@ -162,28 +162,16 @@ pub struct NewTier {
     pub allow_expiring_links: bool,
 }
 
-/// Changes to a tier: only the fields given.
+/// Changes to a tier: only the fields given. The store writes just these columns, so
+/// concurrent patches of different fields compose.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TierPatch {
     pub name: Option<TierName>,
     pub thumbnail_heights: Option<Heights>,
     pub allow_original: Option<bool>,
     pub allow_expiring_links: Option<bool>,
-}
-
-impl TierPatch {
-    /// `tier` with these changes applied.
-    pub fn apply(self, tier: Tier) -> Tier {
-        Tier {
-            id: tier.id,
-            name: self.name.unwrap_or(tier.name),
-            thumbnail_heights: self.thumbnail_heights.unwrap_or(tier.thumbnail_heights),
-            allow_original: self.allow_original.unwrap_or(tier.allow_original),
-            allow_expiring_links: self
-                .allow_expiring_links
-                .unwrap_or(tier.allow_expiring_links),
-        }
-    }
+    /// Makes this tier the default (the previous default stops being it).
+    pub make_default: bool,
 }
 
 #[cfg(test)]
@@ -243,6 +231,7 @@ mod tests {
             thumbnail_heights: Heights::parse(&json!([100, 800])).unwrap(),
             allow_original: false,
             allow_expiring_links: false,
+            is_default: false,
         };
         assert!(tier.allows(Variant::Thumbnail(h(100))));
         assert!(!tier.allows(Variant::Thumbnail(h(200))));

@@ -103,12 +103,13 @@ impl User {
     }
 }
 
-/// A user to create: every field known (the tier by name, resolved by the store).
+/// A user to create: every field known (the tier by name, resolved by the store; `None` for the
+/// default tier).
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub username: Username,
     pub password: Password,
-    pub tier: String,
+    pub tier: Option<String>,
     pub is_admin: bool,
 }
 

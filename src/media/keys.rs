@@ -108,6 +108,7 @@ mod tests {
             name: TierName::parse("t").unwrap(),
             thumbnail_heights: Heights::parse(&heights).unwrap(),
             allow_original: original,
+            is_default: false,
             allow_expiring_links: false,
         }
     }

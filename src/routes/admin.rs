@@ -1,13 +1,15 @@
 //! The admin API: tiers and users under `/api/admin/`. Every handler takes an `Admin`.
 
 use super::auth::Admin;
+use super::pagination::{self, Cursor};
 use super::{App, Platform};
-use crate::domain::tiers::{Heights, NewTier, Tier, TierName, TierPatch, DEFAULT_TIER};
-use crate::domain::users::{NewUser, Password, User, UserPatch, Username};
+use crate::domain::tiers::{Heights, NewTier, Tier, TierName, TierPatch};
+use crate::domain::users::{NewUser, Password, User, UserPatch, Username, MAX_USERNAME_CHARS};
 use crate::domain::Invalid;
 use crate::error::{ApiError, FieldErrors, REQUIRED};
 use crate::http::{Request, Response};
 use crate::passwords;
+use crate::store::users::UserChanges;
 use crate::store::{self, StoreError};
 use serde_json::{Map, Value};
 
@@ -22,6 +24,13 @@ fn username_taken() -> ApiError {
     ApiError::Validation(FieldErrors::single(
         "username",
         "A user with that username already exists.",
+    ))
+}
+
+fn no_such_tier(name: &str) -> ApiError {
+    ApiError::Validation(FieldErrors::single(
+        "tier",
+        format!("Tier \"{name}\" does not exist."),
     ))
 }
 
@@ -61,62 +70,119 @@ impl<P: Platform> App<P> {
         Ok(Response::json(200, &self.tier(name).await?))
     }
 
-    /// `PATCH /api/admin/tiers/{name}`
+    /// `PATCH /api/admin/tiers/{name}`: writes only the fields given; `"is_default": true` makes
+    /// it the tier new users get.
     pub(crate) async fn update_tier(
         &self,
         _: &Admin,
         req: &Request<P::Incoming>,
         name: &str,
     ) -> Result<Response, ApiError> {
-        let tier = self.tier(name).await?;
         let patch = parse_tier_patch(&self.json_object(req).await?)?;
-        let tier = patch.apply(tier);
-        store::tiers::save(&self.db, &tier)
+        let tier = store::tiers::update(&self.db, name, &patch)
             .await
-            .map_err(|e| taken(e, tier_name_taken))?;
+            .map_err(|e| taken(e, tier_name_taken))?
+            .ok_or(ApiError::NotFound)?;
         Ok(Response::json(200, &tier))
     }
 
-    /// `DELETE /api/admin/tiers/{name}`: 409 while users still have it.
+    /// `DELETE /api/admin/tiers/{name}`: 409 while users still have it or while it is the
+    /// default.
     pub(crate) async fn delete_tier(&self, _: &Admin, name: &str) -> Result<Response, ApiError> {
         let tier = self.tier(name).await?;
-        if !store::tiers::delete_unused(&self.db, tier.id).await? {
-            return Err(ApiError::Conflict(
-                "This tier is still assigned to users.".into(),
-            ));
+        if store::tiers::delete_unused(&self.db, tier.id).await? {
+            return Ok(Response::no_content());
         }
-        Ok(Response::no_content())
+        // Why not: read again, since it may have become the default meanwhile.
+        let tier = self.tier(name).await?;
+        Err(ApiError::Conflict(if tier.is_default {
+            format!(
+                "{} is the default tier, given to new users: make another tier the default first.",
+                tier.name.as_str()
+            )
+        } else {
+            "This tier is still assigned to users.".into()
+        }))
     }
 
-    /// `GET /api/admin/users`
-    pub(crate) async fn list_users(&self, _: &Admin) -> Result<Response, ApiError> {
-        let list: Vec<Value> = store::users::list(&self.db)
-            .await?
-            .iter()
-            .map(User::to_json)
-            .collect();
-        Ok(Response::json(200, &list))
+    /// `GET /api/admin/users`: newest first, keyset-paginated (`limit`, `cursor`, the `Link`
+    /// header), with `search` keeping the usernames that contain it.
+    pub(crate) async fn list_users(
+        &self,
+        _: &Admin,
+        req: &Request<P::Incoming>,
+    ) -> Result<Response, ApiError> {
+        let (limit, cursor) = pagination::params(req)?;
+        let after = match cursor {
+            None => None,
+            Some(cursor) => Some((
+                cursor.created_at,
+                cursor.id.parse::<i64>().map_err(|_| {
+                    ApiError::Validation(FieldErrors::single("cursor", "Invalid cursor."))
+                })?,
+            )),
+        };
+        let search = req.query_param("search").filter(|s| !s.is_empty());
+        if search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_USERNAME_CHARS)
+        {
+            return Err(ApiError::Validation(FieldErrors::single(
+                "search",
+                format!("Ensure this field has no more than {MAX_USERNAME_CHARS} characters."),
+            )));
+        }
+        let rows = store::users::page(&self.db, search.as_deref(), limit + 1, after).await?;
+        let path = match &search {
+            Some(text) => format!("/api/admin/users?search={}", pagination::query_value(text)),
+            None => "/api/admin/users".to_owned(),
+        };
+        Ok(pagination::response(
+            &path,
+            limit,
+            rows,
+            |row| Cursor {
+                created_at: row.created_at,
+                id: row.user.id.to_string(),
+            },
+            |row| row.user.to_json(),
+        ))
     }
 
-    /// `POST /api/admin/users`: `{"username","password","tier"?,"is_admin"?}`.
+    /// `POST /api/admin/users`: `{"username","password","tier"?,"is_admin"?}`; without a tier,
+    /// the default tier.
     pub(crate) async fn create_user(
         &self,
         _: &Admin,
         req: &Request<P::Incoming>,
     ) -> Result<Response, ApiError> {
         let new = parse_new_user(&self.json_object(req).await?)?;
-        let tier = self.tier_or_error(&new.tier).await?;
         let hash = passwords::hash(&self.kdf, new.password.expose()).await?;
-        store::users::insert(
+        let inserted = store::users::insert(
             &self.db,
             new.username.as_str(),
             &hash,
-            tier.id,
+            new.tier.as_deref(),
             new.is_admin,
             self.now_ms(),
         )
         .await
-        .map_err(|e| taken(e, username_taken))?;
+        .map_err(|e| match e {
+            // The insert resolves the tier itself; should a tier still vanish under it.
+            StoreError::MissingReference(_) => {
+                no_such_tier(new.tier.as_deref().unwrap_or("default"))
+            }
+            other => taken(other, username_taken),
+        })?;
+        if !inserted {
+            return Err(match &new.tier {
+                Some(name) => no_such_tier(name),
+                None => ApiError::Validation(FieldErrors::single(
+                    "tier",
+                    "There is no default tier: give a tier.",
+                )),
+            });
+        }
         let user = self.user(new.username.as_str()).await?;
         Ok(Response::json(201, &user.to_json()))
     }
@@ -126,40 +192,40 @@ impl<P: Platform> App<P> {
         Ok(Response::json(200, &self.user(name).await?.to_json()))
     }
 
-    /// `PATCH /api/admin/users/{username}`: any of username, password, tier, is_admin. A new
-    /// password or username ends every token issued before.
+    /// `PATCH /api/admin/users/{username}`: any of username, password, tier, is_admin. Only the
+    /// fields given are written, so concurrent patches compose. A new password or username ends
+    /// every token issued before.
     pub(crate) async fn update_user(
         &self,
         _: &Admin,
         req: &Request<P::Incoming>,
         name: &str,
     ) -> Result<Response, ApiError> {
-        let mut user = self.user(name).await?;
         let patch = parse_user_patch(&self.json_object(req).await?)?;
-        if let Some(tier) = patch.tier {
-            user.tier = self.tier_or_error(&tier).await?;
-        }
-        let mut credentials_changed = false;
-        if let Some(username) = patch.username {
-            credentials_changed |= username.as_str() != user.username;
-            user.username = username.as_str().to_owned();
-        }
-        if let Some(password) = patch.password {
-            user.password_hash = passwords::hash(&self.kdf, password.expose()).await?;
-            credentials_changed = true;
-        }
-        if let Some(is_admin) = patch.is_admin {
-            user.is_admin = is_admin;
-        }
-        if credentials_changed {
-            user.token_generation += 1;
-        }
-        if !store::users::save(&self.db, &user)
+        let hash = match &patch.password {
+            Some(password) => Some(passwords::hash(&self.kdf, password.expose()).await?),
+            None => None,
+        };
+        let changes = UserChanges {
+            username: patch.username.as_ref().map(Username::as_str),
+            password_hash: hash.as_deref(),
+            tier: patch.tier.as_deref(),
+            is_admin: patch.is_admin,
+        };
+        let id = store::users::update(&self.db, name, &changes)
             .await
-            .map_err(|e| taken(e, username_taken))?
-        {
+            .map_err(|e| taken(e, username_taken))?;
+        let Some(id) = id else {
+            // Nothing written: say why.
+            self.user(name).await?;
+            if let Some(tier) = &patch.tier {
+                self.tier_or_error(tier).await?;
+            }
             return Err(last_admin());
-        }
+        };
+        let user = store::users::find_by_id(&self.db, id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         Ok(Response::json(200, &user.to_json()))
     }
 
@@ -187,12 +253,9 @@ impl<P: Platform> App<P> {
     }
 
     async fn tier_or_error(&self, name: &str) -> Result<Tier, ApiError> {
-        store::tiers::find(&self.db, name).await?.ok_or_else(|| {
-            ApiError::Validation(FieldErrors::single(
-                "tier",
-                format!("Tier \"{name}\" does not exist."),
-            ))
-        })
+        store::tiers::find(&self.db, name)
+            .await?
+            .ok_or_else(|| no_such_tier(name))
     }
 }
 
@@ -238,6 +301,14 @@ fn password(value: &Value) -> Result<Password, Invalid> {
     Password::parse(string(value)?)
 }
 
+/// `"is_default"` may only be set: a tier stops being the default when another becomes it.
+fn make_default(value: &Value) -> Result<bool, Invalid> {
+    match boolean(value)? {
+        true => Ok(true),
+        false => Err("Make another tier the default instead.".into()),
+    }
+}
+
 fn tier_ref(value: &Value) -> Result<String, Invalid> {
     string(value).map(str::to_owned)
 }
@@ -272,6 +343,7 @@ fn parse_tier_patch(body: &Map<String, Value>) -> Result<TierPatch, ApiError> {
         ),
         allow_original: field(body, "allow_original", false, &mut errors, boolean),
         allow_expiring_links: field(body, "allow_expiring_links", false, &mut errors, boolean),
+        make_default: field(body, "is_default", false, &mut errors, make_default).unwrap_or(false),
     };
     errors.into_result()?;
     Ok(patch)
@@ -287,7 +359,7 @@ fn parse_new_user(body: &Map<String, Value>) -> Result<NewUser, ApiError> {
         (Some(username), Some(password)) if errors.is_empty() => Ok(NewUser {
             username,
             password,
-            tier: tier.unwrap_or_else(|| DEFAULT_TIER.to_owned()),
+            tier,
             is_admin: is_admin.unwrap_or(false),
         }),
         _ => Err(ApiError::Validation(errors)),

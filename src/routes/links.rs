@@ -45,7 +45,17 @@ impl<P: Platform> App<P> {
                 .ok(),
         };
         let height = match body.get("height") {
-            None | Some(Value::Null) => None,
+            // A link to the original, which the tier must serve as it must a height: the link
+            // would 404 from its first request otherwise.
+            None | Some(Value::Null) => {
+                if !caller.tier.allows(Variant::Original) {
+                    errors.add(
+                        "height",
+                        "Your tier does not include original pictures: give a thumbnail height.",
+                    );
+                }
+                None
+            }
             Some(v) => match v
                 .as_u64()
                 .and_then(|h| u32::try_from(h).ok())

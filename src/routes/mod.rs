@@ -192,7 +192,7 @@ impl<P: Platform> App<P> {
                 self.update_tier(&self.admin(req).await?, req, name).await
             }
             (Route::Tier(name), _) => self.delete_tier(&self.admin(req).await?, name).await,
-            (Route::Users, Get) => self.list_users(&self.admin(req).await?).await,
+            (Route::Users, Get) => self.list_users(&self.admin(req).await?, req).await,
             (Route::Users, _) => self.create_user(&self.admin(req).await?, req).await,
             (Route::User(name), Get) => self.get_user(&self.admin(req).await?, name).await,
             (Route::User(name), Patch) => {

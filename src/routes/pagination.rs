@@ -67,6 +67,7 @@ pub fn params<I>(req: &Request<I>) -> Result<(u32, Option<Cursor>), ApiError> {
 
 /// A JSON array response with a `Link: <...>; rel="next"` header when there is a next page.
 /// `items` holds up to `limit + 1` rows: the extra one only signals that a next page exists.
+/// `path` may carry a query of its own (a filter the next page keeps).
 pub fn response<T>(
     path: &str,
     limit: u32,
@@ -79,13 +80,27 @@ pub fn response<T>(
     let body: Vec<Value> = items.iter().map(to_json).collect();
     let mut response = Response::json(200, &body);
     if let (true, Some(last)) = (has_more, items.last()) {
+        let separator = if path.contains('?') { '&' } else { '?' };
         let next = format!(
-            "<{path}?limit={limit}&cursor={}>; rel=\"next\"",
+            "<{path}{separator}limit={limit}&cursor={}>; rel=\"next\"",
             cursor_of(last).encode()
         );
         response = response.with_header("link", &next);
     }
     response
+}
+
+/// `value` as a query-string value: everything but unreserved characters percent-encoded.
+pub fn query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -101,5 +116,11 @@ mod tests {
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(Cursor::decode("not base64!"), None);
         assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode("x:y")), None);
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded_but_unreserved_characters() {
+        assert_eq!(query_value("a_b.c-d~e"), "a_b.c-d~e");
+        assert_eq!(query_value("a&b=c d%é"), "a%26b%3Dc%20d%25%C3%A9");
     }
 }

@@ -1,6 +1,6 @@
 //! Storage in D1: the `Database` port, and every SQL statement of the service, one module per
 //! table. Nothing here speaks HTTP; failures are `StoreError`s, which tell a uniqueness conflict
-//! from anything else.
+//! and a missing referenced row from anything else.
 
 pub mod links;
 pub mod login_failures;
@@ -21,6 +21,10 @@ pub enum StoreError {
     /// one place that recognises its backend's way of saying so.
     #[error("unique constraint: {0}")]
     Conflict(String),
+    /// A FOREIGN KEY constraint refused the write: the row it refers to (a tier, a user) was
+    /// deleted meanwhile.
+    #[error("foreign key constraint: {0}")]
+    MissingReference(String),
     /// Anything else: the backend failed or is unreachable.
     #[error("{0}")]
     Failed(String),
@@ -31,12 +35,15 @@ impl StoreError {
         Self::Failed(message.to_string())
     }
 
-    /// A SQLite (D1) error message, classified: a UNIQUE violation is a `Conflict` (SQLite and
-    /// D1 only say so in words). Both database adapters use this one rule.
+    /// A SQLite (D1) error message, classified: a UNIQUE violation is a `Conflict`, a FOREIGN
+    /// KEY violation a `MissingReference` (SQLite and D1 only say so in words). Both database
+    /// adapters use this one rule.
     pub fn from_sqlite(message: impl std::fmt::Display) -> Self {
         let message = message.to_string();
         if message.contains("UNIQUE constraint failed") {
             Self::Conflict(message)
+        } else if message.contains("FOREIGN KEY constraint failed") {
+            Self::MissingReference(message)
         } else {
             Self::Failed(message)
         }
@@ -127,4 +134,32 @@ pub async fn ping(db: &impl Database) -> Result<(), StoreError> {
     struct One {}
     db.query::<One>(Statement::new("SELECT 1 AS ok")).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_and_d1_constraint_messages_are_classified_and_the_rest_is_a_failure() {
+        // As rusqlite and D1 word them.
+        let unique = "D1_ERROR: UNIQUE constraint failed: users.username: SQLITE_CONSTRAINT";
+        let foreign = "D1_ERROR: FOREIGN KEY constraint failed: SQLITE_CONSTRAINT";
+        assert!(matches!(
+            StoreError::from_sqlite(unique),
+            StoreError::Conflict(_)
+        ));
+        assert!(matches!(
+            StoreError::from_sqlite("FOREIGN KEY constraint failed"),
+            StoreError::MissingReference(_)
+        ));
+        assert!(matches!(
+            StoreError::from_sqlite(foreign),
+            StoreError::MissingReference(_)
+        ));
+        assert!(matches!(
+            StoreError::from_sqlite("D1_ERROR: no such table: tiers"),
+            StoreError::Failed(_)
+        ));
+    }
 }

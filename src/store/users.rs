@@ -1,7 +1,7 @@
 //! The `users` table.
 
 use super::tiers::{TierRow, TIER_COLUMNS};
-use super::{Database, Statement, StoreError};
+use super::{Database, Statement, StoreError, Value};
 use crate::domain::users::User;
 use serde::Deserialize;
 
@@ -12,6 +12,7 @@ struct UserRow {
     password_hash: String,
     is_admin: i64,
     token_generation: i64,
+    created_at: i64,
     #[serde(flatten)]
     tier: TierRow,
 }
@@ -31,7 +32,8 @@ impl UserRow {
 
 fn select(filter: &str) -> String {
     format!(
-        "SELECT u.id, u.username, u.password_hash, u.is_admin, u.token_generation, {TIER_COLUMNS} \
+        "SELECT u.id, u.username, u.password_hash, u.is_admin, u.token_generation, u.created_at, \
+         {TIER_COLUMNS} \
          FROM users u JOIN tiers t ON t.id = u.tier_id {filter}"
     )
 }
@@ -56,32 +58,97 @@ pub async fn find_by_username(
     .await
 }
 
-pub async fn list(db: &impl Database) -> Result<Vec<User>, StoreError> {
-    let rows: Vec<UserRow> = db.query(Statement::new(select("ORDER BY u.id"))).await?;
-    rows.into_iter().map(UserRow::into_user).collect()
+/// A user with when they were created, the position of a page of users.
+pub struct ListedUser {
+    pub user: User,
+    pub created_at: i64,
 }
 
-/// Inserts a user; `Conflict` when the username is taken.
+/// Up to `limit` users, newest first (an admin looks for who they just added), after `after`
+/// (the `(created_at, id)` of the last one shown), whose username contains `search` (ASCII
+/// letters in any case).
+pub async fn page(
+    db: &impl Database,
+    search: Option<&str>,
+    limit: u32,
+    after: Option<(i64, i64)>,
+) -> Result<Vec<ListedUser>, StoreError> {
+    let mut filters = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    if let Some(text) = search {
+        filters.push("u.username LIKE ? ESCAPE '\\'");
+        params.push(format!("%{}%", escape_like(text)).into());
+    }
+    if let Some((created_at, id)) = after {
+        filters.push("(u.created_at, u.id) < (?, ?)");
+        params.extend([created_at.into(), id.into()]);
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    params.push(limit.into());
+    let rows: Vec<UserRow> = db
+        .query(Statement {
+            sql: select(&format!(
+                "{filter} ORDER BY u.created_at DESC, u.id DESC LIMIT ?"
+            )),
+            params,
+        })
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let created_at = row.created_at;
+            Ok(ListedUser {
+                user: row.into_user()?,
+                created_at,
+            })
+        })
+        .collect()
+}
+
+/// `text` for a LIKE pattern with `\` as the escape: `%` and `_` (a username character) match
+/// only themselves.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Inserts a user on tier `tier`, or on the default tier when `None`. The tier is resolved by
+/// the insert itself, so a tier deleted meanwhile cannot leave a dangling id: `Ok(false)` when
+/// no such tier exists. `Conflict` when the username is taken.
 pub async fn insert(
     db: &impl Database,
     username: &str,
     password_hash: &str,
-    tier_id: i64,
+    tier: Option<&str>,
     is_admin: bool,
     now_ms: i64,
-) -> Result<(), StoreError> {
-    db.execute(
-        Statement::new(
-            "INSERT INTO users (username, password_hash, tier_id, is_admin, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(username)
-        .bind(password_hash)
-        .bind(tier_id)
-        .bind(is_admin)
-        .bind(now_ms),
-    )
-    .await?;
-    Ok(())
+) -> Result<bool, StoreError> {
+    let which = match tier {
+        Some(_) => "name = ?",
+        None => "is_default = 1",
+    };
+    let statement = Statement::new(format!(
+        "INSERT INTO users (username, password_hash, tier_id, is_admin, created_at) \
+         SELECT ?, ?, id, ?, ? FROM tiers WHERE {which}"
+    ))
+    .bind(username)
+    .bind(password_hash)
+    .bind(is_admin)
+    .bind(now_ms);
+    let statement = match tier {
+        Some(name) => statement.bind(name),
+        None => statement,
+    };
+    Ok(db.execute(statement).await? > 0)
 }
 
 /// The condition that keeps at least one admin: the row being changed is not an admin losing
@@ -90,25 +157,79 @@ pub async fn insert(
 const KEEPS_AN_ADMIN: &str =
     "(is_admin = 0 OR EXISTS (SELECT 1 FROM users o WHERE o.is_admin = 1 AND o.id != users.id))";
 
-/// Writes every field of `user` back. `Ok(false)` when it would remove the last admin;
-/// `Conflict` when the new username is taken.
-pub async fn save(db: &impl Database, user: &User) -> Result<bool, StoreError> {
-    let guard = if user.is_admin { "1" } else { KEEPS_AN_ADMIN };
-    let changed = db
-        .execute(
-            Statement::new(format!(
-                "UPDATE users SET username = ?, password_hash = ?, tier_id = ?, is_admin = ?, \
-                 token_generation = ? WHERE id = ? AND {guard}"
-            ))
-            .bind(user.username.as_str())
-            .bind(user.password_hash.as_str())
-            .bind(user.tier.id)
-            .bind(user.is_admin)
-            .bind(user.token_generation)
-            .bind(user.id),
-        )
-        .await?;
-    Ok(changed > 0)
+/// The columns a patch changes; `None` leaves a column as it is.
+#[derive(Debug, Default)]
+pub struct UserChanges<'a> {
+    pub username: Option<&'a str>,
+    pub password_hash: Option<&'a str>,
+    /// A tier name, resolved by the update itself.
+    pub tier: Option<&'a str>,
+    pub is_admin: Option<bool>,
+}
+
+/// Writes the columns `changes` names, and only those, to the user called `username`: a
+/// concurrent patch of other columns keeps its changes. A new password, or a new username that
+/// differs, raises the token generation in SQL, so two resets both count. The user's id, or
+/// `None` when nothing was written: no such user, no such tier, or it would remove the last
+/// admin. `Conflict` when the new username is taken.
+pub async fn update(
+    db: &impl Database,
+    username: &str,
+    changes: &UserChanges<'_>,
+) -> Result<Option<i64>, StoreError> {
+    let mut sets: Vec<&str> = Vec::new();
+    let mut guards: Vec<&str> = vec!["username = ?"];
+    let mut params: Vec<Value> = Vec::new();
+    let mut guard_params: Vec<Value> = vec![username.into()];
+    if let Some(new_name) = changes.username {
+        sets.push("username = ?");
+        params.push(new_name.into());
+    }
+    if let Some(hash) = changes.password_hash {
+        sets.push("password_hash = ?");
+        params.push(hash.into());
+    }
+    if let Some(tier) = changes.tier {
+        sets.push("tier_id = (SELECT id FROM tiers WHERE name = ?)");
+        params.push(tier.into());
+        guards.push("EXISTS (SELECT 1 FROM tiers WHERE name = ?)");
+        guard_params.push(tier.into());
+    }
+    if let Some(is_admin) = changes.is_admin {
+        sets.push("is_admin = ?");
+        params.push(is_admin.into());
+        if !is_admin {
+            guards.push(KEEPS_AN_ADMIN);
+        }
+    }
+    if changes.password_hash.is_some() {
+        sets.push("token_generation = token_generation + 1");
+    } else if let Some(new_name) = changes.username {
+        // SET expressions see the row as it was, so this compares with the old name.
+        sets.push("token_generation = token_generation + (username != ?)");
+        params.push(new_name.into());
+    }
+    if sets.is_empty() {
+        return Ok(find_by_username(db, username).await?.map(|u| u.id));
+    }
+    params.extend(guard_params);
+    #[derive(Deserialize)]
+    struct Id {
+        id: i64,
+    }
+    let changed: Option<Id> = super::first(
+        db,
+        Statement {
+            sql: format!(
+                "UPDATE users SET {} WHERE {} RETURNING id",
+                sets.join(", "),
+                guards.join(" AND ")
+            ),
+            params,
+        },
+    )
+    .await?;
+    Ok(changed.map(|row| row.id))
 }
 
 /// Deletes a user with their pictures and links (the schema cascades) and their throttle rows,

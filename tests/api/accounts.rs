@@ -226,7 +226,8 @@ fn admins_manage_tiers_with_validation_404_and_409() {
             name: name.clone(),
             thumbnail_heights: vec![100, 800],
             allow_original: false,
-            allow_expiring_links: true
+            allow_expiring_links: true,
+            is_default: false,
         }
     );
     assert_eq!(
@@ -406,4 +407,47 @@ fn health_shows_the_isolate_gauge_to_admins_only() {
         isolate.requests_in_flight >= 1,
         "this request is in flight: {isolate:?}"
     );
+}
+
+#[test]
+fn the_user_list_searches_and_pages_newest_first_on_d1() {
+    let client = Client::from_env();
+    let admin = admin_token(&client);
+    // A prefix of this test's own, with `_` (a username character, not a wildcard in the search).
+    let prefix = unique("pg_");
+    let names: Vec<String> = (0..3).map(|i| format!("{prefix}{i}")).collect();
+    for name in &names {
+        let created = client.json(
+            "POST",
+            "/api/admin/users",
+            Some(&admin),
+            &json!({"username": name, "password": "integration-pass"}),
+        );
+        assert_eq!(created.status, 201, "{}", created.text());
+    }
+    let first = client.get(
+        &format!("/api/admin/users?search={prefix}&limit=2"),
+        Some(&admin),
+    );
+    assert_eq!(first.status, 200, "{}", first.text());
+    let next = first.next_page().expect("a second page");
+    assert!(next.contains(&format!("search={prefix}")), "{next}");
+    let second = client.get(&next, Some(&admin));
+    let listed: Vec<String> = [first, second]
+        .iter()
+        .flat_map(|page| page.parse::<Vec<User>>())
+        .map(|user| user.username)
+        .collect();
+    assert_eq!(
+        listed,
+        [names[2].as_str(), names[1].as_str(), names[0].as_str()]
+    );
+    // Other tests add users meanwhile, so only what every page holds is checked.
+    let everyone = client.all_users(&admin);
+    assert!(names
+        .iter()
+        .all(|n| everyone.iter().any(|u| &u.username == n)));
+    assert!(everyone
+        .iter()
+        .any(|u| u.username == env("STORAGETIERS_ADMIN_USER")));
 }

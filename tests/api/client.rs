@@ -51,6 +51,7 @@ pub struct Tier {
     pub thumbnail_heights: Vec<u32>,
     pub allow_original: bool,
     pub allow_expiring_links: bool,
+    pub is_default: bool,
 }
 
 /// A user as the admin API shows it (never a password or its hash).
@@ -366,6 +367,19 @@ impl Client {
     /// `POST /api/admin/tiers`
     pub fn create_tier(&self, admin: &str, spec: &Value) -> Reply {
         self.json("POST", "/api/admin/tiers", Some(admin), spec)
+    }
+
+    /// `GET /api/admin/users`, every page of it (newest first), following the `Link` header.
+    pub fn all_users(&self, admin: &str) -> Vec<User> {
+        let mut users = Vec::new();
+        let mut next = Some("/api/admin/users?limit=200".to_owned());
+        while let Some(path) = next {
+            let page = self.get(&path, Some(admin));
+            assert_eq!(page.status, 200, "{path}: {}", page.text());
+            users.extend(page.parse::<Vec<User>>());
+            next = page.next_page();
+        }
+        users
     }
 
     /// `PATCH /api/admin/users/{username}`

@@ -10,8 +10,7 @@ fn the_last_admin_cannot_remove_their_own_admin_flag_or_delete_themselves() {
     let admin = admin_token(&client);
     let name = env("STORAGETIERS_ADMIN_USER");
     let admins: Vec<User> = client
-        .get("/api/admin/users", Some(&admin))
-        .parse::<Vec<User>>()
+        .all_users(&admin)
         .into_iter()
         .filter(|u| u.is_admin)
         .collect();

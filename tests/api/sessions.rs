@@ -141,6 +141,7 @@ fn me_tells_the_caller_their_name_admin_flag_and_tier() {
                 thumbnail_heights: vec![200, 400],
                 allow_original: true,
                 allow_expiring_links: false,
+                is_default: false,
             },
         }
     );

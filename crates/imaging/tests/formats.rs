@@ -274,6 +274,23 @@ fn bombs_are_refused_from_their_headers() {
 }
 
 #[test]
+fn a_gif_frame_larger_than_its_screen_is_refused_naming_the_frames_size_and_a_real_limit() {
+    // A 1x1 logical screen whose first frame is 65535x65535: the frame is what would be decoded.
+    let bytes = gif_declaring((1, 1), (65535, 65535));
+
+    let error = probe(&bytes, &Limits::default()).unwrap_err();
+
+    let ImageError::TooManyPixels { width, height, max } = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!((width, height), (65535, 65535));
+    assert!(
+        (1_000_000..=Limits::default().max_pixels).contains(&max),
+        "a limit a real GIF can meet: {max}"
+    );
+}
+
+#[test]
 fn truncated_files_are_corrupt_not_a_panic() {
     let source = gradient();
     let files = [

@@ -41,22 +41,42 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Option<OtherHeader>,
     let Some(header) = header::read(bytes)? else {
         return Ok(None);
     };
-    let pixels = u64::from(header.width) * u64::from(header.height);
+    let (width, height) = extent(&header);
+    let pixels = u64::from(width) * u64::from(height);
     if pixels > limits.max_pixels || pixels > max_pixels(&header) {
         return Err(ImageError::TooManyPixels {
-            width: header.width,
-            height: header.height,
+            width,
+            height,
             max: limits.max_pixels.min(max_pixels(&header)),
         });
     }
     Ok(Some(header))
 }
 
+/// The size that bounds the decode, as a refusal names it: the image's, or a
+/// GIF's first frame when that is larger than its logical screen (a 1x1 screen
+/// with a 65535x65535 frame is a frame-sized decode).
+fn extent(header: &OtherHeader) -> (u32, u32) {
+    match header.kind {
+        Kind::Gif {
+            frame_width,
+            frame_height,
+            ..
+        } if u64::from(frame_width) * u64::from(frame_height)
+            > u64::from(header.width) * u64::from(header.height) =>
+        {
+            (frame_width, frame_height)
+        }
+        _ => (header.width, header.height),
+    }
+}
+
 /// The pixel count this header's coding (and aspect ratio) may have: memory
-/// grows about linearly with pixels, so scale the image's own count by how far
-/// its plan is from the budget.
+/// grows about linearly with pixels, so scale the image's own count (see
+/// [`extent`]) by how far its plan is from the budget.
 pub(crate) fn max_pixels(header: &OtherHeader) -> u64 {
-    let pixels = u64::from(header.width) * u64::from(header.height);
+    let (width, height) = extent(header);
+    let pixels = u64::from(width) * u64::from(height);
     pixels * HEADER_BUDGET / plan(header, &[PLANNED_HEIGHT]).peak.max(1)
 }
 

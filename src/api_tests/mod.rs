@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod links;
+mod observability;
 mod pictures;
 mod reliability;
 mod routing;
@@ -13,6 +14,7 @@ use crate::config::Config;
 use crate::fakes::{Fakes, MemoryBlobs, MemoryCache, SqliteDb, TestClock};
 use crate::http::{Method, Request, Response};
 use crate::memory::Isolate;
+use crate::observability::timed::Timed;
 use crate::passwords;
 use crate::ports::RustKdf;
 use crate::routes::App;
@@ -20,6 +22,7 @@ use crate::store::{self, Statement};
 use futures_executor::block_on;
 use serde_json::{json, Value};
 use std::cell::Cell;
+use std::rc::Rc;
 
 const T0: i64 = 1_800_000_000_000;
 const PASSWORD: &str = "correct horse battery";
@@ -43,10 +46,10 @@ impl TestApp {
         blobs.now_ms.set(T0);
         Self {
             app: App {
-                db: SqliteDb::migrated(),
-                blobs,
-                cache: MemoryCache::default(),
-                clock: TestClock(Cell::new(T0)),
+                db: Timed(SqliteDb::migrated()),
+                blobs: Timed(blobs),
+                cache: Timed(MemoryCache::default()),
+                clock: Rc::new(TestClock(Cell::new(T0))),
                 kdf: RustKdf,
                 isolate: Isolate::new(config.memory_budget_bytes),
                 config,
@@ -204,6 +207,17 @@ fn png(width: u32, height: u32, alpha: u8) -> Vec<u8> {
     writer.write_image_data(&pixels).unwrap();
     writer.finish().unwrap();
     out
+}
+
+/// A 400's messages per field, once its `request_id` is checked against the header and removed.
+fn field_errors(response: &Response) -> Value {
+    let mut body = response.json_body();
+    let id = body.as_object_mut().unwrap().remove("request_id");
+    assert_eq!(
+        id.as_ref().and_then(Value::as_str),
+        response.header("x-request-id")
+    );
+    body
 }
 
 fn picture_path(response: &Response) -> String {

@@ -12,6 +12,7 @@ mod jwt;
 mod last_admin;
 mod links;
 mod login;
+mod observability;
 mod pictures;
 mod protocol;
 mod raw;

@@ -15,7 +15,7 @@ use crate::ports::{
     Blob, BlobStore, Cached, Clock, EdgeCache, Kdf, ListPage, ListedObject, RustKdf, StoreError,
 };
 use crate::routes::{App, Platform};
-use crate::store::{Database, Statement, Value};
+use crate::store::{Database, SessionStart, Statement, Value};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use std::rc::Rc;
@@ -73,7 +73,7 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
     isolate.budget.set_limit(config.memory_budget_bytes);
     let url = req.url()?;
     let app = App::<Workers> {
-        db: Timed(D1(env.d1(DB_BINDING)?)),
+        db: Timed(D1::new(env.d1(DB_BINDING)?)),
         blobs: Timed(R2(env.bucket(BUCKET_BINDING)?)),
         cache: Timed(EdgeCacheApi {
             cache: worker::Cache::default(),
@@ -121,7 +121,7 @@ fn test_hooks_enabled(env: &Env, host: Option<&str>) -> bool {
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     console_error_panic_hook::set_once();
     let (db, bucket) = match (env.d1(DB_BINDING), env.bucket(BUCKET_BINDING)) {
-        (Ok(db), Ok(bucket)) => (Timed(D1(db)), Timed(R2(bucket))),
+        (Ok(db), Ok(bucket)) => (Timed(D1::new(db)), Timed(R2(bucket))),
         _ => return log(&format!("cron {}: D1 or R2 binding missing", event.cron())),
     };
     // The report (or the failure) is logged there, as one structured line.
@@ -213,9 +213,21 @@ fn d1_error(e: worker::Error) -> StoreError {
     StoreError::from_sqlite(e)
 }
 
-struct D1(worker::D1Database);
+/// D1, and this request's session once `begin_session` started it (the cron runs without). An
+/// App, and so a `D1`, answers one request: the session is started once.
+struct D1 {
+    db: worker::D1Database,
+    session: std::cell::OnceCell<worker::D1DatabaseSession>,
+}
 
 impl D1 {
+    fn new(db: worker::D1Database) -> Self {
+        Self {
+            db,
+            session: std::cell::OnceCell::new(),
+        }
+    }
+
     fn prepare(&self, statement: &Statement) -> Result<worker::D1PreparedStatement, StoreError> {
         let params: Vec<JsValue> = statement
             .params
@@ -227,14 +239,34 @@ impl D1 {
                 Value::Text(s) => JsValue::from_str(s),
             })
             .collect();
-        self.0
-            .prepare(&statement.sql)
-            .bind(&params)
-            .map_err(store_error)
+        let prepared = match self.session.get() {
+            Some(session) => session.prepare(&statement.sql),
+            None => self.db.prepare(&statement.sql),
+        };
+        prepared.bind(&params).map_err(store_error)
     }
 }
 
 impl Database for D1 {
+    fn begin_session(&self, start: SessionStart) {
+        let constraint = match &start {
+            SessionStart::Primary => "first-primary",
+            SessionStart::Unconstrained => "first-unconstrained",
+            SessionStart::Bookmark(bookmark) => bookmark.as_str(),
+        };
+        match self.db.with_session(Some(constraint)) {
+            Ok(session) => {
+                let _ = self.session.set(session);
+            }
+            // Without a session every statement goes to the primary: correct, only slower.
+            Err(e) => log(&format!("D1 session from {constraint} not started: {e}")),
+        }
+    }
+
+    fn bookmark(&self) -> Option<String> {
+        self.session.get()?.get_bookmark().ok().flatten()
+    }
+
     async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError> {
         let result = self.prepare(&statement)?.all().await.map_err(d1_error)?;
         result.results::<T>().map_err(store_error)
@@ -251,7 +283,11 @@ impl Database for D1 {
             .iter()
             .map(|s| self.prepare(s))
             .collect::<Result<Vec<_>, _>>()?;
-        let results = self.0.batch(prepared).await.map_err(d1_error)?;
+        let results = match self.session.get() {
+            Some(session) => session.batch(prepared).await,
+            None => self.db.batch(prepared).await,
+        }
+        .map_err(d1_error)?;
         match results.iter().find_map(|r| r.error()) {
             Some(e) => Err(StoreError::new(e)),
             None => Ok(()),

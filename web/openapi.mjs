@@ -393,6 +393,7 @@ const doc = {
     description: [
       "Every body is JSON unless stated. Errors are `{\"detail\": \"...\", \"request_id\": \"...\"}`, or for invalid input (400) a list of messages per field beside the `request_id`.",
       "Every answer carries `X-Request-Id` (the id in error bodies and logs) and `Server-Timing` (time spent in D1, R2 and the cache, and in total).",
+      "Every change answers `X-D1-Bookmark`; send it back on a read to see that change even if the read is served by a D1 read replica (README, Consistency).",
       "Paths work with and without a trailing slash; both are listed.",
       "",
       "Authenticate with `Authorization: Bearer <access>` from `POST /api/token/`." +

@@ -7,6 +7,7 @@ mod links;
 mod observability;
 mod pictures;
 mod reliability;
+mod replicas;
 mod routing;
 mod security;
 
@@ -40,13 +41,22 @@ enum FormValue {
 
 impl TestApp {
     fn new() -> Self {
+        Self::over(SqliteDb::migrated())
+    }
+
+    /// Over a database whose reads may go to a replica that lags (`SqliteDb::replicate`).
+    fn with_lagging_replica() -> Self {
+        Self::over(SqliteDb::with_lagging_replica())
+    }
+
+    fn over(db: SqliteDb) -> Self {
         let config = Config::for_tests();
         let blobs = MemoryBlobs::default();
         // Objects are written "now", as the clock says.
         blobs.now_ms.set(T0);
         Self {
             app: App {
-                db: Timed(SqliteDb::migrated()),
+                db: Timed(db),
                 blobs: Timed(blobs),
                 cache: Timed(MemoryCache::default()),
                 clock: Rc::new(TestClock(Cell::new(T0))),

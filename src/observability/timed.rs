@@ -6,7 +6,7 @@
 
 use super::{Lookup, Port, Trace};
 use crate::ports::{Blob, BlobStore, Cached, EdgeCache, ListPage, StoreError};
-use crate::store::{Database, Statement};
+use crate::store::{Database, SessionStart, Statement};
 use serde::de::DeserializeOwned;
 use std::future::Future;
 
@@ -34,6 +34,14 @@ async fn measure<F: Future>(port: Port, call: F) -> F::Output {
 }
 
 impl<T: Database> Database for Timed<T> {
+    fn begin_session(&self, start: SessionStart) {
+        self.0.begin_session(start)
+    }
+
+    fn bookmark(&self) -> Option<String> {
+        self.0.bookmark()
+    }
+
     async fn query<R: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<R>, StoreError> {
         measure(Port::D1, self.0.query(statement)).await
     }

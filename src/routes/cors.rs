@@ -5,10 +5,10 @@
 use crate::config::Config;
 use crate::http::{Request, Response};
 
-const ALLOWED_HEADERS: &str = "authorization, content-type, if-none-match";
+const ALLOWED_HEADERS: &str = "authorization, content-type, if-none-match, x-d1-bookmark";
 /// What a script of an allowed origin may read; `Server-Timing` is readable through
 /// `Timing-Allow-Origin` instead.
-const EXPOSED_HEADERS: &str = "etag, link, retry-after, x-request-id";
+const EXPOSED_HEADERS: &str = "etag, link, retry-after, x-d1-bookmark, x-request-id";
 /// How long a browser may reuse a preflight answer.
 const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
 

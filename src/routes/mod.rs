@@ -25,7 +25,7 @@ use crate::observability::logs::RequestLine;
 use crate::observability::timed::Timed;
 use crate::observability::{self, Trace, REQUEST_ID_HEADER};
 use crate::ports::{BlobStore, Clock, EdgeCache, Kdf};
-use crate::store::Database;
+use crate::store::{Database, SessionStart};
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -176,6 +176,7 @@ impl<P: Platform> App<P> {
     pub async fn handle(&self, req: Request<P::Incoming>) -> Response<P::Body> {
         let clock: Rc<dyn Clock> = self.clock.clone();
         let trace = Trace::start(observability::request_id(req.header("cf-ray")), clock);
+        self.db.begin_session(session_start(&req));
         let route = Route::resolve(&req.path);
         // Errors are shaped inside the trace too, so the body and a logged cause carry its id.
         let answer = async {
@@ -190,6 +191,11 @@ impl<P: Platform> App<P> {
         if req.method == Method::Head {
             response.body = P::Body::from_bytes(Vec::new());
             bytes = Some(0);
+        }
+        if !req.method.is_safe() {
+            if let Some(bookmark) = self.db.bookmark() {
+                response.set_header(BOOKMARK_HEADER, &bookmark);
+            }
         }
         response.set_header(REQUEST_ID_HEADER, &trace.id);
         response.set_header("server-timing", &trace.server_timing());
@@ -302,6 +308,29 @@ impl<P: Platform> App<P> {
     }
 }
 
+/// D1 read replication: a write answers where its session got to, and a read that sends it back
+/// starts there, so a client sees its own changes.
+pub const BOOKMARK_HEADER: &str = "x-d1-bookmark";
+
+/// Where a request's D1 session starts. A change starts at the primary, so it is authorized and
+/// made against the newest state whatever bookmark it carries (an old one cannot revive a revoked
+/// token). A read starts at the client's bookmark when it sends one, else at the nearest replica.
+fn session_start<I>(req: &Request<I>) -> SessionStart {
+    if !req.method.is_safe() {
+        return SessionStart::Primary;
+    }
+    match req.header(BOOKMARK_HEADER) {
+        // D1 writes bookmarks in hex and dashes; anything else would only fail the first query.
+        Some(b)
+            if (1..=128).contains(&b.len())
+                && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') =>
+        {
+            SessionStart::Bookmark(b.to_owned())
+        }
+        _ => SessionStart::Unconstrained,
+    }
+}
+
 /// The largest JSON body any endpoint reads.
 pub const MAX_JSON_BYTES: u64 = 64 * 1024;
 
@@ -377,6 +406,24 @@ mod tests {
             ["api", "admin", "tiers", "Gold Plus"]
         );
         assert!(path_segments("/api/admin/tiers/%zz").is_none());
+    }
+
+    #[test]
+    fn changes_start_at_the_primary_and_reads_at_their_bookmark_or_anywhere() {
+        let with = |method, bookmark: &str| {
+            session_start(&Request::new(method, "/x").with_header(BOOKMARK_HEADER, bookmark))
+        };
+        assert_eq!(with(Method::Delete, "0000-00a1"), SessionStart::Primary);
+        assert_eq!(with(Method::Post, "0000-00a1"), SessionStart::Primary);
+        assert_eq!(
+            with(Method::Get, "0000-00a1"),
+            SessionStart::Bookmark("0000-00a1".into())
+        );
+        assert_eq!(with(Method::Head, "x y"), SessionStart::Unconstrained);
+        assert_eq!(
+            session_start(&Request::new(Method::Get, "/x")),
+            SessionStart::Unconstrained
+        );
     }
 
     #[test]

@@ -16,5 +16,6 @@ mod observability;
 mod pictures;
 mod protocol;
 mod raw;
+mod replicas;
 mod sessions;
 mod upload_limits;

@@ -1,6 +1,7 @@
 //! The one error type at the HTTP edge, and the one place that maps it to status codes and JSON.
 
 use crate::http::Response;
+use crate::observability::{logs, Trace};
 use crate::store::StoreError;
 use serde_json::{json, Map, Value};
 
@@ -122,47 +123,64 @@ impl ApiError {
         }
     }
 
+    /// The answer to the client: a JSON body (`{"detail": ...}` or the fields' messages) with,
+    /// inside a request, its id (`"request_id"`, the id its log lines carry), and the headers
+    /// the status needs.
     pub fn into_response(self) -> Response {
         let status = self.status();
-        match self {
-            ApiError::Validation(errors) => Response::json(status, &Value::Object(errors.0)),
-            ApiError::Unauthorized(detail) => Response::json(status, &json!({ "detail": detail }))
-                .with_header("www-authenticate", "Bearer realm=\"api\""),
-            ApiError::Forbidden(detail) => Response::json(status, &json!({ "detail": detail })),
-            ApiError::NotFound => Response::json(status, &json!({ "detail": "Not found." })),
-            ApiError::MethodNotAllowed { allow } => {
-                Response::json(status, &json!({ "detail": "Method not allowed." }))
-                    .with_header("allow", &allow)
+        let detail = |text: &str| json!({ "detail": text });
+        let mut headers: Vec<(&str, String)> = Vec::new();
+        let body = match self {
+            ApiError::Validation(errors) => Value::Object(errors.0),
+            ApiError::Unauthorized(text) => {
+                headers.push(("www-authenticate", "Bearer realm=\"api\"".into()));
+                detail(text)
             }
-            ApiError::Conflict(detail) => Response::json(status, &json!({ "detail": detail })),
-            ApiError::Timeout(detail) => Response::json(status, &json!({ "detail": detail }))
-                .with_header("connection", "close"),
-            ApiError::PayloadTooLarge(detail) => Response::json(status, &json!({ "detail": detail })),
-            ApiError::TooManyRequests { retry_after_secs } => Response::json(
-                status,
-                &json!({ "detail": format!("Too many failed attempts. Try again in {retry_after_secs} seconds.") }),
-            )
-            .with_header("retry-after", &retry_after_secs.to_string()),
+            ApiError::Forbidden(text) => detail(text),
+            ApiError::NotFound => detail("Not found."),
+            ApiError::MethodNotAllowed { allow } => {
+                headers.push(("allow", allow));
+                detail("Method not allowed.")
+            }
+            ApiError::Conflict(text) | ApiError::PayloadTooLarge(text) => detail(&text),
+            ApiError::TooManyRequests { retry_after_secs } => {
+                headers.push(("retry-after", retry_after_secs.to_string()));
+                detail(&format!(
+                    "Too many failed attempts. Try again in {retry_after_secs} seconds."
+                ))
+            }
+            ApiError::Timeout(text) => {
+                headers.push(("connection", "close".to_string()));
+                detail(text)
+            }
             ApiError::Unavailable(cause) => {
                 log(&format!("service unavailable: {cause}"));
-                Response::json(status, &json!({ "detail": "Service unavailable." }))
+                detail("Service unavailable.")
             }
-            ApiError::Busy(detail) => Response::json(status, &json!({ "detail": detail }))
-                .with_header("retry-after", &BUSY_RETRY_AFTER_SECS.to_string()),
+            ApiError::Busy(text) => {
+                headers.push(("retry-after", BUSY_RETRY_AFTER_SECS.to_string()));
+                detail(text)
+            }
             ApiError::Internal(cause) => {
                 log(&format!("internal error: {cause}"));
-                Response::json(status, &json!({ "detail": "Internal server error." }))
+                detail("Internal server error.")
             }
+        };
+        let mut body = logs::object(body);
+        if let Some(trace) = Trace::current() {
+            body.insert("request_id".into(), trace.id.clone().into());
         }
+        headers
+            .into_iter()
+            .fold(Response::json(status, &body), |response, (name, value)| {
+                response.with_header(name, &value)
+            })
     }
 }
 
-/// Writes a line to the runtime's log (`wrangler tail`) or stderr natively.
-pub fn log(line: &str) {
-    #[cfg(target_arch = "wasm32")]
-    worker::console_error!("{line}");
-    #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("{line}");
+/// Logs an internal cause at error level, as a structured line that carries the request's id.
+pub fn log(message: &str) {
+    logs::error(message);
 }
 
 #[cfg(test)]
@@ -265,6 +283,30 @@ mod tests {
         let response = ApiError::Unavailable("D1 down at 10.0.0.1".into()).into_response();
         assert_eq!(response.status, 503);
         assert!(!String::from_utf8_lossy(&response.body).contains("10.0.0.1"));
+    }
+
+    #[test]
+    fn inside_a_request_the_body_carries_its_id_and_the_cause_is_logged_with_it() {
+        use crate::observability::{in_scope, logs::capture};
+        let captured = capture::start();
+        let clock = std::rc::Rc::new(crate::fakes::TestClock(std::cell::Cell::new(0)));
+        let trace = Trace::start("req-7".into(), clock);
+        let response = futures_executor::block_on(in_scope(Some(trace), async {
+            ApiError::internal("disk on fire").into_response()
+        }));
+        assert_eq!(
+            response.json_body(),
+            json!({"detail": "Internal server error.", "request_id": "req-7"})
+        );
+        let line = &captured.lines()[0];
+        assert_eq!(
+            (&line["level"], &line["request_id"], &line["message"]),
+            (
+                &json!("error"),
+                &json!("req-7"),
+                &json!("internal error: disk on fire")
+            )
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! In-memory ports for native tests: SQLite with the real migrations standing in for D1, maps
-//! standing in for R2 and the Cache API, a settable clock. Each fake counts its calls and fails
-//! wherever the code says it handles failure, including a write that happened but was reported
-//! as failed.
+//! In-memory ports for native tests: SQLite with the real migrations standing in for D1 (with, on
+//! demand, a read replica that lags), maps standing in for R2 and the Cache API, a settable
+//! clock. Each fake counts its calls and fails wherever the code says it handles failure,
+//! including a write that happened but was reported as failed.
 
 use crate::http::BytesBody;
 use crate::ports::{
@@ -9,7 +9,7 @@ use crate::ports::{
     PART_BYTES,
 };
 use crate::routes::Platform;
-use crate::store::{Database, Statement, StoreError, Value};
+use crate::store::{Database, SessionStart, Statement, StoreError, Value};
 use serde::de::DeserializeOwned;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -43,7 +43,10 @@ fn injected(what: &str) -> StoreError {
 }
 
 pub struct SqliteDb {
+    /// The primary.
     conn: RefCell<rusqlite::Connection>,
+    /// A read replica, when the test asked for one (`with_lagging_replica`).
+    pub replica: Option<Replica>,
     pub queries: Cell<usize>,
     /// The next statement whose SQL contains this text fails.
     pub fail_on: RefCell<Option<String>>,
@@ -57,24 +60,72 @@ pub struct SqliteDb {
 impl SqliteDb {
     /// A fresh database with every migration in `migrations/` applied, as D1 would have it.
     pub fn migrated() -> Self {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for file in files {
-            conn.execute_batch(&std::fs::read_to_string(&file).unwrap())
-                .unwrap();
-        }
         Self {
-            conn: RefCell::new(conn),
+            conn: RefCell::new(migrated_connection()),
+            replica: None,
             queries: Cell::new(0),
             fail_on: RefCell::new(None),
             fail_after_writing_on: RefCell::new(None),
             race: RefCell::new(None),
+        }
+    }
+
+    /// A database whose reads outside a session's reach go to a replica that applies the
+    /// primary's writes only when `replicate` is called, as D1 read replication may lag.
+    pub fn with_lagging_replica() -> Self {
+        Self {
+            replica: Some(Replica {
+                conn: RefCell::new(migrated_connection()),
+                log: RefCell::new(Vec::new()),
+                applied: Cell::new(0),
+                session: Cell::new(0),
+                reads: Cell::new(0),
+            }),
+            ..Self::migrated()
+        }
+    }
+
+    /// The replica catches up with every write of the primary.
+    pub fn replicate(&self) {
+        let Some(replica) = &self.replica else { return };
+        let log = replica.log.borrow();
+        let conn = replica.conn.borrow();
+        for write in &log[replica.applied.get()..] {
+            for statement in write {
+                let mut stmt = conn.prepare(&statement.sql).unwrap();
+                let mut rows = stmt
+                    .query(rusqlite::params_from_iter(
+                        statement.params.iter().map(to_sql),
+                    ))
+                    .unwrap();
+                while rows.next().unwrap().is_some() {}
+            }
+        }
+        replica.applied.set(log.len());
+    }
+
+    /// The connection a read goes to: the replica when it has all the session has seen (then
+    /// the session is where the replica is), else the primary.
+    fn reader(&self) -> std::cell::Ref<'_, rusqlite::Connection> {
+        let Some(replica) = &self.replica else {
+            return self.conn.borrow();
+        };
+        if replica.applied.get() >= replica.session.get() {
+            replica.session.set(replica.applied.get());
+            replica.reads.set(replica.reads.get() + 1);
+            replica.conn.borrow()
+        } else {
+            replica.session.set(replica.log.borrow().len());
+            self.conn.borrow()
+        }
+    }
+
+    /// A write the primary committed: the replica gets it later, the session at once.
+    fn written(&self, statements: &[Statement]) {
+        if let Some(replica) = &self.replica {
+            let mut log = replica.log.borrow_mut();
+            log.push(statements.to_vec());
+            replica.session.set(log.len());
         }
     }
 
@@ -97,8 +148,12 @@ impl SqliteDb {
             .unwrap()
     }
 
+    /// Runs test set-up SQL on the primary and on the replica: set-up is everywhere at once.
     pub fn exec(&self, sql: &str) {
         self.conn.borrow().execute_batch(sql).unwrap();
+        if let Some(replica) = &self.replica {
+            replica.conn.borrow().execute_batch(sql).unwrap();
+        }
     }
 
     fn check_failure(&self, sql: &str) -> Result<(), StoreError> {
@@ -131,6 +186,43 @@ impl SqliteDb {
     }
 }
 
+/// The read replica of `SqliteDb::with_lagging_replica`. Bookmarks are positions in the primary's
+/// write log.
+pub struct Replica {
+    conn: RefCell<rusqlite::Connection>,
+    /// Every write the primary committed, in order (a batch is one).
+    log: RefCell<Vec<Vec<Statement>>>,
+    /// How many of them the replica has applied.
+    applied: Cell<usize>,
+    /// How far the current request's session has seen: its reads never go below it.
+    session: Cell<usize>,
+    /// Reads the replica answered.
+    pub reads: Cell<usize>,
+}
+
+fn migrated_connection() -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        conn.execute_batch(&std::fs::read_to_string(&file).unwrap())
+            .unwrap();
+    }
+    conn
+}
+
+/// Whether a statement only reads (and so may go to a replica).
+fn is_read(sql: &str) -> bool {
+    sql.trim_start()
+        .get(..6)
+        .is_some_and(|word| word.eq_ignore_ascii_case("SELECT"))
+}
+
 fn sqlite_error(error: rusqlite::Error) -> StoreError {
     StoreError::from_sqlite(error)
 }
@@ -144,39 +236,28 @@ fn to_sql(value: &Value) -> rusqlite::types::Value {
 }
 
 impl Database for SqliteDb {
+    fn begin_session(&self, start: SessionStart) {
+        let Some(replica) = &self.replica else { return };
+        replica.session.set(match start {
+            SessionStart::Primary => replica.log.borrow().len(),
+            SessionStart::Unconstrained => 0,
+            SessionStart::Bookmark(b) => b.parse().unwrap(),
+        });
+    }
+
+    fn bookmark(&self) -> Option<String> {
+        Some(self.replica.as_ref()?.session.get().to_string())
+    }
+
     async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError> {
         self.check_failure(&statement.sql)?;
-        let conn = self.conn.borrow();
-        let mut stmt = conn.prepare(&statement.sql).map_err(sqlite_error)?;
-        let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(
-                statement.params.iter().map(to_sql),
-            ))
-            .map_err(sqlite_error)?;
-        let mut out = Vec::new();
-        // A statement's constraint failure (UPDATE ... RETURNING) surfaces at its first step.
-        while let Some(row) = rows.next().map_err(sqlite_error)? {
-            let mut object = serde_json::Map::new();
-            for (i, name) in names.iter().enumerate() {
-                let value = match row.get_ref(i).map_err(StoreError::new)? {
-                    rusqlite::types::ValueRef::Null => serde_json::Value::Null,
-                    rusqlite::types::ValueRef::Integer(n) => n.into(),
-                    rusqlite::types::ValueRef::Real(f) => f.into(),
-                    rusqlite::types::ValueRef::Text(t) => {
-                        String::from_utf8_lossy(t).into_owned().into()
-                    }
-                    rusqlite::types::ValueRef::Blob(_) => {
-                        return Err(StoreError::new("blob columns are not used"))
-                    }
-                };
-                object.insert(name.clone(), value);
-            }
-            out.push(
-                serde_json::from_value(serde_json::Value::Object(object))
-                    .map_err(StoreError::new)?,
-            );
-        }
+        let out = if is_read(&statement.sql) {
+            query_rows(&self.reader(), &statement)?
+        } else {
+            let out = query_rows(&self.conn.borrow(), &statement)?;
+            self.written(std::slice::from_ref(&statement));
+            out
+        };
         Ok(out)
     }
 
@@ -189,6 +270,7 @@ impl Database for SqliteDb {
                 rusqlite::params_from_iter(statement.params.iter().map(to_sql)),
             )
             .map_err(sqlite_error)?;
+        self.written(std::slice::from_ref(&statement));
         self.check_lost_acknowledgement(&statement.sql)?;
         Ok(n as u64)
     }
@@ -206,8 +288,47 @@ impl Database for SqliteDb {
             )
             .map_err(sqlite_error)?;
         }
-        tx.commit().map_err(StoreError::new)
+        tx.commit().map_err(StoreError::new)?;
+        self.written(&statements);
+        Ok(())
     }
+}
+
+/// Every row of a query, each deserialized from a map of column name to value.
+fn query_rows<T: DeserializeOwned>(
+    conn: &rusqlite::Connection,
+    statement: &Statement,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare(&statement.sql).map_err(sqlite_error)?;
+    let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(
+            statement.params.iter().map(to_sql),
+        ))
+        .map_err(sqlite_error)?;
+    let mut out = Vec::new();
+    // A statement's constraint failure (UPDATE ... RETURNING) surfaces at its first step.
+    while let Some(row) = rows.next().map_err(sqlite_error)? {
+        let mut object = serde_json::Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let value = match row.get_ref(i).map_err(StoreError::new)? {
+                rusqlite::types::ValueRef::Null => serde_json::Value::Null,
+                rusqlite::types::ValueRef::Integer(n) => n.into(),
+                rusqlite::types::ValueRef::Real(f) => f.into(),
+                rusqlite::types::ValueRef::Text(t) => {
+                    String::from_utf8_lossy(t).into_owned().into()
+                }
+                rusqlite::types::ValueRef::Blob(_) => {
+                    return Err(StoreError::new("blob columns are not used"))
+                }
+            };
+            object.insert(name.clone(), value);
+        }
+        out.push(
+            serde_json::from_value(serde_json::Value::Object(object)).map_err(StoreError::new)?,
+        );
+    }
+    Ok(out)
 }
 
 /// An object as the fake R2 keeps it.

@@ -3,6 +3,7 @@
 //! Layers, each knowing only those below it:
 //! - `domain`: values that validate on construction (tiers, users, ids, links, names);
 //! - `store`: every SQL statement, over the `Database` port (D1);
+//! - `observability`: request ids, per-request timings of the ports, structured log lines;
 //! - `media`: the key scheme and the renditions kept in R2 and the edge cache;
 //! - `routes`: the one route table and the handlers (authenticate, parse, call, shape);
 //! - `worker_glue`: the only file that sees workerd, adapting its bindings to the ports.
@@ -25,6 +26,7 @@ pub mod http;
 pub mod maintenance;
 pub mod media;
 pub mod memory;
+pub mod observability;
 pub mod passwords;
 pub mod ports;
 pub mod routes;

@@ -1,10 +1,14 @@
 //! What the cron runs: a function of the ports and the current time that returns what it did.
 
 use crate::media::keys;
-use crate::ports::BlobStore;
+use crate::observability::logs::{self, Level};
+use crate::observability::{self, Trace};
+use crate::ports::{BlobStore, Clock};
 use crate::routes::accounts::FAILURE_WINDOW_MS;
 use crate::store::{self, Database, StoreError};
 use serde::Serialize;
+use serde_json::json;
+use std::rc::Rc;
 
 /// Objects younger than this may belong to an upload still in progress (objects are written
 /// before the row), so reconciliation leaves them alone.
@@ -39,6 +43,40 @@ pub async fn run_scheduled<B>(
         objects_examined,
         orphaned_objects_removed,
     })
+}
+
+/// The scheduled handler: `run_scheduled` inside a trace of its own, its report (or its failure,
+/// at error level) logged as one structured line like a request's, with the ports' time. Pass
+/// `Timed` ports for the time to be measured.
+pub async fn run_and_log<B>(
+    db: &impl Database,
+    blobs: &impl BlobStore<B>,
+    clock: Rc<dyn Clock>,
+    cron: &str,
+) -> Result<SweepReport, StoreError> {
+    let now_ms = clock.now_ms();
+    let trace = Trace::start(observability::request_id(None), clock);
+    let result =
+        observability::in_scope(Some(trace.clone()), run_scheduled(db, blobs, now_ms)).await;
+    let mut fields = logs::object(json!({
+        "message": "cron",
+        "request_id": trace.id,
+        "cron": cron,
+        "duration_ms": trace.elapsed_ms(),
+    }));
+    fields.extend(logs::steps(&trace.steps()));
+    let level = match &result {
+        Ok(report) => {
+            fields.extend(logs::object(json!(report)));
+            Level::Info
+        }
+        Err(e) => {
+            fields.insert("error".into(), format!("{e} (the next run retries)").into());
+            Level::Error
+        }
+    };
+    logs::write(level, fields);
+    result
 }
 
 /// Removes picture objects whose row does not exist and that are older than an hour: what an

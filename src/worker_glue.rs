@@ -9,12 +9,14 @@ use crate::error::log;
 use crate::http::{self, IncomingBody, Method, Payload, ReadError};
 use crate::maintenance;
 use crate::memory::Isolate;
+use crate::observability::timed::Timed;
+use crate::observability::{self, Trace};
 use crate::ports::{
     Blob, BlobStore, Cached, Clock, EdgeCache, Kdf, ListPage, ListedObject, ObjectUpload, RustKdf,
     StoreError,
 };
 use crate::routes::{App, Platform};
-use crate::store::{Database, Statement, Value};
+use crate::store::{Database, SessionStart, Statement, Value};
 use serde::de::DeserializeOwned;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
@@ -53,21 +55,31 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
     let config = match load_config(&env) {
         Ok(config) => config,
         Err(e) => {
-            log(&format!("configuration error: {e}"));
-            let response = crate::error::ApiError::internal(e).into_response();
+            // Answered inside a trace of its own, so the body and the logged cause carry the id
+            // the client gets.
+            let ray = req.headers().get("cf-ray").ok().flatten();
+            let trace = Trace::start(
+                observability::request_id(ray.as_deref()),
+                Rc::new(SystemClock),
+            );
+            let error = crate::error::ApiError::internal(format!("configuration error: {e}"));
+            let response =
+                observability::in_scope(Some(trace.clone()), async { error.into_response() })
+                    .await
+                    .with_header(observability::REQUEST_ID_HEADER, &trace.id);
             return to_worker_response(response.map_body(WasmBody::from_bytes));
         }
     };
     isolate.budget.set_limit(config.memory_budget_bytes);
     let url = req.url()?;
     let app = App::<Workers> {
-        db: D1(env.d1(DB_BINDING)?),
-        blobs: R2(env.bucket(BUCKET_BINDING)?),
-        cache: EdgeCacheApi {
+        db: Timed(D1::new(env.d1(DB_BINDING)?)),
+        blobs: Timed(R2(env.bucket(BUCKET_BINDING)?)),
+        cache: Timed(EdgeCacheApi {
             cache: worker::Cache::default(),
             ctx: Rc::new(ctx),
-        },
-        clock: SystemClock,
+        }),
+        clock: Rc::new(SystemClock),
         kdf: WebCryptoKdf,
         config,
         isolate: Rc::clone(&isolate),
@@ -112,25 +124,11 @@ fn test_hooks_enabled(env: &Env, host: Option<&str>) -> bool {
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     console_error_panic_hook::set_once();
     let (db, bucket) = match (env.d1(DB_BINDING), env.bucket(BUCKET_BINDING)) {
-        (Ok(db), Ok(bucket)) => (D1(db), R2(bucket)),
+        (Ok(db), Ok(bucket)) => (Timed(D1::new(db)), Timed(R2(bucket))),
         _ => return log(&format!("cron {}: D1 or R2 binding missing", event.cron())),
     };
-    match maintenance::run_scheduled(&db, &bucket, SystemClock.now_ms()).await {
-        Ok(report) => worker::console_log!(
-            "cron {}: removed {} expired links, {} stale login-failure rows, {} used refresh tokens, \
-             {} orphaned objects (of {} examined)",
-            event.cron(),
-            report.expired_links,
-            report.stale_login_failures,
-            report.used_refresh_tokens,
-            report.orphaned_objects_removed,
-            report.objects_examined
-        ),
-        Err(e) => log(&format!(
-            "cron {} failed (the next run retries): {e}",
-            event.cron()
-        )),
-    }
+    // The report (or the failure) is logged there, as one structured line.
+    let _ = maintenance::run_and_log(&db, &bucket, Rc::new(SystemClock), &event.cron()).await;
 }
 
 fn load_config(env: &Env) -> Result<Config, crate::config::ConfigError> {
@@ -305,9 +303,21 @@ fn d1_error(e: worker::Error) -> StoreError {
     StoreError::from_sqlite(e)
 }
 
-struct D1(worker::D1Database);
+/// D1, and this request's session once `begin_session` started it (the cron runs without). An
+/// App, and so a `D1`, answers one request: the session is started once.
+struct D1 {
+    db: worker::D1Database,
+    session: std::cell::OnceCell<worker::D1DatabaseSession>,
+}
 
 impl D1 {
+    fn new(db: worker::D1Database) -> Self {
+        Self {
+            db,
+            session: std::cell::OnceCell::new(),
+        }
+    }
+
     fn prepare(&self, statement: &Statement) -> Result<worker::D1PreparedStatement, StoreError> {
         let params: Vec<JsValue> = statement
             .params
@@ -319,14 +329,34 @@ impl D1 {
                 Value::Text(s) => JsValue::from_str(s),
             })
             .collect();
-        self.0
-            .prepare(&statement.sql)
-            .bind(&params)
-            .map_err(store_error)
+        let prepared = match self.session.get() {
+            Some(session) => session.prepare(&statement.sql),
+            None => self.db.prepare(&statement.sql),
+        };
+        prepared.bind(&params).map_err(store_error)
     }
 }
 
 impl Database for D1 {
+    fn begin_session(&self, start: SessionStart) {
+        let constraint = match &start {
+            SessionStart::Primary => "first-primary",
+            SessionStart::Unconstrained => "first-unconstrained",
+            SessionStart::Bookmark(bookmark) => bookmark.as_str(),
+        };
+        match self.db.with_session(Some(constraint)) {
+            Ok(session) => {
+                let _ = self.session.set(session);
+            }
+            // Without a session every statement goes to the primary: correct, only slower.
+            Err(e) => log(&format!("D1 session from {constraint} not started: {e}")),
+        }
+    }
+
+    fn bookmark(&self) -> Option<String> {
+        self.session.get()?.get_bookmark().ok().flatten()
+    }
+
     async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError> {
         let result = self.prepare(&statement)?.all().await.map_err(d1_error)?;
         result.results::<T>().map_err(store_error)
@@ -343,7 +373,11 @@ impl Database for D1 {
             .iter()
             .map(|s| self.prepare(s))
             .collect::<Result<Vec<_>, _>>()?;
-        let results = self.0.batch(prepared).await.map_err(d1_error)?;
+        let results = match self.session.get() {
+            Some(session) => session.batch(prepared).await,
+            None => self.db.batch(prepared).await,
+        }
+        .map_err(d1_error)?;
         match results.iter().find_map(|r| r.error()) {
             Some(e) => Err(StoreError::new(e)),
             None => Ok(()),
@@ -528,11 +562,14 @@ impl EdgeCache<WasmBody> for EdgeCacheApi {
             .body(body.0);
         let cache = worker::Cache::default();
         let key = key.to_owned();
-        self.ctx.wait_until(async move {
-            if let Err(e) = cache.put(key.as_str(), response).await {
-                log(&format!("edge cache write failed for {key}: {e}"));
-            }
-        });
+        // Runs after the answer, outside the request's poll: its scope is carried along so a
+        // failure's log line names the request.
+        self.ctx
+            .wait_until(observability::in_scope(Trace::current(), async move {
+                if let Err(e) = cache.put(key.as_str(), response).await {
+                    log(&format!("edge cache write failed for {key}: {e}"));
+                }
+            }));
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -264,7 +264,7 @@ function operationId(method, path) {
   return method + words.map((w) => w[0].toUpperCase() + w.slice(1)).join("");
 }
 
-const detail = (description, example) => ({ description, content: json({ ...ref("Error"), examples: [{ detail: example }] }) });
+const detail = (description, example) => ({ description, content: json({ ...ref("Error"), examples: [{ detail: example, request_id: "8f1c2d3e4a5b6c7d-LHR" }] }) });
 const responses = {
   E400: { description: "Invalid input: a list of messages per field (`non_field_errors` for the body as a whole).", content: json(ref("FieldErrors")) },
   E401: { ...detail("No valid access token (missing, garbled, expired, wrong type, or its user was deleted), or wrong credentials.", "Given token not valid for any token type"), headers: { "WWW-Authenticate": { schema: { type: "string" }, description: "`Bearer realm=\"api\"`." } } },
@@ -278,11 +278,12 @@ const responses = {
 
 const heights = { type: "array", items: { type: "integer", minimum: 1, maximum: 1000 }, uniqueItems: true, maxItems: 10, description: "Distinct heights in pixels, ascending in answers." };
 const schemas = {
-  Error: { type: "object", required: ["detail"], additionalProperties: false, properties: { detail: { type: "string" } } },
+  Error: { type: "object", required: ["detail", "request_id"], additionalProperties: false, properties: { detail: { type: "string" }, request_id: ref("RequestId") } },
   FieldErrors: {
-    type: "object", minProperties: 1, additionalProperties: { type: "array", items: { type: "string" }, minItems: 1 },
-    description: "Messages per field name.", examples: [{ name: ["This field may not be blank."], img: ["No file was submitted."] }],
+    type: "object", required: ["request_id"], minProperties: 2, properties: { request_id: ref("RequestId") }, additionalProperties: { type: "array", items: { type: "string" }, minItems: 1 },
+    description: "Messages per field name, and the request's id.", examples: [{ name: ["This field may not be blank."], img: ["No file was submitted."], request_id: "8f1c2d3e4a5b6c7d-LHR" }],
   },
+  RequestId: { type: "string", pattern: "^[A-Za-z0-9-]{1,64}$", description: "The request's id, also in the `X-Request-Id` header and in every log line of the request: Cloudflare's `cf-ray`, or a random id." },
   Health: {
     type: "object", required: ["status", "version"], additionalProperties: false,
     properties: {
@@ -392,7 +393,9 @@ const doc = {
     version,
     summary: "Tiered image service: upload JPEG, PNG, WebP, GIF, BMP or TIFF pictures, get the thumbnails of your tier, share them through expiring links.",
     description: [
-      "Every body is JSON unless stated. Errors are `{\"detail\": \"...\"}`, or for invalid input (400) a list of messages per field.",
+      "Every body is JSON unless stated. Errors are `{\"detail\": \"...\", \"request_id\": \"...\"}`, or for invalid input (400) a list of messages per field beside the `request_id`.",
+      "Every answer carries `X-Request-Id` (the id in error bodies and logs) and `Server-Timing` (time spent in D1, R2 and the cache, and in total).",
+      "Every change answers `X-D1-Bookmark`; send it back on a read to see that change even if the read is served by a D1 read replica (README, Consistency).",
       "Paths work with and without a trailing slash; both are listed.",
       "",
       "Authenticate with `Authorization: Bearer <access>` from `POST /api/token/`." +

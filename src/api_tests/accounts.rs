@@ -16,10 +16,7 @@ fn health_is_a_503_when_d1_does_not_answer() {
     *app.app.db.fail_on.borrow_mut() = Some("SELECT 1".into());
     let response = app.send(Request::new(Method::Get, "/api/health/"));
     assert_eq!(response.status, 503);
-    assert_eq!(
-        response.json_body(),
-        json!({"detail": "Service unavailable."})
-    );
+    assert_eq!(response.json_body()["detail"], "Service unavailable.");
 }
 
 #[test]
@@ -49,7 +46,7 @@ fn token_returns_a_400_per_field_when_fields_are_missing_or_json_is_malformed() 
     let response = app.send(Request::new(Method::Post, "/api/token").with_json(&json!({})));
     assert_eq!(response.status, 400);
     assert_eq!(
-        response.json_body(),
+        field_errors(&response),
         json!({"username": ["This field is required."], "password": ["This field is required."]})
     );
     let response =
@@ -58,7 +55,7 @@ fn token_returns_a_400_per_field_when_fields_are_missing_or_json_is_malformed() 
     let response =
         app.send(Request::new(Method::Post, "/api/token/refresh/").with_json(&json!({})));
     assert_eq!(
-        response.json_body(),
+        field_errors(&response),
         json!({"refresh": ["This field is required."]})
     );
 }

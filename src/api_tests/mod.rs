@@ -5,8 +5,10 @@ mod accounts;
 mod admin;
 mod links;
 mod memory_bound;
+mod observability;
 mod pictures;
 mod reliability;
+mod replicas;
 mod routing;
 mod security;
 mod uploads;
@@ -15,6 +17,7 @@ use crate::config::Config;
 use crate::fakes::{Fakes, MemoryBlobs, MemoryCache, SqliteDb, TestClock};
 use crate::http::{Method, Request, Response};
 use crate::memory::Isolate;
+use crate::observability::timed::Timed;
 use crate::passwords;
 use crate::ports::RustKdf;
 use crate::routes::App;
@@ -22,6 +25,7 @@ use crate::store::{self, Statement};
 use futures_executor::block_on;
 use serde_json::{json, Value};
 use std::cell::Cell;
+use std::rc::Rc;
 
 const T0: i64 = 1_800_000_000_000;
 const PASSWORD: &str = "correct horse battery";
@@ -39,16 +43,25 @@ enum FormValue {
 
 impl TestApp {
     fn new() -> Self {
+        Self::over(SqliteDb::migrated())
+    }
+
+    /// Over a database whose reads may go to a replica that lags (`SqliteDb::replicate`).
+    fn with_lagging_replica() -> Self {
+        Self::over(SqliteDb::with_lagging_replica())
+    }
+
+    fn over(db: SqliteDb) -> Self {
         let config = Config::for_tests();
         let blobs = MemoryBlobs::default();
         // Objects are written "now", as the clock says.
         blobs.now_ms.set(T0);
         Self {
             app: App {
-                db: SqliteDb::migrated(),
-                blobs,
-                cache: MemoryCache::default(),
-                clock: TestClock(Cell::new(T0)),
+                db: Timed(db),
+                blobs: Timed(blobs),
+                cache: Timed(MemoryCache::default()),
+                clock: Rc::new(TestClock(Cell::new(T0))),
                 kdf: RustKdf,
                 isolate: Isolate::new(config.memory_budget_bytes),
                 config,
@@ -206,6 +219,17 @@ fn png(width: u32, height: u32, alpha: u8) -> Vec<u8> {
     writer.write_image_data(&pixels).unwrap();
     writer.finish().unwrap();
     out
+}
+
+/// A 400's messages per field, once its `request_id` is checked against the header and removed.
+fn field_errors(response: &Response) -> Value {
+    let mut body = response.json_body();
+    let id = body.as_object_mut().unwrap().remove("request_id");
+    assert_eq!(
+        id.as_ref().and_then(Value::as_str),
+        response.header("x-request-id")
+    );
+    body
 }
 
 fn picture_path(response: &Response) -> String {

@@ -187,10 +187,7 @@ fn a_failing_r2_write_midway_leaves_no_objects_and_no_row() {
     app.app.blobs.puts_before_failure.set(Some(2));
     let response = app.upload(&token, "x", jpeg(300, 600));
     assert_eq!(response.status, 500);
-    assert_eq!(
-        response.json_body(),
-        json!({"detail": "Internal server error."})
-    );
+    assert_eq!(response.json_body()["detail"], "Internal server error.");
     assert_eq!((app.objects(), app.app.db.count("pictures")), (0, 0));
 }
 

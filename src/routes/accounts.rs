@@ -113,6 +113,7 @@ impl<P: Platform> App<P> {
         now: i64,
         session: bool,
     ) -> Result<Response, ApiError> {
+        crate::observability::note_user(user_id);
         let access = tokens::issue(&self.config, TokenType::Access, user_id, generation, now)?;
         let refresh = tokens::issue(&self.config, TokenType::Refresh, user_id, generation, now)?;
         let response = Response::json(200, &json!({"access": access, "refresh": refresh}));

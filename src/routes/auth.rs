@@ -80,6 +80,7 @@ impl<P: Platform> App<P> {
             TokenType::Access,
             self.now_ms(),
         )?;
+        crate::observability::note_user(claims.user_id);
         Ok(Bearer {
             user_id: claims.user_id,
             generation: claims.generation,

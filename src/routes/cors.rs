@@ -5,8 +5,10 @@
 use crate::config::Config;
 use crate::http::{Request, Response};
 
-const ALLOWED_HEADERS: &str = "authorization, content-type, if-none-match";
-const EXPOSED_HEADERS: &str = "etag, link, retry-after";
+const ALLOWED_HEADERS: &str = "authorization, content-type, if-none-match, x-d1-bookmark";
+/// What a script of an allowed origin may read; `Server-Timing` is readable through
+/// `Timing-Allow-Origin` instead.
+const EXPOSED_HEADERS: &str = "etag, link, retry-after, x-d1-bookmark, x-request-id";
 /// How long a browser may reuse a preflight answer.
 const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
 
@@ -35,6 +37,7 @@ pub fn decorate<B, I>(config: &Config, req: &Request<I>, response: &mut Response
     if let Some(origin) = allowed_origin(config, req) {
         response.set_header("access-control-allow-origin", origin);
         response.set_header("access-control-expose-headers", EXPOSED_HEADERS);
+        response.set_header("timing-allow-origin", origin);
     }
 }
 

@@ -2,6 +2,9 @@
 //!
 //! `Route::resolve` is the route table. Each route lists its methods once; dispatch, the 405
 //! `Allow` header, `HEAD` and CORS preflights all derive from that list.
+//!
+//! Every request runs inside its `Trace` (`observability`): the ports are `Timed`, and `handle`
+//! ends each answer with its request id, its `Server-Timing` and one log line.
 
 pub mod accounts;
 mod admin;
@@ -18,8 +21,11 @@ use crate::config::Config;
 use crate::error::{ApiError, FieldErrors};
 use crate::http::{IncomingBody, Method, Payload, ReadError, Request, Response};
 use crate::memory::Isolate;
+use crate::observability::logs::RequestLine;
+use crate::observability::timed::Timed;
+use crate::observability::{self, Trace, REQUEST_ID_HEADER};
 use crate::ports::{BlobStore, Clock, EdgeCache, Kdf};
-use crate::store::Database;
+use crate::store::{Database, SessionStart};
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -32,15 +38,17 @@ pub trait Platform {
     type Db: Database;
     type Blobs: BlobStore<Self::Body>;
     type Cache: EdgeCache<Self::Body>;
-    type Clock: Clock;
+    /// Shared with each request's trace, hence `'static`.
+    type Clock: Clock + 'static;
     type Kdf: Kdf;
 }
 
+/// The ports are `Timed`, so each request's trace learns where its time went.
 pub struct App<P: Platform> {
-    pub db: P::Db,
-    pub blobs: P::Blobs,
-    pub cache: P::Cache,
-    pub clock: P::Clock,
+    pub db: Timed<P::Db>,
+    pub blobs: Timed<P::Blobs>,
+    pub cache: Timed<P::Cache>,
+    pub clock: Rc<P::Clock>,
     pub kdf: P::Kdf,
     pub config: Config,
     /// What the whole isolate shares: the memory budget and the gauge.
@@ -49,8 +57,6 @@ pub struct App<P: Platform> {
     /// then on only when `wrangler dev` of the test suite sets `ENABLE_TEST_HOOKS`.
     pub test_hooks: bool,
 }
-
-type Reply<B = Vec<u8>> = Result<Response<B>, ApiError>;
 
 /// Where a request goes: one variant per path, each with its methods.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +139,29 @@ impl Route {
         names.join(", ")
     }
 
+    /// The route's pattern, as logs name it: never the path itself, which holds ids and names.
+    fn pattern(&self) -> &'static str {
+        match self {
+            Route::Health => "/api/health",
+            Route::Token => "/api/token",
+            Route::TokenRefresh => "/api/token/refresh",
+            Route::Session => "/api/session",
+            Route::SessionRefresh => "/api/session/refresh",
+            Route::Me => "/api/me",
+            Route::Tiers => "/api/admin/tiers",
+            Route::Tier(_) => "/api/admin/tiers/{name}",
+            Route::Users => "/api/admin/users",
+            Route::User(_) => "/api/admin/users/{username}",
+            Route::Pictures => "/api/pictures",
+            Route::SharedLinks => "/api/pictures/shared",
+            Route::Picture(_) => "/api/picture/{id}",
+            Route::Thumbnail(..) => "/api/picture/{id}/{height}",
+            Route::Timelink(_) => "/api/timelink/{id}",
+            #[cfg(feature = "test-hooks")]
+            Route::TestHook(_) => "/__test/{hook}",
+        }
+    }
+
     /// Token endpoints: their answers must never be stored anywhere.
     fn issues_tokens(&self) -> bool {
         matches!(
@@ -143,26 +172,53 @@ impl Route {
 }
 
 impl<P: Platform> App<P> {
-    /// Answers one request. Errors become JSON responses here, and only here.
+    /// Answers one request, inside its trace. Errors become JSON responses here, and only here.
     pub async fn handle(&self, req: Request<P::Incoming>) -> Response<P::Body> {
+        let clock: Rc<dyn Clock> = self.clock.clone();
+        let trace = Trace::start(observability::request_id(req.header("cf-ray")), clock);
+        self.db.begin_session(session_start(&req));
         let route = Route::resolve(&req.path);
-        let mut response = match &route {
-            None => Err(ApiError::NotFound).map(bytes::<P>),
-            Some(route) => self.dispatch(route, &req).await,
-        }
-        .unwrap_or_else(|e| e.into_response().map_body(P::Body::from_bytes));
+        // Errors are shaped inside the trace too, so the body and a logged cause carry its id.
+        let answer = async {
+            match &route {
+                None => Err(ApiError::NotFound),
+                Some(route) => self.dispatch(route, &req).await,
+            }
+            .unwrap_or_else(|e| body::<P>(e.into_response()))
+        };
+        let (mut response, mut bytes) = observability::in_scope(Some(trace.clone()), answer).await;
         finish(&self.config, route.as_ref(), &req, &mut response);
         if req.method == Method::Head {
             response.body = P::Body::from_bytes(Vec::new());
+            bytes = Some(0);
         }
+        if !req.method.is_safe() {
+            if let Some(bookmark) = self.db.bookmark() {
+                response.set_header(BOOKMARK_HEADER, &bookmark);
+            }
+        }
+        response.set_header(REQUEST_ID_HEADER, &trace.id);
+        response.set_header("server-timing", &trace.server_timing());
+        RequestLine {
+            method: req.method,
+            route: route.as_ref().map(Route::pattern),
+            status: response.status,
+            bytes,
+            trace: &trace,
+        }
+        .write();
         response
     }
 
-    async fn dispatch(&self, route: &Route, req: &Request<P::Incoming>) -> Reply<P::Body> {
+    async fn dispatch(
+        &self,
+        route: &Route,
+        req: &Request<P::Incoming>,
+    ) -> Result<Answer<P>, ApiError> {
         let method = match req.method {
             Method::Head => Method::Get,
             Method::Options => {
-                return Ok(bytes::<P>(cors::preflight(
+                return Ok(body::<P>(cors::preflight(
                     &self.config,
                     req,
                     &route.allow(),
@@ -204,7 +260,10 @@ impl<P: Platform> App<P> {
             (Route::Pictures, _) => self.upload_picture(&self.caller(req).await?, req).await,
             (Route::SharedLinks, _) => self.list_links(&self.caller(req).await?, req).await,
             (Route::Picture(id), Get) => {
-                return self.read_original(&self.bearer(req)?, req, id).await
+                return self
+                    .read_original(&self.bearer(req)?, req, id)
+                    .await
+                    .map(stream::<P>)
             }
             (Route::Picture(id), Post) => self.create_link(&self.caller(req).await?, req, id).await,
             (Route::Picture(id), _) => self.delete_picture(&self.caller(req).await?, id).await,
@@ -212,15 +271,16 @@ impl<P: Platform> App<P> {
                 return self
                     .read_thumbnail(&self.bearer(req)?, req, id, height)
                     .await
+                    .map(stream::<P>)
             }
-            (Route::Timelink(id), Get) => return self.serve_link(req, id).await,
+            (Route::Timelink(id), Get) => return self.serve_link(req, id).await.map(stream::<P>),
             (Route::Timelink(id), _) => self.revoke_link(&self.caller(req).await?, id).await,
             #[cfg(feature = "test-hooks")]
             (Route::TestHook(path), _) if self.test_hooks => self.test_hook(method, path).await,
             #[cfg(feature = "test-hooks")]
             (Route::TestHook(_), _) => Err(ApiError::NotFound),
         };
-        reply.map(bytes::<P>)
+        reply.map(body::<P>)
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -249,11 +309,45 @@ impl<P: Platform> App<P> {
     }
 }
 
+/// D1 read replication: a write answers where its session got to, and a read that sends it back
+/// starts there, so a client sees its own changes.
+pub const BOOKMARK_HEADER: &str = "x-d1-bookmark";
+
+/// Where a request's D1 session starts. A change starts at the primary, so it is authorized and
+/// made against the newest state whatever bookmark it carries (an old one cannot revive a revoked
+/// token). A read starts at the client's bookmark when it sends one, else at the nearest replica.
+fn session_start<I>(req: &Request<I>) -> SessionStart {
+    if !req.method.is_safe() {
+        return SessionStart::Primary;
+    }
+    match req.header(BOOKMARK_HEADER) {
+        // D1 writes bookmarks in hex and dashes; anything else would only fail the first query.
+        Some(b)
+            if (1..=128).contains(&b.len())
+                && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') =>
+        {
+            SessionStart::Bookmark(b.to_owned())
+        }
+        _ => SessionStart::Unconstrained,
+    }
+}
+
 /// The largest JSON body any endpoint reads.
 pub const MAX_JSON_BYTES: u64 = 64 * 1024;
 
-fn bytes<P: Platform>(response: Response) -> Response<P::Body> {
-    response.map_body(P::Body::from_bytes)
+/// A response, and its body's length when the body was made in wasm (for the log line).
+type Answer<P> = (Response<<P as Platform>::Body>, Option<u64>);
+
+/// A response made in wasm, handed to the runtime.
+fn body<P: Platform>(response: Response) -> Answer<P> {
+    let length = response.body.len() as u64;
+    (response.map_body(P::Body::from_bytes), Some(length))
+}
+
+/// A response whose body the runtime holds (an image from R2 or the cache): its length is not
+/// known to wasm.
+fn stream<P: Platform>(response: Response<P::Body>) -> Answer<P> {
+    (response, None)
 }
 
 /// What every response carries: `nosniff`, a `Cache-Control` (token answers are never stored,
@@ -313,6 +407,24 @@ mod tests {
             ["api", "admin", "tiers", "Gold Plus"]
         );
         assert!(path_segments("/api/admin/tiers/%zz").is_none());
+    }
+
+    #[test]
+    fn changes_start_at_the_primary_and_reads_at_their_bookmark_or_anywhere() {
+        let with = |method, bookmark: &str| {
+            session_start(&Request::new(method, "/x").with_header(BOOKMARK_HEADER, bookmark))
+        };
+        assert_eq!(with(Method::Delete, "0000-00a1"), SessionStart::Primary);
+        assert_eq!(with(Method::Post, "0000-00a1"), SessionStart::Primary);
+        assert_eq!(
+            with(Method::Get, "0000-00a1"),
+            SessionStart::Bookmark("0000-00a1".into())
+        );
+        assert_eq!(with(Method::Head, "x y"), SessionStart::Unconstrained);
+        assert_eq!(
+            session_start(&Request::new(Method::Get, "/x")),
+            SessionStart::Unconstrained
+        );
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl<P: Platform> App<P> {
                 budget: &self.isolate.budget,
                 user: caller.id,
             },
-            &self.clock,
+            &*self.clock,
             &self.blobs,
             Target {
                 key: &key,

@@ -110,8 +110,32 @@ impl Statement {
     }
 }
 
+/// Where a request's D1 session starts (D1 read replication, the Sessions API): every statement
+/// of the session then sees at least what the previous ones saw (sequential consistency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionStart {
+    /// The primary: the newest state. For every change, so it is authorized and made against
+    /// what is current.
+    Primary,
+    /// The nearest replica, however far behind: reads of a client that carries no bookmark.
+    Unconstrained,
+    /// A replica at least as recent as this bookmark (one this service answered a write with):
+    /// the client sees its own writes.
+    Bookmark(String),
+}
+
 /// A SQLite dialect database (D1). Rows are deserialized by column name.
 pub trait Database {
+    /// Starts this request's session; a database with a single copy has nothing to choose.
+    fn begin_session(&self, start: SessionStart) {
+        let _ = start;
+    }
+
+    /// Where this request's session has got to: a bookmark to answer a write with.
+    fn bookmark(&self) -> Option<String> {
+        None
+    }
+
     /// Runs a query and returns every row.
     async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError>;
     /// Runs a statement and returns the number of rows it changed.

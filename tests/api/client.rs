@@ -91,13 +91,15 @@ pub struct Isolate {
     pub requests_in_flight: u64,
 }
 
-/// `{"detail": "..."}`: every error that is not about a field.
+/// `{"detail": "...", "request_id": "..."}`: every error that is not about a field.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ErrorDetail {
     pub detail: String,
+    pub request_id: String,
 }
 
-/// `{"field": ["message", ...]}`: invalid input (400).
+/// `{"field": ["message", ...]}`: invalid input (400), without its `request_id`.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
 /// `GET /__test/counts/{username}`: the user's picture and link rows and R2 objects.
@@ -140,12 +142,25 @@ impl Reply {
         self.parse()
     }
 
+    /// The error's detail, after checking that its request id is the header's.
     pub fn detail(&self) -> String {
-        self.parse::<ErrorDetail>().detail
+        let error = self.parse::<ErrorDetail>();
+        assert_eq!(Some(error.request_id.as_str()), self.header("x-request-id"));
+        error.detail
     }
 
+    /// The fields' messages, after checking that the body's request id is the header's.
     pub fn field_errors(&self) -> FieldErrors {
-        self.parse()
+        let mut body = self.parse::<serde_json::Map<String, serde_json::Value>>();
+        let id = body.remove("request_id");
+        assert_eq!(
+            id.as_ref().and_then(serde_json::Value::as_str),
+            self.header("x-request-id"),
+            "the request id of {}",
+            self.text()
+        );
+        serde_json::from_value(serde_json::Value::Object(body))
+            .unwrap_or_else(|e| panic!("not field errors: {e}: {}", self.text()))
     }
 
     pub fn text(&self) -> String {

@@ -369,7 +369,7 @@ mod tests {
 
     #[test]
     fn an_undocumented_status_or_a_missing_required_header_is_refused() {
-        let detail = json!({"detail": "x"}).to_string();
+        let detail = json!({"detail": "x", "request_id": "8f1c2d3e4a5b6c7d-LHR"}).to_string();
         assert!(conformance(
             "GET",
             "/api/health",
@@ -431,8 +431,8 @@ mod tests {
 
     #[test]
     fn field_errors_are_lists_of_strings() {
-        let good = json!({"name": ["This field is required."]}).to_string();
-        let bad = json!({"name": "This field is required."}).to_string();
+        let good = json!({"name": ["This field is required."], "request_id": "r1"}).to_string();
+        let bad = json!({"name": "This field is required.", "request_id": "r1"}).to_string();
         assert!(conformance(
             "POST",
             "/api/pictures",
@@ -447,6 +447,15 @@ mod tests {
             400,
             &json_headers(),
             bad.as_bytes()
+        )
+        .is_err());
+        let without_id = json!({"name": ["This field is required."]}).to_string();
+        assert!(conformance(
+            "POST",
+            "/api/pictures",
+            400,
+            &json_headers(),
+            without_id.as_bytes()
         )
         .is_err());
     }

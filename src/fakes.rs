@@ -241,7 +241,8 @@ impl Database for SqliteDb {
         replica.session.set(match start {
             SessionStart::Primary => replica.log.borrow().len(),
             SessionStart::Unconstrained => 0,
-            SessionStart::Bookmark(b) => b.parse().unwrap(),
+            // Bookmarks are log positions; one this fake never gave starts anywhere.
+            SessionStart::Bookmark(b) => b.parse().unwrap_or(0),
         });
     }
 

@@ -121,10 +121,10 @@ const paths = {
     },
     post: {
       tags: ["Pictures"], summary: "Upload a picture",
-      description: "Multipart `name` (1 to 100 characters) and `img` (a PNG or JPEG file; the content decides the type). The original and every thumbnail of your tier are stored before the answer.",
+      description: "Multipart `name` (1 to 100 characters) and `img` (JPEG, PNG, WebP, GIF, BMP or TIFF; the content decides the type; JPEG up to MAX_UPLOAD_BYTES (100 MB) and MAX_IMAGE_PIXELS (100 MP), streamed; other formats up to 48 MiB). A body that arrives slower than UPLOAD_FLOOR_BYTES_PER_SEC after a grace of UPLOAD_GRACE_SECS is abandoned with 408. The original and every thumbnail of your tier are stored before the answer.",
       security: authed,
       requestBody: { required: true, content: { "multipart/form-data": { schema: ref("Upload"), encoding: { img: { contentType: "image/jpeg, image/png, image/webp, image/gif, image/bmp, image/tiff" } } } } },
-      responses: { 201: { description: "Stored.", content: json(ref("Picture")) }, ...errors(400, 401, 413, 503) },
+      responses: { 201: { description: "Stored.", content: json(ref("Picture")) }, ...errors(400, 401, 408, 413, 503) },
     },
   },
   "/api/pictures/shared": {
@@ -270,8 +270,9 @@ const responses = {
   E401: { ...detail("No valid access token (missing, garbled, expired, wrong type, or its user was deleted), or wrong credentials.", "Given token not valid for any token type"), headers: { "WWW-Authenticate": { schema: { type: "string" }, description: "`Bearer realm=\"api\"`." } } },
   E403: detail("Signed in, but not allowed: not an admin, or the tier lacks this size, the original or share links.", "Your tier does not include expiring links."),
   E404: detail("Unknown, or not yours (which of the two is never revealed).", "Not found."),
+  E408: detail("The upload's body arrived slower than UPLOAD_FLOOR_BYTES_PER_SEC after UPLOAD_GRACE_SECS; nothing was stored.", "The upload arrived too slowly and was abandoned; nothing was stored."),
   E409: detail("Conflicts with what is stored: a tier that users still have, or the last admin removing themselves.", "This tier is still assigned to users."),
-  E413: detail("Larger than MAX_UPLOAD_BYTES, or more pixels than MAX_IMAGE_PIXELS; the detail says the limit.", "Uploads are limited to 20971520 bytes."),
+  E413: detail("Larger than MAX_UPLOAD_BYTES, or more pixels than MAX_IMAGE_PIXELS; the detail says the limit.", "Uploads are limited to 100000000 bytes."),
   E429: { ...detail("Too many failed logins for this username from this address.", "Too many failed attempts. Try again in 840 seconds."), headers: { "Retry-After": header("RetryAfter") } },
   E503: { ...detail("Temporarily unavailable (D1 unreachable, or the isolate is out of its memory budget).", "Service unavailable."), headers: { "Retry-After": header("RetryAfterOptional") } },
 };
@@ -302,7 +303,7 @@ const schemas = {
   Jwt: { type: "string", pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$", description: "HS256 JWT with `token_type`, `user_id`, `exp`, `iat`, `jti`." },
   Upload: {
     type: "object", required: ["name", "img"],
-    properties: { name: { type: "string", minLength: 1, maxLength: 100 }, img: { type: "string", contentMediaType: "application/octet-stream", description: "A PNG or JPEG file." } },
+    properties: { name: { type: "string", minLength: 1, maxLength: 100 }, img: { type: "string", contentMediaType: "application/octet-stream", description: "A JPEG, PNG, WebP, GIF, BMP or TIFF file." } },
   },
   Picture: {
     type: "object", additionalProperties: false,

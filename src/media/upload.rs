@@ -195,12 +195,7 @@ where
         clock,
         form,
         &mut reservation,
-        &mut |reservation| {
-            // The part buffer and the runtime's copy of a part.
-            let part = input_bound.min(PART_BYTES as u64);
-            grow(reservation, 2 * part)?;
-            Ok(Writer::new(original.clone(), part as usize))
-        },
+        (&original, input_bound),
         blobs,
         writer,
     )
@@ -302,7 +297,7 @@ async fn read_form<B: IncomingBody, C: Clock, O, S: BlobStore<O>>(
     clock: &C,
     form: &mut Form,
     reservation: &mut Reservation,
-    new_writer: &mut dyn FnMut(&mut Reservation) -> Result<Writer<S::Upload>, UploadError>,
+    (original, input_bound): (&str, u64),
     blobs: &S,
     writer: &mut Option<Writer<S::Upload>>,
 ) -> Result<(), UploadError> {
@@ -332,7 +327,10 @@ async fn read_form<B: IncomingBody, C: Clock, O, S: BlobStore<O>>(
             // An image not kept whole by the pipeline (JPEG) goes to R2 as it arrives.
             if let Some(bytes) = form.take(event, reservation)? {
                 if writer.is_none() {
-                    *writer = Some(new_writer(reservation)?);
+                    // The part buffer and the runtime's copy of a part.
+                    let part = input_bound.min(PART_BYTES as u64);
+                    grow(reservation, 2 * part)?;
+                    *writer = Some(Writer::new(original.to_owned(), part as usize));
                 }
                 if let Some(writer) = writer {
                     writer.write(blobs, bytes).await?;

@@ -145,7 +145,7 @@ function uploadPanel(me, onUploaded) {
   const rows = new Map();
 
   const drop = h("div", { class: "dropzone", id: "dropzone" },
-    h("p", {}, h("strong", {}, "Drop PNG or JPEG files here"), " or "),
+    h("p", {}, h("strong", {}, "Drop photos here: JPEG up to 100 MB and 100 MP; PNG, WebP, GIF, BMP or TIFF up to 48 MiB"), " or "),
     h("label", { for: "file-input", class: "button", tabindex: "0", onkeydown: (e) => {
       if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }
     } }, "Choose files"),

@@ -6,6 +6,9 @@
 //! Input is the `side x side` window (row-major) of dequantised-later
 //! coefficients and the same window of the quantisation table.
 
+// The coefficients are written as published (libjpeg, AAN); f32 rounds them, on purpose.
+#![allow(clippy::excessive_precision)]
+
 use std::num::Wrapping;
 
 type W = Wrapping<i32>;

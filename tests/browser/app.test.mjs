@@ -3,8 +3,9 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import {
-  BASE, ADMIN, SHOTS, unique, call, token, createUser, hasSessions, photo, gradientPng,
+  BASE, ADMIN, SHOTS, unique, call, token, adminToken, createUser, hasSessions, photo, gradientPng,
   uploadViaApi, launch, newPage, signIn, shot,
 } from "./helpers.mjs";
 
@@ -367,5 +368,144 @@ test("a cross-site form post or fetch cannot change anything, even with the sess
   await page.waitForTimeout(500);
   const tier = await call("GET", `/api/admin/tiers/${tierName}`, { token: await token(ADMIN.username, ADMIN.password) });
   assert.equal(tier.status, 404, "no tier was created");
+  await page.context().close();
+});
+
+test("every static answer carries the security headers, and another site cannot frame /admin", async () => {
+  for (const path of ["/", "/admin", "/links", "/docs", "/assets/app.js", "/assets/app.css", "/favicon.svg", "/api/openapi.json", "/docs-assets/scalar.js"]) {
+    const res = await fetch(BASE + path);
+    assert.equal(res.status, 200, path);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    assert.equal(res.headers.get("x-frame-options"), "DENY", path);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
+    assert.equal(res.headers.get("referrer-policy"), "no-referrer", path);
+    assert.match(csp, /frame-ancestors 'none'/, path);
+    assert.match(csp, /script-src 'self'(;|$)/, `${path}: no inline or evaluated script: ${csp}`);
+    // One policy, not two joined by a comma (every policy given applies).
+    assert.equal(csp.split("default-src").length, 2, `${path}: ${csp}`);
+    assert.equal(csp.includes("unsafe-inline"), path === "/docs", `${path}: inline styles only where Scalar needs them`);
+  }
+
+  // Another site frames the admin console: the browser must not render it. The other site is a
+  // real server on another loopback port (a page fulfilled by a route has no address, so
+  // Chromium's local-network checks would block its frame of 127.0.0.1 whatever our headers).
+  const evil = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(`<iframe id="victim" src="${BASE}/admin" width="800" height="600"></iframe>`);
+  });
+  await new Promise((resolve) => evil.listen(0, "127.0.0.1", resolve));
+  const evilUrl = `http://127.0.0.1:${evil.address().port}/`;
+  const page = await newPage(browser);
+  try {
+    await page.context().route(`${evilUrl}**`, (route) => route.continue());
+    await page.goto(evilUrl);
+    await page.waitForLoadState("load");
+    const framed = page.frames().find((f) => f !== page.mainFrame());
+    assert.ok(framed, "the iframe exists");
+    // Unframed, the app shows its sign-in form within a second; give it ten.
+    const rendered = await framed.locator("#username").waitFor({ timeout: 10_000 }).then(() => true, () => false);
+    assert.equal(rendered, false, `the framed page rendered (${framed.url()})`);
+  } finally {
+    await page.context().close();
+    evil.closeAllConnections();
+    evil.close();
+  }
+});
+
+test("the app and /docs run under their Content-Security-Policy without a violation", async () => {
+  // Each violation becomes a console error, with where it came from.
+  const violations = (page) => page.addInitScript(() => document.addEventListener("securitypolicyviolation",
+    (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI} from ${e.sourceFile}`)));
+  const user = await createUser("Premium");
+  const app = await newPage(browser);
+  await violations(app);
+  const access = await token(user.username, user.password);
+  await uploadViaApi(access, photo("sunset-2mp.jpg"), "Sunset");
+  await signIn(app, user.username, user.password);
+  await galleryWidths(app, 1);
+  await app.locator("#gallery article").first().locator(".chip", { hasText: "Original" }).click();
+  await app.waitForFunction(() => document.querySelector("dialog .viewer-img")?.naturalWidth > 0);
+  assert.deepEqual(unexpectedErrors(app), []);
+  await app.context().close();
+
+  const docs = await newPage(browser);
+  await violations(docs);
+  await docs.goto("/docs");
+  await docs.getByText("Obtain a token pair").first().waitFor({ timeout: 30_000 });
+  // Scalar styles itself: an unstyled page would show its raw markup at full width.
+  const styled = await docs.evaluate(() => document.styleSheets.length > 0 &&
+    [...document.querySelectorAll("style")].some((s) => s.textContent.length > 1000));
+  assert.ok(styled, "Scalar's styles applied");
+  // The one exception: Zod (inside Scalar) probes for eval with `try { Function("") } catch`
+  // and, refused, validates without compiling; allowing 'unsafe-eval' would gain nothing.
+  const zodProbe = `CSP violation: script-src eval from ${BASE}/docs-assets/scalar.js`;
+  assert.deepEqual(unexpectedErrors(docs).filter((e) => e !== zodProbe), []);
+  assert.deepEqual(docs.foreign, []);
+  await docs.context().close();
+});
+
+test("at phone width a queued upload with a long file name does not scroll the page sideways", async () => {
+  const user = await createUser("Basic");
+  const page = await newPage(browser, { width: 390, height: 844 });
+  await signIn(page, user.username, user.password);
+  await page.locator("#dropzone").waitFor();
+  const file = gradientPng(`holiday-${"very-long-file-name-".repeat(4)}2026.png`, 64, 48);
+  await page.locator("#file-input").setInputFiles([file, photo("sunset-2mp.jpg")]);
+  await page.locator("#upload-queue li").nth(1).waitFor();
+  await shot(page, "upload-queued-390");
+  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(widths[0] <= widths[1], `page ${widths[0]} px wide on a ${widths[1]} px screen`);
+  assert.deepEqual(unexpectedErrors(page), []);
+  await page.context().close();
+});
+
+test("the admin console searches and pages 100 users at phone width without cutting any off", async () => {
+  const admin = await adminToken();
+  const prefix = unique("crowd");
+  for (let start = 0; start < 100; start += 10) {
+    await Promise.all(Array.from({ length: 10 }, (_, i) => call("POST", "/api/admin/users", {
+      token: admin, json: { username: `${prefix}-${String(start + i).padStart(3, "0")}`, password: "crowd-pass-1", tier: "Basic" },
+    }).then((r) => assert.equal(r.status, 201, JSON.stringify(r.json)))));
+  }
+  const page = await newPage(browser, { width: 390, height: 844 });
+  await signIn(page, ADMIN.username, ADMIN.password);
+  await page.locator("nav a[href='/admin']").click();
+  const rows = page.locator("#users tr");
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 20, "one page");
+
+  await page.locator("#user-search").fill(prefix);
+  await page.locator("#users-page").getByText(`Users 1–20 matching “${prefix}”`).waitFor();
+  const names = () => page.$$eval("#users tr", (trs) => trs.map((tr) => tr.dataset.user));
+  const first = await names();
+  assert.deepEqual(first, Array.from({ length: 20 }, (_, i) => `${prefix}-${String(99 - i).padStart(3, "0")}`), "newest first");
+  await shot(page, "admin-users-390");
+  const seen = new Set(first);
+  for (let pageNo = 2; pageNo <= 5; pageNo++) {
+    await page.locator("#users-next").click();
+    await page.locator("#users-page").getByText(`Users ${(pageNo - 1) * 20 + 1}–${pageNo * 20}`).waitFor();
+    for (const name of await names()) seen.add(name);
+  }
+  assert.equal(seen.size, 100, "five pages hold every one of them once");
+  assert.equal(await page.locator("#users-next").isDisabled(), true, "no sixth page");
+  await page.locator("#users-previous").click();
+  await page.locator("#users-page").getByText("Users 61–80").waitFor();
+
+  // Nothing sticks out sideways: not the page, not the table, not a row's controls.
+  const layout = await page.evaluate(() => {
+    const wrap = document.querySelector(".users-table");
+    const controls = [...document.querySelectorAll("#users select, #users input, #users button")];
+    return {
+      page: Math.max(0, document.documentElement.scrollWidth - window.innerWidth),
+      table: Math.max(0, wrap.scrollWidth - wrap.clientWidth),
+      outside: controls.filter((c) => c.getBoundingClientRect().right > window.innerWidth).length,
+    };
+  });
+  assert.deepEqual(layout, { page: 0, table: 0, outside: 0 });
+  await page.locator("#user-search").fill(`${prefix}-042`);
+  await page.locator("#users tr").first().waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("#users tr").length === 1);
+  assert.deepEqual(await names(), [`${prefix}-042`]);
+  assert.deepEqual(unexpectedErrors(page), []);
   await page.context().close();
 });

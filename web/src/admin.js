@@ -1,11 +1,14 @@
-// The admin console (/admin, admins only): tiers (list, create, edit heights and flags, delete,
-// with the 409 of a tier in use explained) and users (list, create, change tier, admin flag,
-// delete, with what deletion removes said before confirming).
+// The admin console (/admin, admins only): tiers (list, create, edit heights and flags, make
+// one the default, delete, with the 409 of a tier in use or the default explained) and users
+// (search, a page at a time, create, change tier, admin flag, delete, with what deletion
+// removes said before confirming).
 
 import * as api from "./api.js";
 import { h, describe, toast, confirmAction, fieldError } from "./ui.js";
 
 const enc = encodeURIComponent;
+/** Users per page of the table: a phone screen or two. */
+const USERS_PER_PAGE = 20;
 
 export function adminView(main, me) {
   const tiersBody = h("tbody", { id: "tiers" });
@@ -98,7 +101,9 @@ export function adminView(main, me) {
       toast(`Tier ${tier.name} deleted.`);
       await loadTiers();
     } catch (e) {
-      if (e.status === 409) {
+      if (e.status === 409 && tier.is_default) {
+        toast(describe(e), "error");
+      } else if (e.status === 409) {
         toast(`${tier.name} is still the tier of some users, so it was not deleted. Move them to another tier below, then delete it.`, "error");
       } else {
         toast(describe(e), "error");
@@ -106,15 +111,26 @@ export function adminView(main, me) {
     }
   }
 
+  async function makeDefault(tier) {
+    try {
+      await api.api("PATCH", `/api/admin/tiers/${enc(tier.name)}`, { json: { is_default: true } });
+      toast(`${tier.name} is now the default tier: new users get it when none is chosen.`);
+      await loadTiers();
+    } catch (e) {
+      toast(describe(e), "error");
+    }
+  }
+
   async function loadTiers() {
     tiers = (await api.api("GET", "/api/admin/tiers")).json;
     tiersBody.replaceChildren(...tiers.map((tier) => h("tr", { "data-tier": tier.name },
-      h("th", { scope: "row" }, tier.name),
+      h("th", { scope: "row" }, tier.name, tier.is_default && h("span", { class: "badge" }, "default")),
       h("td", {}, tier.thumbnail_heights.length ? tier.thumbnail_heights.join(", ") : "none"),
       h("td", {}, tier.allow_original ? "yes" : "no"),
       h("td", {}, tier.allow_expiring_links ? "yes" : "no"),
       h("td", { class: "cell-actions" },
         h("button", { type: "button", class: "ghost", onclick: () => editTier(tier), "aria-label": `Edit tier ${tier.name}` }, "Edit"),
+        !tier.is_default && h("button", { type: "button", class: "ghost", onclick: () => makeDefault(tier), "aria-label": `Make ${tier.name} the default tier` }, "Make default"),
         h("button", { type: "button", class: "ghost danger", onclick: () => deleteTier(tier), "aria-label": `Delete tier ${tier.name}` }, "Delete")),
     )));
     for (const select of main.querySelectorAll("select.tier-select")) fillTiers(select, select.value);
@@ -147,7 +163,7 @@ export function adminView(main, me) {
       uName.value = "";
       uPassword.value = "";
       uAdmin.checked = false;
-      await loadUsers();
+      await loadUsers(pageUrl);
     } catch (e) {
       let shown = false;
       for (const [field, messages] of Object.entries(e.fields)) {
@@ -175,7 +191,7 @@ export function adminView(main, me) {
       toast(message);
     } catch (e) {
       toast(describe(e), "error");
-      await loadUsers();
+      await loadUsers(pageUrl);
     }
   }
 
@@ -189,14 +205,43 @@ export function adminView(main, me) {
       await api.api("DELETE", `/api/admin/users/${enc(user.username)}`);
       toast(`User ${user.username} deleted.`);
       if (self) location.reload();
-      await loadUsers();
+      await loadUsers(pageUrl);
     } catch (e) {
       toast(describe(e), "error");
     }
   }
 
-  async function loadUsers() {
-    const users = (await api.api("GET", "/api/admin/users")).json;
+  // A page at a time (the API's keyset pages, newest first), filtered by the search box; the
+  // pages before this one are kept so "Previous" can go back.
+  const search = h("input", { type: "search", id: "user-search", placeholder: "Search usernames", "aria-label": "Search usernames", maxlength: "150", autocomplete: "off" });
+  const pageStatus = h("p", { class: "muted small", id: "users-page", role: "status" });
+  const previous = h("button", { type: "button", class: "ghost", id: "users-previous", disabled: true, onclick: () => loadUsers(earlier.pop(), true) }, "Previous");
+  const nextButton = h("button", { type: "button", class: "ghost", id: "users-next", disabled: true, onclick: () => { earlier.push(pageUrl); loadUsers(nextUrl, true); } }, "Next");
+  const firstPage = () => `/api/admin/users?limit=${USERS_PER_PAGE}${search.value.trim() ? `&search=${enc(search.value.trim())}` : ""}`;
+  let pageUrl = firstPage();
+  let nextUrl = null;
+  const earlier = [];
+  let searchTimer = null;
+  search.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      earlier.length = 0;
+      loadUsers(firstPage());
+    }, 250);
+  });
+
+  async function loadUsers(url = pageUrl, paging = false) {
+    const page = await api.api("GET", url);
+    const users = page.json;
+    pageUrl = url;
+    nextUrl = api.nextLink(page.headers);
+    const first = earlier.length * USERS_PER_PAGE;
+    pageStatus.textContent = users.length
+      ? `Users ${first + 1}–${first + users.length}${nextUrl ? "" : ` of ${first + users.length}`}${search.value.trim() ? ` matching “${search.value.trim()}”` : ""}`
+      : search.value.trim() ? `No username contains “${search.value.trim()}”.` : "No users.";
+    previous.disabled = earlier.length === 0;
+    nextButton.disabled = !nextUrl;
+    if (paging) pageStatus.scrollIntoView?.({ block: "nearest" });
     usersBody.replaceChildren(...users.map((user) => {
       const tier = h("select", { class: "tier-select", "aria-label": `Tier of ${user.username}`, onchange: (e) =>
         patchUser(user, { tier: e.target.value }, `${user.username} is now on ${e.target.value}.`) });
@@ -204,15 +249,15 @@ export function adminView(main, me) {
       const admin = h("input", { type: "checkbox", checked: user.is_admin, "aria-label": `${user.username} is an administrator`, onchange: (e) =>
         patchUser(user, { is_admin: e.target.checked }, `${user.username} ${e.target.checked ? "is now" : "is no longer"} an administrator.`) });
       return h("tr", { "data-user": user.username },
-        h("th", { scope: "row" }, user.username),
-        h("td", {}, tier),
-        h("td", {}, admin),
+        h("th", { scope: "row", class: "username" }, user.username),
+        h("td", { "data-label": "Tier" }, tier),
+        h("td", { "data-label": "Admin" }, admin),
         h("td", { class: "cell-actions" },
           h("button", { type: "button", class: "ghost danger", onclick: () => deleteUser(user), "aria-label": `Delete user ${user.username}` }, "Delete")));
     }));
   }
 
-  const table = (caption, head, body) => h("div", { class: "table-wrap" }, h("table", {},
+  const table = (caption, head, body, cls = "") => h("div", { class: `table-wrap ${cls}` }, h("table", {},
     h("caption", { class: "visually-hidden" }, caption),
     h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))), body));
 
@@ -224,13 +269,17 @@ export function adminView(main, me) {
     h("section", { "aria-labelledby": "users-title", class: "admin-section" },
       h("h2", { id: "users-title" }, "Users"),
       h("div", { class: "admin-grid" },
-        table("Users", ["Username", "Tier", "Admin", ""], usersBody), userForm)),
+        h("div", { class: "users-list" },
+          search,
+          table("Users", ["Username", "Tier", "Admin", ""], usersBody, "users-table"),
+          h("div", { class: "pager" }, pageStatus, h("div", { class: "pager-buttons" }, previous, nextButton))),
+        userForm)),
   );
 
   (async () => {
     try {
       await loadTiers();
-      fillTiers(uTier, "Basic");
+      fillTiers(uTier, tiers.find((t) => t.is_default)?.name);
       await loadUsers();
     } catch (e) {
       toast(describe(e), "error");

@@ -178,11 +178,20 @@ fn mutated_webps_stay_within_their_plan() {
     let pixels = photo_like(48, 32);
     let seeds = [
         ("sunset lossy", fixture("sunset-480x320-lossy.webp")),
-        ("life lossy + alpha", fixture("life-240x160-alpha-lossy.webp")),
-        ("seeding lossy + EXIF", fixture("seeding-240x320-exif6-lossy.webp")),
+        (
+            "life lossy + alpha",
+            fixture("life-240x160-alpha-lossy.webp"),
+        ),
+        (
+            "seeding lossy + EXIF",
+            fixture("seeding-240x320-exif6-lossy.webp"),
+        ),
         ("sunset lossless", fixture("sunset-240x160-lossless.webp")),
         ("lossless", webp_lossless(48, 32, &pixels, false)),
-        ("lossless + alpha", webp_lossless(48, 32, &with_alpha(&pixels), true)),
+        (
+            "lossless + alpha",
+            webp_lossless(48, 32, &with_alpha(&pixels), true),
+        ),
     ];
     assert_none(run(&seeds, 600));
 }
@@ -203,7 +212,10 @@ fn mutated_gifs_bmps_and_tiffs_stay_within_their_plan() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let pixels = photo_like(40, 30);
     let seeds = [
-        ("gif", gif_indexed(40, 30, |x, y| ((x / 3 + y / 5) % 4) as u8)),
+        (
+            "gif",
+            gif_indexed(40, 30, |x, y| ((x / 3 + y / 5) % 4) as u8),
+        ),
         ("bmp 24", bmp(40, 30, &pixels, false)),
         ("bmp 32", bmp(40, 30, &with_alpha(&pixels), true)),
         (

@@ -1037,9 +1037,17 @@ impl<R: Read> Vp8Decoder<R> {
                     .expect("Reading from &[u8] can't fail and the chunk is complete");
 
                 let size = size as usize;
+                // storagetiers change: read the partition before allocating for it,
+                // so a size field (up to 16 MiB) larger than the data allocates no
+                // more than the data; upstream allocated the declared size first.
+                let mut data = Vec::new();
+                (&mut self.r).take(size as u64).read_to_end(&mut data)?;
+                if data.len() != size {
+                    return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+                }
                 let mut buf = vec![[0; 4]; size.div_ceil(4)];
-                let bytes: &mut [u8] = buf.as_mut_slice().as_flattened_mut();
-                self.r.read_exact(&mut bytes[..size])?;
+                buf.as_mut_slice().as_flattened_mut()[..size].copy_from_slice(&data);
+                drop(data);
                 self.partitions[i].init(buf, size)?;
             }
         }

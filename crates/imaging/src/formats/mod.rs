@@ -167,8 +167,9 @@ fn vp8l_side_bytes(width: u64, height: u64) -> u64 {
 /// others, to the end of the chunk) into memory: it reads it into a vector grown
 /// by doubling (up to twice its length), copies it into an aligned one, and
 /// shrinks that one by reallocating (a second copy), all while the first is
-/// alive: up to four times the chunk, and never more than the chunk in the
-/// other partitions.
+/// alive: up to four times the chunk. The other partitions, read before it,
+/// take at most as much (vendor/image-webp reads each before allocating for it:
+/// upstream trusted its 24-bit size field, which tests/mutations.rs caught).
 fn vp8_partitions(vp8_bytes: u32) -> u64 {
     4 * u64::from(vp8_bytes)
 }

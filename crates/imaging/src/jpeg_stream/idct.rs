@@ -6,6 +6,9 @@
 //! Input is the `side x side` window (row-major) of dequantised-later
 //! coefficients and the same window of the quantisation table.
 
+// libjpeg's constants, digit for digit, as the transforms were published.
+#![allow(clippy::excessive_precision)]
+
 use std::num::Wrapping;
 
 type W = Wrapping<i32>;

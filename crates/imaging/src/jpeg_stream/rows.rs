@@ -206,7 +206,7 @@ impl Plane {
             }
             Upsample::H1V2 | Upsample::H2V2 => {
                 let near = y / 2;
-                let far = if y % 2 == 0 {
+                let far = if y.is_multiple_of(2) {
                     near as isize - 1
                 } else {
                     near as isize + 1

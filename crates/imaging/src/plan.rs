@@ -114,7 +114,7 @@ fn peak_bytes(header: &Header, reduction: Reduction, sizes: &[(u32, u32)]) -> u6
         sizes,
     ));
     // Decoders allocate a little beyond the buffers followed here, in proportion
-    // to the image (jpeg-decoder's per-row copies, upsampler lines).
+    // to the image (the PNG inflater's rows, the resizer's tables).
     peak.saturating_add(peak / RELATIVE_SLACK_DIVISOR)
         .saturating_add(FIXED_SLACK)
 }

@@ -190,6 +190,9 @@ fn contains_ff(word: u64) -> bool {
 pub(super) struct Huffman {
     /// `length << 8 | symbol` for each 9-bit prefix that completes a code, else 0.
     fast: [u16; 1 << FAST_BITS],
+    /// For AC tables: each 9-bit prefix holding a whole nonzero coefficient
+    /// (code and value bits): `value << 16 | run << 8 | bits`, else 0.
+    fast_ac: [i32; 1 << FAST_BITS],
     /// Largest code of each length, -1 when there is none.
     maxcode: [i32; 17],
     /// Index into `values` of a code of each length, minus that code.
@@ -202,6 +205,7 @@ impl Huffman {
     pub fn build(counts: &[u8], symbols: &[u8]) -> Result<Huffman, ImageError> {
         let mut table = Huffman {
             fast: [0; 1 << FAST_BITS],
+            fast_ac: [0; 1 << FAST_BITS],
             maxcode: [-1; 17],
             offset: [0; 17],
             values: [0; 256],
@@ -242,6 +246,22 @@ impl Huffman {
                 table.maxcode[slot] = code as i32 - 1;
             }
             code <<= 1;
+        }
+        for (prefix, fast_ac) in table.fast_ac.iter_mut().enumerate() {
+            let entry = table.fast[prefix];
+            let (len, rs) = (u32::from(entry >> 8), entry & 0xFF);
+            let (run, size) = (i32::from(rs >> 4), u32::from(rs & 15));
+            if entry == 0 || size == 0 || len + size > FAST_BITS {
+                continue;
+            }
+            let bits = ((prefix as u32) >> (FAST_BITS - len - size)) & ((1 << size) - 1);
+            let bits = bits as i32;
+            let value = if bits < 1 << (size - 1) {
+                bits - (1 << size) + 1
+            } else {
+                bits
+            };
+            *fast_ac = value << 16 | run << 8 | (len + size) as i32;
         }
         Ok(table)
     }
@@ -326,6 +346,20 @@ pub(super) fn sequential_block(
     }
     let mut k = 1usize;
     while k <= window.last {
+        reader.ensure(FAST_BITS);
+        let fast = ac.fast_ac[reader.peek(FAST_BITS) as usize];
+        if fast != 0 {
+            reader.consume((fast & 0xFF) as u32);
+            k += ((fast >> 8) & 0xFF) as usize;
+            if k > 63 {
+                return Err(corrupt("JPEG block with more than 64 coefficients"));
+            }
+            if let Some(slot) = block.get_mut(usize::from(window.slot[k])) {
+                *slot = (fast >> 16) as i16;
+            }
+            k += 1;
+            continue;
+        }
         let rs = ac.decode(reader)?;
         let (run, s) = (usize::from(rs >> 4), u32::from(rs & 15));
         if s == 0 {
@@ -347,6 +381,13 @@ pub(super) fn sequential_block(
     }
     // Past the window: decode the codes, skip the bits.
     while k < 64 {
+        reader.ensure(FAST_BITS);
+        let fast = ac.fast_ac[reader.peek(FAST_BITS) as usize];
+        if fast != 0 {
+            reader.consume((fast & 0xFF) as u32);
+            k += ((fast >> 8) & 0xFF) as usize + 1;
+            continue;
+        }
         let rs = ac.decode(reader)?;
         let (run, s) = (usize::from(rs >> 4), u32::from(rs & 15));
         if s == 0 {

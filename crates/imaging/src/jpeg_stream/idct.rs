@@ -6,7 +6,7 @@
 //! Input is the `side x side` window (row-major) of dequantised-later
 //! coefficients and the same window of the quantisation table.
 
-// The coefficients are written as published (libjpeg, AAN); f32 rounds them, on purpose.
+// libjpeg's constants, digit for digit, as the transforms were published.
 #![allow(clippy::excessive_precision)]
 
 use std::num::Wrapping;

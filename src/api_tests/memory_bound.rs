@@ -89,12 +89,16 @@ impl Harness {
             .with_header("content-length", &body.len().to_string())
             .with_shared_bytes(Rc::clone(&body));
         self.app.app.isolate.budget.reset_peak();
+        // The request's log lines are kept per request: printed, they would pile up in the
+        // test harness's own output buffer, whose growth is not the request's.
+        let lines = crate::observability::logs::capture::start();
         let start = LIVE.with(Cell::get);
         PEAK.with(|peak| peak.set(start));
         let response = self.app.send(request);
         let allocated = (PEAK.with(Cell::get) - start).max(0) as u64;
         let status = response.status;
         drop(response);
+        drop(lines);
         Measured {
             status,
             allocated,
@@ -251,7 +255,13 @@ fn a_generated_corpus_of_mutations_allocates_no_more_than_was_reserved() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let mut accepted = 0;
+    let only: Option<u64> = std::env::var("MEMORY_BOUND_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for seed in 0..cases {
+        if only.is_some_and(|only| only != seed) {
+            continue;
+        }
         let (name, base) = &bases[(seed as usize) % bases.len()];
         let mutated = mutate(base, seed);
         if harness.check(&format!("{name} mutated with seed {seed}"), &mutated) == 201 {
@@ -259,5 +269,8 @@ fn a_generated_corpus_of_mutations_allocates_no_more_than_was_reserved() {
         }
     }
     // The corpus must reach the decoders, not only the signature check.
-    assert!(accepted > cases / 20, "only {accepted} of {cases} accepted");
+    assert!(
+        only.is_some() || accepted > cases / 20,
+        "only {accepted} of {cases} accepted"
+    );
 }

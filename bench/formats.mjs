@@ -14,7 +14,7 @@ import sharp from "sharp";
 
 // The largest 3:2 lossy WebP without alpha the crate accepts (crates/imaging/README.md:
 // formats::peak_bytes for a 1000 px thumbnail within 80 MiB).
-const MAX_LOSSY_WEBP = [5151, 3434];
+const MAX_LOSSY_WEBP = [4992, 3328]; // 16.6 MP: the limit since the formats plan keeps 1/32 for the decoders
 
 /** A 24-bit bottom-up BMP of raw RGB pixels. */
 function bmp24(data, width, height) {

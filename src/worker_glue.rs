@@ -180,6 +180,13 @@ pub struct WasmIncoming {
 }
 
 impl IncomingBody for WasmIncoming {
+    async fn discard(&mut self, limit: u64, deadline_ms: i64) {
+        // A body never read is left to the runtime, as before any read.
+        if let Some(reader) = &mut self.reader {
+            reader.discard(limit, deadline_ms).await;
+        }
+    }
+
     async fn read_into(&mut self, buf: &mut [u8], deadline_ms: i64) -> Result<usize, ReadError> {
         if self.reader.is_none() {
             let Some(body) = self.request.inner().body() else {
@@ -253,6 +260,42 @@ impl JsReader {
             }
             let value = js_sys::Reflect::get(&result, &"value".into()).map_err(read_failed)?;
             self.pending = Some((js_sys::Uint8Array::new(&value), 0));
+        }
+    }
+}
+
+impl JsReader {
+    /// Reads and drops chunks in JS (nothing is copied into wasm) until the end, `limit` bytes,
+    /// or the deadline.
+    async fn discard(&mut self, limit: u64, deadline_ms: i64) {
+        self.pending = None;
+        let mut dropped = 0u64;
+        while dropped < limit {
+            let Ok(promise) = call(&self.reader, "read", &[]) else {
+                return;
+            };
+            let read = JsFuture::from(js_sys::Promise::from(promise));
+            let wait_ms = deadline_ms.saturating_sub(js_sys::Date::now() as i64);
+            if wait_ms <= 0 {
+                return;
+            }
+            let delay = worker::Delay::from(std::time::Duration::from_millis(wait_ms as u64));
+            let result = match futures_util::future::select(read, std::pin::pin!(delay)).await {
+                futures_util::future::Either::Left((Ok(result), _)) => result,
+                _ => return,
+            };
+            let done = js_sys::Reflect::get(&result, &"done".into())
+                .map(|d| d.is_truthy())
+                .unwrap_or(true);
+            if done {
+                return;
+            }
+            let length = js_sys::Reflect::get(&result, &"value".into())
+                .ok()
+                .and_then(|v| js_sys::Reflect::get(&v, &"length".into()).ok())
+                .and_then(|l| l.as_f64())
+                .unwrap_or(0.0);
+            dropped += length as u64;
         }
     }
 }

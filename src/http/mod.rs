@@ -90,6 +90,11 @@ pub trait IncomingBody {
     /// Fails with [`ReadError::TimedOut`] when no byte has come by `deadline_ms` (the clock's
     /// milliseconds since the epoch).
     async fn read_into(&mut self, buf: &mut [u8], deadline_ms: i64) -> Result<usize, ReadError>;
+
+    /// Lets the rest of a body go after an answer decided early, without bringing it into
+    /// wasm: local workerd delivers an answer only once a body the Worker started reading has
+    /// been consumed. Gives up after `limit` more bytes or at `deadline_ms`.
+    async fn discard(&mut self, _limit: u64, _deadline_ms: i64) {}
 }
 
 /// A body held as bytes: every native request. A test can make it stall part way.

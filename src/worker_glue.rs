@@ -181,7 +181,12 @@ pub struct WasmIncoming {
 
 impl IncomingBody for WasmIncoming {
     async fn discard(&mut self, limit: u64, deadline_ms: i64) {
-        // A body never read is left to the runtime, as before any read.
+        if self.reader.is_none() {
+            let Some(body) = self.request.inner().body() else {
+                return;
+            };
+            self.reader = JsReader::new(body.into()).ok();
+        }
         if let Some(reader) = &mut self.reader {
             reader.discard(limit, deadline_ms).await;
         }

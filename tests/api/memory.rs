@@ -472,7 +472,7 @@ struct Bits {
 impl Bits {
     fn put(&mut self, value: u32, count: u32) {
         for i in 0..count {
-            if self.used % 8 == 0 {
+            if self.used.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             let last = self.bytes.len() - 1;
@@ -498,9 +498,9 @@ impl Bits {
 fn canonical(lengths: &[u32]) -> Vec<(u32, u32)> {
     let mut next = [0u32; 16];
     let mut code = 0;
-    for length in 1..16 {
+    for (length, first) in next.iter_mut().enumerate().skip(1) {
         let count = lengths.iter().filter(|&&l| l == length as u32).count() as u32;
-        next[length] = code;
+        *first = code;
         code = (code + count) << 1;
     }
     lengths

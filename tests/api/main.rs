@@ -12,6 +12,7 @@ mod jwt;
 mod last_admin;
 mod links;
 mod login;
+mod memory;
 mod observability;
 mod pictures;
 mod protocol;

@@ -1,6 +1,7 @@
 //! HTTP/1.1 written by hand over a TCP socket, for what ureq hides or cannot do: a body still
 //! being written when the server refuses it (ureq would fail on the broken pipe instead of showing
-//! the status), a chunked body that never ends, and what a HEAD answer really carries on the wire.
+//! the status), a chunked body that never ends, a body that trickles in a byte at a time, and what
+//! a HEAD answer really carries on the wire.
 //!
 //! Local workerd (wrangler dev) holds back a Worker's answer until the request body has arrived
 //! whole, unless the Worker read it or cancelled it (`request.body.cancel()`); so an answer to a
@@ -25,17 +26,35 @@ pub enum Body {
         pieces: Box<dyn Iterator<Item = Vec<u8>> + Send>,
         end: bool,
     },
+    /// `Content-Length: declared`, then `head` at once, then one more byte every `every` until
+    /// the server answers (or `declared` is reached): a body that takes hours to arrive.
+    Trickle {
+        declared: usize,
+        head: Vec<u8>,
+        every: Duration,
+    },
 }
 
 /// Sends one request on a new connection (`Connection: close`) and reads the answer.
 pub fn exchange(method: &str, path: &str, headers: &[(&str, &str)], body: Body) -> Reply {
+    exchange_within(method, path, headers, body, ANSWER_WITHIN)
+}
+
+/// [`exchange`], waiting up to `within` for the answer (an upload the server works on for long).
+pub fn exchange_within(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Body,
+    within: Duration,
+) -> Reply {
     let base = env("STORAGETIERS_URL");
     let host = base
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_owned();
     let mut stream = TcpStream::connect(&host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
-    stream.set_read_timeout(Some(ANSWER_WITHIN)).unwrap();
+    stream.set_read_timeout(Some(within)).unwrap();
 
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (name, value) in headers {
@@ -45,6 +64,7 @@ pub fn exchange(method: &str, path: &str, headers: &[(&str, &str)], body: Body) 
         Body::Empty => {}
         Body::Whole(bytes) => head.push_str(&format!("Content-Length: {}\r\n", bytes.len())),
         Body::Chunked { .. } => head.push_str("Transfer-Encoding: chunked\r\n"),
+        Body::Trickle { declared, .. } => head.push_str(&format!("Content-Length: {declared}\r\n")),
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
@@ -67,16 +87,28 @@ pub fn exchange(method: &str, path: &str, headers: &[(&str, &str)], body: Body) 
                 }
                 Ok(())
             }
+            Body::Trickle {
+                declared,
+                head,
+                every,
+            } => {
+                writer.write_all(&head)?;
+                for _ in head.len()..declared {
+                    std::thread::sleep(every);
+                    writer.write_all(&[0xFF])?;
+                }
+                Ok(())
+            }
         }
     });
 
-    let reply = read_reply(&mut stream, method, path);
+    let reply = read_reply(&mut stream, method, path, within);
     let _ = stream.shutdown(Shutdown::Both);
     let _ = sending.join();
     reply
 }
 
-fn read_reply(stream: &mut TcpStream, method: &str, path: &str) -> Reply {
+fn read_reply(stream: &mut TcpStream, method: &str, path: &str, within: Duration) -> Reply {
     let mut buf = Vec::new();
     let head_end = loop {
         if let Some(at) = find(&buf, b"\r\n\r\n") {
@@ -90,7 +122,7 @@ fn read_reply(stream: &mut TcpStream, method: &str, path: &str) -> Reply {
             ),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => panic!(
-                "{method} {path}: no answer within {ANSWER_WITHIN:?} (the Worker must refuse without waiting for the body: on workerd, cancel the unread request body)"
+                "{method} {path}: no answer within {within:?} (the Worker must refuse without waiting for the body: on workerd, cancel the unread request body)"
             ),
             Err(e) => panic!("{method} {path}: {e}"),
         }

@@ -1,0 +1,673 @@
+//! The isolate's memory under the uploads that used to exhaust it (issues 17 and 18): camera-sized
+//! JPEGs one at a time and four at once, one user's uploads that trickle in while another user
+//! uploads, and decompression bombs. Each must be answered cleanly (201, 400, 408, 413, or 503
+//! with Retry-After; never 500), with the admin gauge `wasm_memory_bytes` under 96 MiB after it:
+//! wasm memory never shrinks, so the gauge read after a request also bounds that request's peak.
+//!
+//! The tests of this file run one at a time (`SERIAL`): each measures the one isolate that
+//! `wrangler dev` runs, and a 503 one of them accepts must come from its own load.
+
+use crate::client::{
+    admin_token, multipart, new_user, Client, Counts, Health, Isolate, Part, Picture, Reply,
+    TestUser, BOUNDARY,
+};
+use crate::pictures::png_with_alpha;
+use crate::raw::{self, Body};
+use jpeg_encoder::{ColorType, Encoder};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const MIB: u64 = 1024 * 1024;
+/// Issue 17's bound: 96 MiB of wasm memory, the rest of the isolate's 128 MB being the JS heap's.
+const GAUGE_LIMIT: u64 = 96 * MIB;
+/// `UPLOAD_GRACE_SECS` (its default; wrangler.toml does not set it).
+const GRACE: Duration = Duration::from_secs(10);
+/// How long an upload of a 48 MP photo may take to be answered while others run beside it.
+const BIG_ANSWER_WITHIN: Duration = Duration::from_secs(120);
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// --- the gauge ------------------------------------------------------------------------------
+
+/// What the isolate holds now, from admin `GET /api/health`.
+fn isolate(client: &Client) -> Isolate {
+    let admin = admin_token(client);
+    let reply = client.get("/api/health", Some(&admin));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply
+        .parse::<Health>()
+        .isolate
+        .expect("an admin is shown the isolate")
+}
+
+fn assert_gauge_under_limit(client: &Client, after: &str) {
+    let bytes = isolate(client).wasm_memory_bytes;
+    eprintln!(
+        "wasm memory after {after}: {:.1} MiB",
+        bytes as f64 / MIB as f64
+    );
+    assert!(
+        bytes < GAUGE_LIMIT,
+        "wasm memory after {after}: {bytes} bytes, not under 96 MiB"
+    );
+}
+
+// --- answers ----------------------------------------------------------------------------------
+
+/// `POST /api/pictures` over a raw socket, so an answer given before the body is all sent is
+/// still read (ureq would fail on the broken pipe).
+fn post_upload(token: &str, body: Body, within: Duration) -> Reply {
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    let auth = format!("Bearer {token}");
+    raw::exchange_within(
+        "POST",
+        "/api/pictures",
+        &[
+            ("content-type", content_type.as_str()),
+            ("authorization", auth.as_str()),
+        ],
+        body,
+        within,
+    )
+}
+
+fn upload_body(
+    name: &str,
+    filename: &'static str,
+    content_type: &'static str,
+    bytes: &[u8],
+) -> Vec<u8> {
+    multipart(&[
+        Part::Text("name", name.into()),
+        Part::File("img", filename, content_type, bytes.to_vec()),
+    ])
+}
+
+/// A 503 the client can act on: a reason and when to come back.
+fn assert_clean_busy(reply: &Reply) {
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    let seconds: u64 = reply
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "a 503 without a Retry-After in seconds: {:?}",
+                reply.headers
+            )
+        });
+    assert!(seconds >= 1, "Retry-After: {seconds}");
+    reply.detail();
+}
+
+/// A bomb's answer: taken whole (201, at its true size) or refused with a reason (400, 413)
+/// and nothing kept; never a 500, never a 503 (nothing else is in flight).
+fn assert_taken_or_refused(client: &Client, user: &TestUser, reply: &Reply, size: (u32, u32)) {
+    match reply.status {
+        201 => {
+            let picture: Picture = reply.parse();
+            assert_eq!((picture.width, picture.height), size);
+        }
+        400 => {
+            assert!(!reply.field_errors().is_empty());
+            assert_eq!(client.counts(&user.username), Counts::NOTHING);
+        }
+        413 => {
+            reply.detail();
+            assert_eq!(client.counts(&user.username), Counts::NOTHING);
+        }
+        other => panic!("a bomb answered {other}: {}", reply.text()),
+    }
+}
+
+// --- camera-sized JPEGs -----------------------------------------------------------------------
+
+const CAMERA_WIDTH: u16 = 8000;
+const CAMERA_HEIGHT: u16 = 6000;
+
+/// A 48 MP photo's pixels: gradients under grain. The grain is what makes a quality-92 JPEG of
+/// it as large as a camera's (about 16 MB); a smooth image would compress to a few MB.
+fn camera_pixels() -> Vec<u8> {
+    let (width, height) = (u32::from(CAMERA_WIDTH), u32::from(CAMERA_HEIGHT));
+    let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
+    let mut state = 0x9E37_79B9u32;
+    for y in 0..height {
+        for x in 0..width {
+            // xorshift32: cheap noise, the same on every run.
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let grain = (state % 21) as i32 - 10;
+            let base = ((x * 255 / width + y * 255 / height) / 2) as i32;
+            pixels.extend_from_slice(&[
+                (base + grain).clamp(0, 255) as u8,
+                (200 - base / 2 + grain).clamp(0, 255) as u8,
+                (90 + grain / 2).clamp(0, 255) as u8,
+            ]);
+        }
+    }
+    pixels
+}
+
+fn camera_jpeg(progressive: bool) -> Vec<u8> {
+    let started = Instant::now();
+    let pixels = camera_pixels();
+    let mut out = Vec::new();
+    let mut encoder = Encoder::new(&mut out, 92);
+    encoder.set_progressive(progressive);
+    encoder
+        .encode(&pixels, CAMERA_WIDTH, CAMERA_HEIGHT, ColorType::Rgb)
+        .unwrap();
+    eprintln!(
+        "48 MP JPEG (progressive: {progressive}): {} bytes, made in {:.1} s",
+        out.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        out.len() > 15_000_000,
+        "a camera's 48 MP JPEG is 15 MB or more, this one {} bytes",
+        out.len()
+    );
+    out
+}
+
+/// The 48 MP baseline JPEG, made once for every test that sends it.
+fn baseline_48_mp() -> &'static [u8] {
+    static JPEG: OnceLock<Vec<u8>> = OnceLock::new();
+    JPEG.get_or_init(|| camera_jpeg(false))
+}
+
+/// A stored 48 MP photo as a Premium user sees it: its size, the original byte for byte, and
+/// thumbnails 200 and 400 px high at the photo's aspect ratio.
+fn assert_camera_photo_stored(client: &Client, user: &TestUser, picture: &Picture, sent: &[u8]) {
+    assert_eq!(
+        (
+            picture.width,
+            picture.height,
+            picture.content_type.as_str(),
+            picture.size
+        ),
+        (
+            u32::from(CAMERA_WIDTH),
+            u32::from(CAMERA_HEIGHT),
+            "image/jpeg",
+            sent.len() as u64
+        )
+    );
+    let id = &picture.id;
+    let original = format!("/api/picture/{id}");
+    assert_eq!(
+        picture.urls,
+        [
+            format!("{original}/200"),
+            format!("{original}/400"),
+            original.clone()
+        ]
+    );
+    let served = client.get(&original, Some(&user.access));
+    assert_eq!(served.status, 200, "{original}");
+    assert!(
+        served.body == sent,
+        "the original is served byte for byte: {} bytes served of {}",
+        served.body.len(),
+        sent.len()
+    );
+    for height in [200u32, 400] {
+        let url = format!("{original}/{height}");
+        let thumbnail = client.get(&url, Some(&user.access));
+        assert_eq!(thumbnail.status, 200, "{url}: {}", thumbnail.text());
+        let probe = imaging::probe(&thumbnail.body, &imaging::Limits::default())
+            .unwrap_or_else(|e| panic!("{url}: {e:?}"));
+        let width = u32::from(CAMERA_WIDTH) * height / u32::from(CAMERA_HEIGHT);
+        assert_eq!(probe.height, height, "{url}");
+        assert!(
+            probe.width.abs_diff(width) <= 1,
+            "{url}: {} px wide, not {width}",
+            probe.width
+        );
+    }
+}
+
+#[test]
+fn a_48_mp_baseline_jpeg_is_stored_with_its_thumbnails_and_the_gauge_stays_under_96_mib() {
+    let _serial = serial();
+    let client = Client::from_env();
+    let user = new_user(&client, "Premium");
+    let jpeg = baseline_48_mp();
+
+    let picture = client.upload_ok(&user.access, "camera", jpeg);
+
+    assert_camera_photo_stored(&client, &user, &picture, jpeg);
+    assert_gauge_under_limit(&client, "a 48 MP baseline JPEG");
+}
+
+#[test]
+fn a_48_mp_progressive_jpeg_is_stored_with_its_thumbnails_and_the_gauge_stays_under_96_mib() {
+    let _serial = serial();
+    let client = Client::from_env();
+    let user = new_user(&client, "Premium");
+    let jpeg = camera_jpeg(true);
+
+    let picture = client.upload_ok(&user.access, "camera", &jpeg);
+
+    assert_camera_photo_stored(&client, &user, &picture, &jpeg);
+    assert_gauge_under_limit(&client, "a 48 MP progressive JPEG");
+}
+
+#[test]
+fn four_48_mp_jpegs_at_once_are_each_stored_or_a_clean_503_and_the_gauge_stays_under_96_mib() {
+    let _serial = serial();
+    let client = Client::from_env();
+    let jpeg = baseline_48_mp();
+    let body = upload_body("camera", "camera.jpg", "image/jpeg", jpeg);
+    let users: Vec<TestUser> = (0..4).map(|_| new_user(&client, "Premium")).collect();
+
+    let replies: Vec<Reply> = thread::scope(|s| {
+        let uploads: Vec<_> = users
+            .iter()
+            .map(|user| {
+                let body = body.clone();
+                s.spawn(move || post_upload(&user.access, Body::Whole(body), BIG_ANSWER_WITHIN))
+            })
+            .collect();
+        uploads.into_iter().map(|u| u.join().unwrap()).collect()
+    });
+
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    eprintln!("four 48 MP uploads at once: {statuses:?}");
+    for (user, reply) in users.iter().zip(&replies) {
+        match reply.status {
+            201 => assert_camera_photo_stored(&client, user, &reply.parse(), jpeg),
+            503 => {
+                assert_clean_busy(reply);
+                assert_eq!(client.counts(&user.username), Counts::NOTHING);
+            }
+            other => panic!("an upload answered {other}: {}", reply.text()),
+        }
+    }
+    assert!(
+        statuses.contains(&201),
+        "at least one of four uploads fits: {statuses:?}"
+    );
+    assert_gauge_under_limit(&client, "four 48 MP JPEGs at once");
+}
+
+// --- slow bodies ------------------------------------------------------------------------------
+
+/// The start of an upload that declares 19 MiB: the name, then the image part's head and a PNG
+/// signature (a PNG is decoded from one buffer, so the server must make room for all of it).
+fn trickle_head() -> Vec<u8> {
+    let signature = b"\x89PNG\r\n\x1a\n";
+    let whole = upload_body("slow", "slow.png", "image/png", signature);
+    let end = whole
+        .windows(signature.len())
+        .position(|w| w == signature)
+        .unwrap()
+        + signature.len();
+    whole[..end].to_vec()
+}
+
+#[test]
+fn one_users_five_trickling_uploads_end_in_408_or_503_while_another_users_upload_is_taken() {
+    let _serial = serial();
+    let client = Client::from_env();
+    let slow = new_user(&client, "Basic");
+    let other = new_user(&client, "Basic");
+    let declared = 19 * MIB as usize;
+    let started = Instant::now();
+
+    let answers: Vec<(Reply, Duration)> = thread::scope(|s| {
+        let trickles: Vec<_> = (0..5)
+            .map(|_| {
+                let body = Body::Trickle {
+                    declared,
+                    head: trickle_head(),
+                    every: Duration::from_secs(3),
+                };
+                let slow = &slow;
+                s.spawn(move || {
+                    let reply = post_upload(&slow.access, body, GRACE * 4);
+                    (reply, started.elapsed())
+                })
+            })
+            .collect();
+        // While they trickle, well within the grace they are given.
+        thread::sleep(Duration::from_secs(2));
+        let held = isolate(&client);
+        eprintln!(
+            "while five uploads trickle: {:.1} MiB reserved, {:.1} MiB of wasm memory",
+            held.memory_reserved_bytes as f64 / MIB as f64,
+            held.wasm_memory_bytes as f64 / MIB as f64
+        );
+        let taken = client.upload_parts(
+            &other.access,
+            &[
+                Part::Text("name", "small".into()),
+                Part::File("img", "small.png", "image/png", png_with_alpha(8, 8)),
+            ],
+        );
+        assert_eq!(
+            taken.status,
+            201,
+            "another user's upload while one user's trickle: {}",
+            taken.text()
+        );
+        assert!(
+            started.elapsed() < GRACE,
+            "the other upload must be made while the slow ones are still held"
+        );
+        trickles.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+
+    for (reply, after) in &answers {
+        eprintln!("a trickling upload: {} after {after:?}", reply.status);
+        match reply.status {
+            408 => {
+                assert!(*after >= GRACE, "408 before the grace ended: {after:?}");
+                reply.detail();
+            }
+            503 => assert_clean_busy(reply),
+            other => panic!("a trickling upload answered {other}: {}", reply.text()),
+        }
+    }
+    assert!(
+        answers.iter().any(|(reply, _)| reply.status == 408),
+        "at least one trickling upload is held until it is given up on"
+    );
+    assert_eq!(client.counts(&slow.username), Counts::NOTHING);
+    assert_eq!(client.counts(&other.username).pictures, 1);
+    assert_gauge_under_limit(&client, "five trickling uploads");
+}
+
+// --- bombs: PNG metadata, a flood of parts --------------------------------------------------
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+/// A 16x16 PNG with one more chunk right after IHDR.
+fn png_with_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let plain = png_with_alpha(16, 16);
+    let after_ihdr = 8 + 12 + 13;
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    let mut bytes = plain[..after_ihdr].to_vec();
+    bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    bytes.extend_from_slice(&body);
+    bytes.extend_from_slice(&crc32(&body).to_be_bytes());
+    bytes.extend_from_slice(&plain[after_ihdr..]);
+    bytes
+}
+
+#[test]
+fn a_png_whose_icc_profile_inflates_to_60_mib_is_answered_cleanly_under_96_mib() {
+    let _serial = serial();
+    let client = Client::from_env();
+    let user = new_user(&client, "Basic");
+    // Profile name, NUL, compression method 0, then 60 MiB of zeros deflated (about 60 KB).
+    let mut iccp = b"bomb\0\0".to_vec();
+    iccp.extend_from_slice(&miniz_oxide::deflate::compress_to_vec_zlib(
+        &vec![0; 60 * MIB as usize],
+        10,
+    ));
+    let png = png_with_chunk(b"iCCP", &iccp);
+
+    let reply = client.upload_parts(
+        &user.access,
+        &[
+            Part::Text("name", "icc".into()),
+            Part::File("img", "icc.png", "image/png", png),
+        ],
+    );
+
+    assert_taken_or_refused(&client, &user, &reply, (16, 16));
+    assert_gauge_under_limit(&client, "a PNG with a 60 MiB ICC profile");
+}
+
+#[test]
+fn a_body_of_500k_empty_parts_is_400_too_many_fields_under_96_mib() {
+    let _serial = serial();
+    let client = Client::from_env();
+    let user = new_user(&client, "Basic");
+    // About 26 MB: the body of issue 17's attack, every part a field with no value.
+    let part = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\r\n");
+    let mut body = part.repeat(500_000).into_bytes();
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+
+    let reply = post_upload(&user.access, Body::Whole(body), BIG_ANSWER_WITHIN);
+
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    let errors = reply.field_errors();
+    let messages = errors.get("non_field_errors").cloned().unwrap_or_default();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("The form has more than") && m.ends_with("fields.")),
+        "{errors:?}"
+    );
+    assert_eq!(client.counts(&user.username), Counts::NOTHING);
+    assert_gauge_under_limit(&client, "500k empty parts");
+}
+
+// --- bombs: lossless WebP Huffman groups (the writer of crates/imaging/tests/bombs.rs) ---------
+
+/// Writes bits least significant first, as VP8L reads them.
+#[derive(Default)]
+struct Bits {
+    bytes: Vec<u8>,
+    used: u32,
+}
+
+impl Bits {
+    fn put(&mut self, value: u32, count: u32) {
+        for i in 0..count {
+            if self.used.is_multiple_of(8) {
+                self.bytes.push(0);
+            }
+            let last = self.bytes.len() - 1;
+            self.bytes[last] |= (((value >> i) & 1) as u8) << (self.used % 8);
+            self.used += 1;
+        }
+    }
+
+    /// A Huffman code, its first bit the code's most significant.
+    fn put_code(&mut self, (code, length): (u32, u32)) {
+        for i in (0..length).rev() {
+            self.put((code >> i) & 1, 1);
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.bytes.extend_from_slice(&[0; 8]); // the decoder reads ahead
+        self.bytes
+    }
+}
+
+/// Canonical codes (code, length) for symbol code lengths, as the decoder assigns them.
+fn canonical(lengths: &[u32]) -> Vec<(u32, u32)> {
+    let mut next = [0u32; 16];
+    let mut code = 0;
+    for (length, first) in next.iter_mut().enumerate().skip(1) {
+        let count = lengths.iter().filter(|&&l| l == length as u32).count() as u32;
+        *first = code;
+        code = (code + count) << 1;
+    }
+    lengths
+        .iter()
+        .map(|&l| {
+            let c = next[l as usize];
+            next[l as usize] += 1;
+            (c, l)
+        })
+        .collect()
+}
+
+/// Where the code-length code's lengths are read from, in bitstream order.
+const CODE_LENGTH_ORDER: [usize; 19] = [
+    17, 18, 0, 1, 2, 3, 4, 5, 16, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+];
+
+/// A one-symbol code: no bits per pixel.
+fn simple_code(bits: &mut Bits, symbol: u32) {
+    bits.put(1, 1); // simple
+    bits.put(0, 1); // one symbol
+    if symbol < 2 {
+        bits.put(0, 1);
+        bits.put(symbol, 1);
+    } else {
+        bits.put(1, 1);
+        bits.put(symbol, 8);
+    }
+}
+
+/// The costliest code to build per bit of input: symbols 0..=10 with lengths 1, 2, ... 9, 10,
+/// 10, so the decoder fills a table of 1024 entries from about 12 bytes. Symbol 0 (a zero
+/// literal) is then the one-bit code `0`.
+fn ten_bit_code(bits: &mut Bits) {
+    // The code-length code: lengths 1..=6 in 3 bits, 7..=10 in 4 bits.
+    let mut code_length_lengths = [0u32; 19];
+    for (length, slot) in code_length_lengths.iter_mut().enumerate().take(11).skip(1) {
+        *slot = if length <= 6 { 3 } else { 4 };
+    }
+    let code_length_codes = canonical(&code_length_lengths);
+    bits.put(0, 1); // normal code
+    bits.put(14 - 4, 4); // 14 code-length lengths, up to symbol 10's place
+    for &symbol in &CODE_LENGTH_ORDER[..14] {
+        bits.put(code_length_lengths[symbol], 3);
+    }
+    bits.put(1, 1); // a maximum symbol count follows
+    bits.put(1, 3); // in 2 + 2 * 1 = 4 bits
+    bits.put(11 - 2, 4); // 11 symbols
+    for length in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10] {
+        bits.put_code(code_length_codes[length]);
+    }
+}
+
+/// A VP8L image stream of `width` x `height` (after its header) whose entropy image, one pixel
+/// per 4x4 block, names group `group` of `group + 1` groups of [`ten_bit_code`]s; every pixel is
+/// zero.
+fn vp8l_stream_naming(width: u32, height: u32, group: u32) -> Vec<u8> {
+    let mut bits = Bits::default();
+    bits.put(0, 1); // no transform
+    bits.put(0, 1); // no colour cache
+    bits.put(1, 1); // an entropy image
+    bits.put(0, 3); // of 4x4 blocks
+                    // The entropy image: no colour cache, then its five codes, the group number in red (high
+                    // byte) and green (low byte); one symbol each, so its pixels take no bits.
+    bits.put(0, 1);
+    simple_code(&mut bits, group & 0xFF);
+    simple_code(&mut bits, group >> 8);
+    simple_code(&mut bits, 0); // blue
+    simple_code(&mut bits, 0); // alpha
+    simple_code(&mut bits, 0); // distance
+                               // The groups, then the image: a zero literal is one bit in each of four codes.
+    for _ in 0..(group + 1) * 5 {
+        ten_bit_code(&mut bits);
+    }
+    for _ in 0..width * height * 4 {
+        bits.put(0, 1);
+    }
+    bits.finish()
+}
+
+fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut out = kind.to_vec();
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        out.push(0);
+    }
+    out
+}
+
+fn riff(chunks: &[u8]) -> Vec<u8> {
+    let mut bytes = b"RIFF".to_vec();
+    bytes.extend_from_slice(&(chunks.len() as u32 + 4).to_le_bytes());
+    bytes.extend_from_slice(b"WEBP");
+    bytes.extend_from_slice(chunks);
+    bytes
+}
+
+/// A 16x16 lossless WebP whose every block names Huffman group `group`: issue 17's file.
+fn vp8l_naming_group(group: u32) -> Vec<u8> {
+    let (width, height) = (16, 16);
+    let mut header = Bits::default();
+    header.put(0x2F, 8);
+    header.put(width - 1, 14);
+    header.put(height - 1, 14);
+    header.put(0, 1); // no alpha hint
+    header.put(0, 3); // version
+    let mut payload = header.finish();
+    payload.truncate(5);
+    payload.extend_from_slice(&vp8l_stream_naming(width, height, group));
+    riff(&chunk(b"VP8L", &payload))
+}
+
+/// The imaging fixture's 240x160 lossy WebP with its ALPH plane replaced by a lossless one
+/// (implicit size: no VP8L header) naming `group`.
+fn lossy_with_alpha_naming_group(group: u32) -> Vec<u8> {
+    let fixture: &[u8] =
+        include_bytes!("../../crates/imaging/tests/fixtures/life-240x160-alpha-lossy.webp");
+    let mut chunks = Vec::new();
+    let mut at = 12;
+    while at + 8 <= fixture.len() {
+        let kind: [u8; 4] = fixture[at..at + 4].try_into().unwrap();
+        let len = u32::from_le_bytes(fixture[at + 4..at + 8].try_into().unwrap()) as usize;
+        let payload = &fixture[at + 8..at + 8 + len];
+        if &kind == b"ALPH" {
+            let mut alph = vec![0x01]; // no filtering, lossless compression
+            alph.extend_from_slice(&vp8l_stream_naming(240, 160, group));
+            chunks.extend_from_slice(&chunk(b"ALPH", &alph));
+        } else {
+            chunks.extend_from_slice(&chunk(&kind, payload));
+        }
+        at += 8 + len + (len & 1);
+    }
+    riff(&chunks)
+}
+
+#[test]
+fn lossless_webps_naming_huffman_groups_8191_and_65535_are_answered_cleanly_under_96_mib() {
+    let _serial = serial();
+    let client = Client::from_env();
+    for (what, webp, size) in [
+        (
+            "a lossless WebP naming group 8191",
+            vp8l_naming_group(8191),
+            (16, 16),
+        ),
+        (
+            "a lossless WebP naming group 65535",
+            vp8l_naming_group(65535),
+            (16, 16),
+        ),
+        (
+            "a lossy WebP whose alpha names group 8191",
+            lossy_with_alpha_naming_group(8191),
+            (240, 160),
+        ),
+    ] {
+        let user = new_user(&client, "Basic");
+
+        let reply = post_upload(
+            &user.access,
+            Body::Whole(upload_body("groups", "groups.webp", "image/webp", &webp)),
+            BIG_ANSWER_WITHIN,
+        );
+
+        eprintln!("{what} ({} bytes): {}", webp.len(), reply.status);
+        assert_taken_or_refused(&client, &user, &reply, size);
+        assert_gauge_under_limit(&client, what);
+    }
+}

@@ -427,7 +427,8 @@ fn every_rejected_upload_is_a_clear_error_and_stores_nothing() {
     assert!(not_multipart.field_errors().contains_key("img"));
     // Sent by hand: a server that refuses the body early closes the connection while ureq would
     // still be writing it, and ureq then reports the broken pipe instead of the status.
-    let too_big = multipart(&[name(), img(vec![0xFFu8; 21 * 1024 * 1024])]);
+    // Over the 100 MB MAX_UPLOAD_BYTES of wrangler.toml: refused from the declared length.
+    let too_big = multipart(&[name(), img(vec![0xFFu8; 101 * 1024 * 1024])]);
     let reply = raw::exchange(
         "POST",
         "/api/pictures",

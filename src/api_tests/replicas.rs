@@ -117,3 +117,20 @@ fn a_read_answers_no_bookmark_and_a_write_always_does() {
     assert_eq!(failed.status, 400);
     assert!(failed.header(BOOKMARK_HEADER).is_some());
 }
+
+#[test]
+fn a_picture_deleted_while_the_replica_lags_is_a_404_for_a_reader_without_the_bookmark() {
+    let app = TestApp::with_lagging_replica();
+    let token = app.user("alice", "Premium", false);
+    let upload = app.upload(&token, "x", jpeg(30, 60));
+    assert_eq!(upload.status, 201);
+    app.app.db.replicate();
+    let path = picture_path(&upload);
+    assert_eq!(app.delete(&path, &token).status, 204);
+
+    // The replica still has the row; R2 no longer has the objects, the edge cache never had them.
+    for rendition in [path.clone(), format!("{path}/200"), format!("{path}/400")] {
+        let response = app.get(&rendition, &token);
+        assert_eq!(response.status, 404, "{rendition}");
+    }
+}

@@ -95,14 +95,14 @@ impl<P: Platform> App<P> {
             return Ok((blob.body, blob.content_type));
         }
         let Variant::Thumbnail(height) = variant else {
-            return Err(ApiError::internal(format!(
-                "original {key} is missing from R2"
-            )));
+            return Err(gone(&key));
         };
         let original_key = keys::blob_key(picture.owner_id, &picture.id, Variant::Original);
-        let mut original = self.blobs.open(&original_key).await?.ok_or_else(|| {
-            ApiError::internal(format!("original {original_key} is missing from R2"))
-        })?;
+        let mut original = self
+            .blobs
+            .open(&original_key)
+            .await?
+            .ok_or_else(|| gone(&original_key))?;
         let mut reservation = self.reserve(upload::window_bytes())?;
         // The upload accepted this image, so no pixel limit applies again here.
         let thumbnail = upload::thumbnail_from(
@@ -162,6 +162,16 @@ impl<P: Platform> App<P> {
             ));
         }
     }
+}
+
+/// A row whose original R2 no longer has: a picture deleted since the replica that answered
+/// the row was written (a read without a bookmark may see it for a moment; objects are removed
+/// after the row), so a 404, with the cause logged in case it is anything else.
+fn gone(key: &str) -> ApiError {
+    log(&format!(
+        "original {key} is missing from R2 (a picture deleted on a lagging replica?)"
+    ));
+    ApiError::NotFound
 }
 
 /// What a refused upload (or a lazy thumbnail that cannot be made) means for the client.

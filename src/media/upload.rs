@@ -158,13 +158,22 @@ where
         input_bound,
     )
     .await;
-    if result.is_err() {
+    if let Err(e) = &result {
         if let Some(writer) = writer {
             writer.abort().await;
+        }
+        // An answer decided before the body ended: the rest is let go (not a body past the
+        // limit, which may never end, nor one too slow to wait for).
+        if !matches!(e, UploadError::TooLarge(_) | UploadError::TimedOut) {
+            let deadline = clock.now_ms().saturating_add(DISCARD_MS);
+            body.discard(limits.max_bytes, deadline).await;
         }
     }
     result
 }
+
+/// How long a refused upload's remaining body is waited for before the answer goes anyway.
+const DISCARD_MS: i64 = 20_000;
 
 /// The rest of `receive`, after which a streamed original still being written is aborted on
 /// failure.

@@ -8,7 +8,7 @@ use crate::domain::pictures::Picture;
 use crate::domain::tiers::{ThumbnailHeight, Tier, Variant};
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, FieldErrors, REQUIRED};
-use crate::http::{multipart, IncomingBody, Request, Response};
+use crate::http::{multipart, Request, Response};
 use crate::media::keys;
 use crate::media::renditions::{upload_error, CLIENT_CACHE_CONTROL};
 use crate::media::upload::{self, Memory, Target, UploadError};
@@ -97,19 +97,8 @@ impl<P: Platform> App<P> {
                 heights: &heights,
             },
         )
-        .await;
-        let stored = match stored {
-            Ok(stored) => stored,
-            Err(e) => {
-                // An answer decided before the body ended: the rest is let go (not for a body
-                // past the limit, which may never end, nor for one too slow to wait for).
-                if !matches!(e, UploadError::TooLarge(_) | UploadError::TimedOut) {
-                    let deadline = self.now_ms().saturating_add(DISCARD_MS);
-                    body.discard(limits.max_bytes, deadline).await;
-                }
-                return Err(upload_error(e));
-            }
-        };
+        .await
+        .map_err(upload_error)?;
 
         let picture = Picture {
             id: id.clone(),
@@ -200,9 +189,6 @@ impl<P: Platform> App<P> {
         Ok(Response::no_content())
     }
 }
-
-/// How long a refused upload's remaining body is waited for before the answer goes anyway.
-const DISCARD_MS: i64 = 20_000;
 
 /// The errors of a body that is not a form at all: every field is missing.
 fn not_a_form() -> FieldErrors {

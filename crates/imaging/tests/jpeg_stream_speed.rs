@@ -47,15 +47,29 @@ fn best(f: impl Fn() -> usize) -> Duration {
 #[test]
 #[ignore = "a measurement, not a check: cargo test --release -p imaging --test jpeg_stream_speed -- --ignored --nocapture"]
 fn decoding_times_against_jpeg_decoder() {
-    for name in [
-        "seeding-12mp.jpg",
-        "dragonfly-13mp-progressive.jpg",
-        "kleiber-20mp.jpg",
-        "kleiber-24mp.jpg",
-    ] {
-        let bytes = bench_image(name);
-        for side in [1, 2, 8] {
-            let (a, b) = (best(|| ours(&bytes, side)), best(|| theirs(&bytes, side)));
+    // JPEG_SPEED_FILES (paths, colon-separated) replaces the bench photos, e.g. with the
+    // camera-sized files bench/big-photos.mjs makes.
+    let files: Vec<(String, Vec<u8>)> = match std::env::var("JPEG_SPEED_FILES") {
+        Ok(paths) => paths
+            .split(':')
+            .map(|path| (path.to_owned(), std::fs::read(path).unwrap()))
+            .collect(),
+        Err(_) => [
+            "seeding-12mp.jpg",
+            "dragonfly-13mp-progressive.jpg",
+            "kleiber-20mp.jpg",
+            "kleiber-24mp.jpg",
+        ]
+        .map(|name| (name.to_owned(), bench_image(name)))
+        .to_vec(),
+    };
+    for (name, bytes) in &files {
+        // JPEG_SPEED_SIDES (e.g. "1,8") limits the scales timed.
+        let sides: Vec<u32> = std::env::var("JPEG_SPEED_SIDES")
+            .map(|sides| sides.split(',').map(|s| s.parse().unwrap()).collect())
+            .unwrap_or_else(|_| vec![1, 2, 8]);
+        for &side in &sides {
+            let (a, b) = (best(|| ours(bytes, side)), best(|| theirs(bytes, side)));
             eprintln!(
                 "{name} at {side}/8: jpeg_stream {:.0} ms, jpeg-decoder {:.0} ms ({:.2}x)",
                 a.as_secs_f64() * 1e3,

@@ -46,6 +46,10 @@ impl BitState {
 }
 
 /// Reads entropy-coded bits from `data[pos..]`, stopping at any marker.
+///
+/// `Copy` so that a block's decoding can work on a copy held in registers (see
+/// [`sequential_block`]).
+#[derive(Clone, Copy)]
 pub(super) struct Reader<'a> {
     data: &'a [u8],
     pub pos: usize,
@@ -80,10 +84,10 @@ impl<'a> Reader<'a> {
         self.marker = false;
     }
 
-    #[inline]
+    #[inline(always)]
     fn refill(&mut self) {
         // Fast path: eight plain bytes at once.
-        if self.bits.nbits <= 56 && self.bits.pad == 0 {
+        if self.bits.pad == 0 {
             if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
                 let word = u64::from_be_bytes([
                     chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
@@ -99,6 +103,13 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        self.refill_bytewise();
+    }
+
+    /// Byte by byte: near a 0xFF (stuffing or a marker) and at the end of the data.
+    #[cold]
+    #[inline(never)]
+    fn refill_bytewise(&mut self) {
         while self.bits.nbits <= 56 {
             let Some(&byte) = self.data.get(self.pos) else {
                 self.pad_byte();
@@ -131,7 +142,7 @@ impl<'a> Reader<'a> {
         self.bits.pad += 8;
     }
 
-    #[inline]
+    #[inline(always)]
     fn ensure(&mut self, n: u32) {
         if self.bits.nbits < n {
             self.refill();
@@ -144,10 +155,11 @@ impl<'a> Reader<'a> {
         (self.bits.acc >> (64 - n)) as u32
     }
 
-    #[inline]
+    /// Drops `n` (at most 32) bits; `ensure` first. Past the valid bits `acc` is zero.
+    #[inline(always)]
     fn consume(&mut self, n: u32) {
         let n = n.min(self.bits.nbits);
-        self.bits.acc = self.bits.acc.checked_shl(n).unwrap_or(0);
+        self.bits.acc <<= n & 63;
         self.bits.nbits -= n;
     }
 
@@ -193,6 +205,11 @@ pub(super) struct Huffman {
     /// For AC tables: each 9-bit prefix holding a whole nonzero coefficient
     /// (code and value bits): `value << 16 | run << 8 | bits`, else 0.
     fast_ac: [i32; 1 << FAST_BITS],
+    /// For AC tables, to skip coefficients past the window: each prefix that completes a code,
+    /// `flags | advance << 8 | bits`, where `bits` counts the code and its value bits together
+    /// (read as one), `advance` is how far the zigzag index moves (0 at end of block), and
+    /// [`Huffman::SKIP_COEFFICIENT`] marks a coefficient (not a run of 16 zeros); else 0.
+    skip: [u16; 1 << FAST_BITS],
     /// Largest code of each length, -1 when there is none.
     maxcode: [i32; 17],
     /// Index into `values` of a code of each length, minus that code.
@@ -201,11 +218,14 @@ pub(super) struct Huffman {
 }
 
 impl Huffman {
+    const SKIP_COEFFICIENT: u16 = 1 << 15;
+
     /// Builds the table from the DHT segment's 16 counts and its symbols.
     pub fn build(counts: &[u8], symbols: &[u8]) -> Result<Huffman, ImageError> {
         let mut table = Huffman {
             fast: [0; 1 << FAST_BITS],
             fast_ac: [0; 1 << FAST_BITS],
+            skip: [0; 1 << FAST_BITS],
             maxcode: [-1; 17],
             offset: [0; 17],
             values: [0; 256],
@@ -247,6 +267,17 @@ impl Huffman {
             }
             code <<= 1;
         }
+        for (skip, &entry) in table.skip.iter_mut().zip(&table.fast) {
+            let (len, rs) = (entry >> 8, entry & 0xFF);
+            let (run, size) = (rs >> 4, rs & 15);
+            *skip = match (entry, run, size) {
+                (0, _, _) => 0,
+                (_, 0, 0) => len,
+                (_, 15, 0) => 16 << 8 | len,
+                (_, _, 0) => 0, // not a valid AC symbol: left to the slow path's checks
+                _ => Self::SKIP_COEFFICIENT | (run + 1) << 8 | (len + size),
+            };
+        }
         for (prefix, fast_ac) in table.fast_ac.iter_mut().enumerate() {
             let entry = table.fast[prefix];
             let (len, rs) = (u32::from(entry >> 8), entry & 0xFF);
@@ -266,7 +297,7 @@ impl Huffman {
         Ok(table)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn decode(&self, reader: &mut Reader) -> Result<u8, ImageError> {
         reader.ensure(16);
         let entry = self.fast[reader.peek(FAST_BITS) as usize];
@@ -327,8 +358,23 @@ impl Window {
 
 /// A sequential (baseline) block: the DC difference and every AC coefficient,
 /// storing into `block` (the window's slots) only what the window keeps.
-#[inline]
 pub(super) fn sequential_block(
+    reader: &mut Reader,
+    dc: &Huffman,
+    ac: &Huffman,
+    pred: &mut i32,
+    window: &Window,
+    block: &mut [i16],
+) -> Result<(), ImageError> {
+    // The bit buffer is the hot state: a local copy stays in registers.
+    let mut local = *reader;
+    let result = sequential_block_from(&mut local, dc, ac, pred, window, block);
+    *reader = local;
+    result
+}
+
+#[inline(always)]
+fn sequential_block_from(
     reader: &mut Reader,
     dc: &Huffman,
     ac: &Huffman,
@@ -379,13 +425,24 @@ pub(super) fn sequential_block(
         }
         k += 1;
     }
-    // Past the window: decode the codes, skip the bits.
+    // Past the window: decode the codes, skip the bits. A code of up to FAST_BITS bits and
+    // its value bits (at most 9 + 15) go in one lookup and one shift.
     while k < 64 {
-        reader.ensure(FAST_BITS);
-        let fast = ac.fast_ac[reader.peek(FAST_BITS) as usize];
-        if fast != 0 {
-            reader.consume((fast & 0xFF) as u32);
-            k += ((fast >> 8) & 0xFF) as usize + 1;
+        reader.ensure(FAST_BITS + 15);
+        let skip = ac.skip[reader.peek(FAST_BITS) as usize];
+        if skip != 0 {
+            reader.consume(u32::from(skip & 0xFF));
+            let advance = usize::from((skip >> 8) & 0x7F);
+            if advance == 0 {
+                return Ok(());
+            }
+            k += advance;
+            if k >= 64 {
+                if skip & Huffman::SKIP_COEFFICIENT != 0 && k > 64 {
+                    return Err(corrupt("JPEG block with more than 64 coefficients"));
+                }
+                return Ok(());
+            }
             continue;
         }
         let rs = ac.decode(reader)?;

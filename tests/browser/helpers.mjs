@@ -3,7 +3,7 @@
 // playwright-core, console-error collection, fixtures and screenshots.
 
 import { chromium } from "playwright-core";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
@@ -132,6 +132,25 @@ export function gradientPng(name, width, height, noise = 0) {
     chunk("IEND", Buffer.alloc(0)),
   ]);
   return { name, mimeType: "image/png", buffer };
+}
+
+/**
+ * The path of a JPEG as large as a camera's (grain all over, so it compresses as little as a
+ * high-ISO photo: about 1.5 bytes a pixel at 4:4:4), made once with sharp (already installed
+ * for wrangler) into build/ (git-ignored) and reused by later runs.
+ */
+export async function grainyJpeg(width, height) {
+  const dir = path.join(root, "build", "browser-fixtures");
+  const file = path.join(dir, `grain-${width}x${height}.jpg`);
+  if (!existsSync(file)) {
+    const { default: sharp } = await import("sharp");
+    mkdirSync(dir, { recursive: true });
+    await sharp({ create: { width, height, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 48 } } })
+      .jpeg({ quality: 95, chromaSubsampling: "4:4:4" })
+      .toFile(`${file}.part`);
+    renameSync(`${file}.part`, file);
+  }
+  return file;
 }
 
 /** Uploads `file` for the user behind `access` through the API. */

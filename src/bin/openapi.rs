@@ -17,11 +17,14 @@
 )]
 
 use imaging::Format;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Map, Value};
 use storagetiers::config::{DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_UPLOAD_BYTES};
 use storagetiers::domain::links::LinkLifetime;
 use storagetiers::domain::pictures::MAX_PICTURE_NAME_CHARS;
-use storagetiers::domain::tiers::{MAX_HEIGHTS_PER_TIER, MAX_THUMBNAIL_HEIGHT, MAX_TIER_NAME_CHARS};
+use storagetiers::domain::tiers::{
+    MAX_HEIGHTS_PER_TIER, MAX_THUMBNAIL_HEIGHT, MAX_TIER_NAME_CHARS,
+};
 use storagetiers::domain::users::{MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS};
 use storagetiers::observability::REQUEST_ID_HEADER;
 use storagetiers::routes::accounts::{FAILURE_WINDOW_MS, MAX_FAILURES};
@@ -52,24 +55,43 @@ fn format_name(format: Format) -> &'static str {
     }
 }
 
-/// The largest file of a format: JPEG is decoded as it streams in, so only the upload limit
-/// bounds it; every other format is decoded from one buffer (`imaging::Thumbnailer`).
-fn format_max_bytes(format: Format) -> u64 {
+/// Whether the format is decoded as it streams in (`imaging::Thumbnailer`), so that only the
+/// upload limit bounds its file; every other format is decoded from one buffer.
+fn is_streamed(format: Format) -> bool {
     match format {
-        Format::Jpeg => DEFAULT_MAX_UPLOAD_BYTES,
-        Format::Png | Format::WebP | Format::Gif | Format::Bmp | Format::Tiff => {
-            imaging::BUFFERED_MAX_BYTES.min(DEFAULT_MAX_UPLOAD_BYTES)
-        }
+        Format::Jpeg => true,
+        Format::Png | Format::WebP | Format::Gif | Format::Bmp | Format::Tiff => false,
+    }
+}
+
+/// The largest file of a format decoded from one buffer (the upload limit still applies).
+const BUFFERED_FILE_MAX_BYTES: u64 = if imaging::BUFFERED_MAX_BYTES < DEFAULT_MAX_UPLOAD_BYTES {
+    imaging::BUFFERED_MAX_BYTES
+} else {
+    DEFAULT_MAX_UPLOAD_BYTES
+};
+
+/// The largest file of a format.
+fn format_max_bytes(format: Format) -> u64 {
+    if is_streamed(format) {
+        DEFAULT_MAX_UPLOAD_BYTES
+    } else {
+        BUFFERED_FILE_MAX_BYTES
+    }
+}
+
+/// "JPEG, PNG or WebP".
+fn or_list(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.concat(),
     }
 }
 
 /// "JPEG, PNG, WebP, GIF, BMP or TIFF".
 fn format_list() -> String {
     let names: Vec<&str> = FORMATS.iter().map(|f| format_name(*f)).collect();
-    match names.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-        _ => names.concat(),
-    }
+    or_list(&names)
 }
 
 fn content_types() -> Vec<&'static str> {
@@ -97,36 +119,31 @@ fn pixels_text(n: u64) -> String {
     }
 }
 
-/// The upload rules in one sentence, e.g. "JPEG up to 100 MB and 100 MP, streamed; PNG, ...
-/// up to 48 MiB".
+/// The upload rules in one sentence: "JPEG up to MAX_UPLOAD_BYTES (100 MB) and
+/// MAX_IMAGE_PIXELS (100 MP), streamed; PNG, WebP, GIF, BMP or TIFF up to 48 MiB".
 fn upload_limits_text() -> String {
-    let mut groups: Vec<(u64, Vec<&str>)> = Vec::new();
-    for format in FORMATS {
-        let max = format_max_bytes(format);
-        match groups.iter_mut().find(|(m, _)| *m == max) {
-            Some((_, names)) => names.push(format_name(format)),
-            None => groups.push((max, vec![format_name(format)])),
-        }
+    let names = |streamed: bool| -> Vec<&str> {
+        FORMATS
+            .iter()
+            .filter(|f| is_streamed(**f) == streamed)
+            .map(|f| format_name(*f))
+            .collect()
+    };
+    let buffered = names(false);
+    let mut text = format!(
+        "{} up to MAX_UPLOAD_BYTES ({}) and MAX_IMAGE_PIXELS ({}), streamed",
+        or_list(&names(true)),
+        bytes_text(DEFAULT_MAX_UPLOAD_BYTES),
+        pixels_text(DEFAULT_MAX_IMAGE_PIXELS)
+    );
+    if !buffered.is_empty() {
+        text += &format!(
+            "; {} up to {}",
+            or_list(&buffered),
+            bytes_text(BUFFERED_FILE_MAX_BYTES)
+        );
     }
-    groups
-        .iter()
-        .map(|(max, names)| {
-            let names = match names.split_last() {
-                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-                _ => names.concat(),
-            };
-            if *max == DEFAULT_MAX_UPLOAD_BYTES {
-                format!(
-                    "{names} up to MAX_UPLOAD_BYTES ({}) and MAX_IMAGE_PIXELS ({}), streamed",
-                    bytes_text(*max),
-                    pixels_text(DEFAULT_MAX_IMAGE_PIXELS)
-                )
-            } else {
-                format!("{names} up to {}", bytes_text(*max))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    text
 }
 
 /// What the web app shows and checks before it sends anything: the defaults the Worker
@@ -419,134 +436,170 @@ fn paths() -> Vec<(&'static str, Map<String, Value>)> {
     })));
 
     vec![
-        ("/api/health", object(json!({
-            "get": {
-                "tags": ["Service"], "summary": "Health", "description": "The service version, or 503 when D1 does not answer.", "security": [],
-                "responses": merged(json!({ "200": { "description": "Up.", "content": json_content(reference("Health")) } }), errors(&[503])),
-            },
-            "head": {
-                "tags": ["Service"], "summary": "Health (headers only)", "security": [],
-                "responses": merged(json!({ "200": { "description": "Up." } }), head_errors(&[503])),
-            },
-        }))),
-        ("/api/token", object(json!({
-            "post": {
-                "tags": ["Accounts"], "summary": "Obtain a token pair", "security": [],
-                "description": format!("Access and refresh JWTs (HS256). After {MAX_FAILURES} failed logins for one username from one address within {window_minutes} minutes, that pair gets 429 until the window ends."),
-                "requestBody": { "required": true, "content": json_content(reference("Credentials")) },
-                "responses": merged(json!({ "200": { "description": "The tokens.", "headers": { "Cache-Control": header_ref("CacheControlNoStore") }, "content": json_content(reference("TokenPair")) } }), errors(&[400, 401, 429, 503])),
-            },
-        }))),
-        ("/api/token/refresh", object(json!({
-            "post": {
-                "tags": ["Accounts"], "summary": "Refresh an access token", "security": [],
-                "requestBody": { "required": true, "content": json_content(reference("RefreshRequest")) },
-                "responses": merged(json!({ "200": { "description": "A new access token (and, where refresh tokens rotate, a new refresh token).", "content": json_content(reference("RefreshedTokens")) } }), errors(&[400, 401, 503])),
-            },
-        }))),
-        ("/api/session", object(json!({
-            "post": {
-                "tags": ["Accounts"], "summary": "Sign in (browser session)", "security": [],
-                "description": format!("Like `POST /api/token/`, and also sets the `{SESSION_COOKIE}` cookie. Throttled the same way."),
-                "requestBody": { "required": true, "content": json_content(reference("Credentials")) },
-                "responses": merged(json!({ "200": { "description": "The tokens and the cookie.", "headers": cookie, "content": json_content(reference("TokenPair")) } }), errors(&[400, 401, 429, 503])),
-            },
-            "delete": {
-                "tags": ["Accounts"], "summary": "Sign out (browser session)", "description": "Clears the cookie.", "security": authed,
-                "responses": merged(json!({ "204": { "description": "Signed out; the cookie is cleared." } }), errors(&[401, 503])),
-            },
-        }))),
-        ("/api/session/refresh", object(json!({
-            "post": {
-                "tags": ["Accounts"], "summary": "Refresh a browser session", "security": [],
-                "description": "Refresh tokens rotate: each works once, and using one again is 401.",
-                "requestBody": { "required": true, "content": json_content(reference("RefreshRequest")) },
-                "responses": merged(json!({ "200": { "description": "New tokens and a fresh cookie.", "headers": cookie, "content": json_content(reference("TokenPair")) } }), errors(&[400, 401, 503])),
-            },
-        }))),
-        ("/api/me", object(json!({
-            "get": {
-                "tags": ["Accounts"], "summary": "Who am I", "security": authed_read,
-                "responses": merged(json!({ "200": { "description": "The signed-in user and their tier.", "content": json_content(reference("Me")) } }), errors(&[401, 503])),
-            },
-        }))),
-        ("/api/pictures", object(json!({
-            "get": {
-                "tags": ["Pictures"], "summary": "List your pictures", "description": "Newest first, keyset-paginated: follow the `Link` header's `rel=\"next\"` URL.",
-                "security": authed_read, "parameters": page_params(),
-                "responses": one_page(reference("Picture")),
-            },
-            "post": {
-                "tags": ["Pictures"], "summary": "Upload a picture",
-                "description": format!("Multipart `name` (1 to {MAX_PICTURE_NAME_CHARS} characters) and `img` ({}; the content decides the type; {}). A body that arrives slower than UPLOAD_FLOOR_BYTES_PER_SEC after a grace of UPLOAD_GRACE_SECS is abandoned with 408. The original and every thumbnail of your tier are stored before the answer.", format_list(), upload_limits_text()),
-                "security": authed,
-                "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": reference("Upload"), "encoding": { "img": { "contentType": content_types().join(", ") } } } } },
-                "responses": merged(json!({ "201": { "description": "Stored.", "content": json_content(reference("Picture")) } }), errors(&[400, 401, 408, 413, 503])),
-            },
-        }))),
-        ("/api/pictures/shared", object(json!({
-            "get": {
-                "tags": ["Share links"], "summary": "List your active share links", "description": "Newest first, paginated like `/api/pictures`.",
-                "security": authed_read, "parameters": page_params(),
-                "responses": one_page(reference("SharedLink")),
-            },
-        }))),
+        (
+            "/api/health",
+            object(json!({
+                "get": {
+                    "tags": ["Service"], "summary": "Health", "description": "The service version, or 503 when D1 does not answer.", "security": [],
+                    "responses": merged(json!({ "200": { "description": "Up.", "content": json_content(reference("Health")) } }), errors(&[503])),
+                },
+                "head": {
+                    "tags": ["Service"], "summary": "Health (headers only)", "security": [],
+                    "responses": merged(json!({ "200": { "description": "Up." } }), head_errors(&[503])),
+                },
+            })),
+        ),
+        (
+            "/api/token",
+            object(json!({
+                "post": {
+                    "tags": ["Accounts"], "summary": "Obtain a token pair", "security": [],
+                    "description": format!("Access and refresh JWTs (HS256). After {MAX_FAILURES} failed logins for one username from one address within {window_minutes} minutes, that pair gets 429 until the window ends."),
+                    "requestBody": { "required": true, "content": json_content(reference("Credentials")) },
+                    "responses": merged(json!({ "200": { "description": "The tokens.", "headers": { "Cache-Control": header_ref("CacheControlNoStore") }, "content": json_content(reference("TokenPair")) } }), errors(&[400, 401, 429, 503])),
+                },
+            })),
+        ),
+        (
+            "/api/token/refresh",
+            object(json!({
+                "post": {
+                    "tags": ["Accounts"], "summary": "Refresh an access token", "security": [],
+                    "requestBody": { "required": true, "content": json_content(reference("RefreshRequest")) },
+                    "responses": merged(json!({ "200": { "description": "A new access token (and, where refresh tokens rotate, a new refresh token).", "content": json_content(reference("RefreshedTokens")) } }), errors(&[400, 401, 503])),
+                },
+            })),
+        ),
+        (
+            "/api/session",
+            object(json!({
+                "post": {
+                    "tags": ["Accounts"], "summary": "Sign in (browser session)", "security": [],
+                    "description": format!("Like `POST /api/token/`, and also sets the `{SESSION_COOKIE}` cookie. Throttled the same way."),
+                    "requestBody": { "required": true, "content": json_content(reference("Credentials")) },
+                    "responses": merged(json!({ "200": { "description": "The tokens and the cookie.", "headers": cookie, "content": json_content(reference("TokenPair")) } }), errors(&[400, 401, 429, 503])),
+                },
+                "delete": {
+                    "tags": ["Accounts"], "summary": "Sign out (browser session)", "description": "Clears the cookie.", "security": authed,
+                    "responses": merged(json!({ "204": { "description": "Signed out; the cookie is cleared." } }), errors(&[401, 503])),
+                },
+            })),
+        ),
+        (
+            "/api/session/refresh",
+            object(json!({
+                "post": {
+                    "tags": ["Accounts"], "summary": "Refresh a browser session", "security": [],
+                    "description": "Refresh tokens rotate: each works once, and using one again is 401.",
+                    "requestBody": { "required": true, "content": json_content(reference("RefreshRequest")) },
+                    "responses": merged(json!({ "200": { "description": "New tokens and a fresh cookie.", "headers": cookie, "content": json_content(reference("TokenPair")) } }), errors(&[400, 401, 503])),
+                },
+            })),
+        ),
+        (
+            "/api/me",
+            object(json!({
+                "get": {
+                    "tags": ["Accounts"], "summary": "Who am I", "security": authed_read,
+                    "responses": merged(json!({ "200": { "description": "The signed-in user and their tier.", "content": json_content(reference("Me")) } }), errors(&[401, 503])),
+                },
+            })),
+        ),
+        (
+            "/api/pictures",
+            object(json!({
+                "get": {
+                    "tags": ["Pictures"], "summary": "List your pictures", "description": "Newest first, keyset-paginated: follow the `Link` header's `rel=\"next\"` URL.",
+                    "security": authed_read, "parameters": page_params(),
+                    "responses": one_page(reference("Picture")),
+                },
+                "post": {
+                    "tags": ["Pictures"], "summary": "Upload a picture",
+                    "description": format!("Multipart `name` (1 to {MAX_PICTURE_NAME_CHARS} characters) and `img` ({}; the content decides the type; {}). A body that arrives slower than UPLOAD_FLOOR_BYTES_PER_SEC after a grace of UPLOAD_GRACE_SECS is abandoned with 408. The original and every thumbnail of your tier are stored before the answer.", format_list(), upload_limits_text()),
+                    "security": authed,
+                    "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": reference("Upload"), "encoding": { "img": { "contentType": content_types().join(", ") } } } } },
+                    "responses": merged(json!({ "201": { "description": "Stored.", "content": json_content(reference("Picture")) } }), errors(&[400, 401, 408, 413, 503])),
+                },
+            })),
+        ),
+        (
+            "/api/pictures/shared",
+            object(json!({
+                "get": {
+                    "tags": ["Share links"], "summary": "List your active share links", "description": "Newest first, paginated like `/api/pictures`.",
+                    "security": authed_read, "parameters": page_params(),
+                    "responses": one_page(reference("SharedLink")),
+                },
+            })),
+        ),
         ("/api/picture/{id}", picture),
         ("/api/picture/{id}/{height}", thumbnail),
         ("/api/timelink/{id}", timelink),
-        ("/api/admin/tiers", object(json!({
-            "get": {
-                "tags": ["Admin"], "summary": "List tiers", "security": authed_read,
-                "responses": merged(json!({ "200": { "description": "Every tier.", "content": json_content(json!({ "type": "array", "items": reference("Tier") })) } }), errors(&[401, 403, 503])),
-            },
-            "post": {
-                "tags": ["Admin"], "summary": "Create a tier", "security": authed,
-                "requestBody": { "required": true, "content": json_content(reference("TierCreate")) },
-                "responses": merged(json!({ "201": { "description": "Created.", "content": json_content(reference("Tier")) } }), errors(&[400, 401, 403, 503])),
-            },
-        }))),
-        ("/api/admin/tiers/{name}", object(json!({
-            "get": {
-                "tags": ["Admin"], "summary": "Get a tier", "security": authed_read, "parameters": [tier_name_param()],
-                "responses": merged(json!({ "200": { "description": "The tier.", "content": json_content(reference("Tier")) } }), errors(&[401, 403, 404, 503])),
-            },
-            "patch": {
-                "tags": ["Admin"], "summary": "Change a tier", "description": "Any of the fields; only those given are written. Renaming keeps its users, and keeps it the default if it is.", "security": authed, "parameters": [tier_name_param()],
-                "requestBody": { "required": true, "content": json_content(reference("TierPatch")) },
-                "responses": merged(json!({ "200": { "description": "The tier as stored.", "content": json_content(reference("Tier")) } }), errors(&[400, 401, 403, 404, 503])),
-            },
-            "delete": {
-                "tags": ["Admin"], "summary": "Delete a tier", "description": "409 while users still have it, or while it is the default tier.", "security": authed, "parameters": [tier_name_param()],
-                "responses": merged(json!({ "204": { "description": "Deleted." } }), errors(&[401, 403, 404, 409, 503])),
-            },
-        }))),
-        ("/api/admin/users", object(json!({
-            "get": {
-                "tags": ["Admin"], "summary": "List users", "description": "Newest first, keyset-paginated: follow the `Link` header's `rel=\"next\"` URL (it keeps the search).",
-                "security": authed_read, "parameters": user_search,
-                "responses": merged(json!({ "200": { "description": "One page.", "headers": { "Link": header_ref("Link") }, "content": json_content(json!({ "type": "array", "items": reference("User") })) } }), errors(&[400, 401, 403, 503])),
-            },
-            "post": {
-                "tags": ["Admin"], "summary": "Create a user", "security": authed,
-                "requestBody": { "required": true, "content": json_content(reference("UserCreate")) },
-                "responses": merged(json!({ "201": { "description": "Created.", "content": json_content(reference("User")) } }), errors(&[400, 401, 403, 503])),
-            },
-        }))),
-        ("/api/admin/users/{username}", object(json!({
-            "get": {
-                "tags": ["Admin"], "summary": "Get a user", "security": authed_read, "parameters": [username_param()],
-                "responses": merged(json!({ "200": { "description": "The user.", "content": json_content(reference("User")) } }), errors(&[401, 403, 404, 503])),
-            },
-            "patch": {
-                "tags": ["Admin"], "summary": "Change a user", "description": "The last admin cannot remove their own admin flag (409).", "security": authed, "parameters": [username_param()],
-                "requestBody": { "required": true, "content": json_content(reference("UserPatch")) },
-                "responses": merged(json!({ "200": { "description": "The user as stored.", "content": json_content(reference("User")) } }), errors(&[400, 401, 403, 404, 409, 503])),
-            },
-            "delete": {
-                "tags": ["Admin"], "summary": "Delete a user", "description": "Also removes their pictures (rows and stored objects) and share links. The last admin cannot delete themselves (409).", "security": authed, "parameters": [username_param()],
-                "responses": merged(json!({ "204": { "description": "Deleted." } }), errors(&[401, 403, 404, 409, 503])),
-            },
-        }))),
+        (
+            "/api/admin/tiers",
+            object(json!({
+                "get": {
+                    "tags": ["Admin"], "summary": "List tiers", "security": authed_read,
+                    "responses": merged(json!({ "200": { "description": "Every tier.", "content": json_content(json!({ "type": "array", "items": reference("Tier") })) } }), errors(&[401, 403, 503])),
+                },
+                "post": {
+                    "tags": ["Admin"], "summary": "Create a tier", "security": authed,
+                    "requestBody": { "required": true, "content": json_content(reference("TierCreate")) },
+                    "responses": merged(json!({ "201": { "description": "Created.", "content": json_content(reference("Tier")) } }), errors(&[400, 401, 403, 503])),
+                },
+            })),
+        ),
+        (
+            "/api/admin/tiers/{name}",
+            object(json!({
+                "get": {
+                    "tags": ["Admin"], "summary": "Get a tier", "security": authed_read, "parameters": [tier_name_param()],
+                    "responses": merged(json!({ "200": { "description": "The tier.", "content": json_content(reference("Tier")) } }), errors(&[401, 403, 404, 503])),
+                },
+                "patch": {
+                    "tags": ["Admin"], "summary": "Change a tier", "description": "Any of the fields; only those given are written. Renaming keeps its users, and keeps it the default if it is.", "security": authed, "parameters": [tier_name_param()],
+                    "requestBody": { "required": true, "content": json_content(reference("TierPatch")) },
+                    "responses": merged(json!({ "200": { "description": "The tier as stored.", "content": json_content(reference("Tier")) } }), errors(&[400, 401, 403, 404, 503])),
+                },
+                "delete": {
+                    "tags": ["Admin"], "summary": "Delete a tier", "description": "409 while users still have it, or while it is the default tier.", "security": authed, "parameters": [tier_name_param()],
+                    "responses": merged(json!({ "204": { "description": "Deleted." } }), errors(&[401, 403, 404, 409, 503])),
+                },
+            })),
+        ),
+        (
+            "/api/admin/users",
+            object(json!({
+                "get": {
+                    "tags": ["Admin"], "summary": "List users", "description": "Newest first, keyset-paginated: follow the `Link` header's `rel=\"next\"` URL (it keeps the search).",
+                    "security": authed_read, "parameters": user_search,
+                    "responses": merged(json!({ "200": { "description": "One page.", "headers": { "Link": header_ref("Link") }, "content": json_content(json!({ "type": "array", "items": reference("User") })) } }), errors(&[400, 401, 403, 503])),
+                },
+                "post": {
+                    "tags": ["Admin"], "summary": "Create a user", "security": authed,
+                    "requestBody": { "required": true, "content": json_content(reference("UserCreate")) },
+                    "responses": merged(json!({ "201": { "description": "Created.", "content": json_content(reference("User")) } }), errors(&[400, 401, 403, 503])),
+                },
+            })),
+        ),
+        (
+            "/api/admin/users/{username}",
+            object(json!({
+                "get": {
+                    "tags": ["Admin"], "summary": "Get a user", "security": authed_read, "parameters": [username_param()],
+                    "responses": merged(json!({ "200": { "description": "The user.", "content": json_content(reference("User")) } }), errors(&[401, 403, 404, 503])),
+                },
+                "patch": {
+                    "tags": ["Admin"], "summary": "Change a user", "description": "The last admin cannot remove their own admin flag (409).", "security": authed, "parameters": [username_param()],
+                    "requestBody": { "required": true, "content": json_content(reference("UserPatch")) },
+                    "responses": merged(json!({ "200": { "description": "The user as stored.", "content": json_content(reference("User")) } }), errors(&[400, 401, 403, 404, 409, 503])),
+                },
+                "delete": {
+                    "tags": ["Admin"], "summary": "Delete a user", "description": "Also removes their pictures (rows and stored objects) and share links. The last admin cannot delete themselves (409).", "security": authed, "parameters": [username_param()],
+                    "responses": merged(json!({ "204": { "description": "Deleted." } }), errors(&[401, 403, 404, 409, 503])),
+                },
+            })),
+        ),
     ]
 }
 
@@ -570,8 +623,8 @@ fn operation_id(method: &str, path: &str) -> String {
 
 /// Every path answers with and without one trailing slash: list both, the slashed one as the
 /// twin (its own operationId), so generated clients and schemathesis see each.
-fn all_paths() -> Map<String, Value> {
-    let mut all = Map::new();
+fn all_paths() -> Vec<(String, Map<String, Value>)> {
+    let mut all = Vec::new();
     for (path, item) in paths() {
         let mut full = with_head(item);
         let mut slashed = Map::new();
@@ -588,10 +641,54 @@ fn all_paths() -> Map<String, Value> {
             twin["x-scalar-ignore"] = json!(true);
             slashed.insert(method.clone(), twin);
         }
-        all.insert(path.to_owned(), Value::Object(full));
-        all.insert(format!("{path}/"), Value::Object(slashed));
+        all.push((path.to_owned(), full));
+        all.push((format!("{path}/"), slashed));
     }
     all
+}
+
+/// HTTP methods in the order a reader expects them within a path.
+const METHOD_ORDER: [&str; 5] = ["get", "head", "post", "patch", "delete"];
+
+/// The paths in the order of the table in `paths()`, each path's methods in [`METHOD_ORDER`]:
+/// `serde_json`'s map sorts its keys, and /docs (Scalar) lists operations in document order.
+struct OrderedPaths(Vec<(String, Map<String, Value>)>);
+
+struct OrderedItem<'a>(&'a Map<String, Value>);
+
+impl Serialize for OrderedPaths {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (path, item) in &self.0 {
+            map.serialize_entry(path, &OrderedItem(item))?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for OrderedItem<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for method in METHOD_ORDER {
+            if let Some(op) = self.0.get(method) {
+                map.serialize_entry(method, op)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The document, its sections in the order the OpenAPI specification lists them.
+#[derive(serde::Serialize)]
+struct Document {
+    openapi: &'static str,
+    info: Value,
+    servers: Value,
+    tags: Value,
+    paths: OrderedPaths,
+    components: Value,
+    #[serde(rename = "x-storagetiers-limits")]
+    limits: Value,
 }
 
 fn error_response(description: &str, example: &str) -> Value {
@@ -756,7 +853,7 @@ fn http_header_name(name: &str) -> String {
         .join("-")
 }
 
-fn document() -> Value {
+fn document() -> Document {
     let request_id = http_header_name(REQUEST_ID_HEADER);
     let bookmark = http_header_name(BOOKMARK_HEADER);
     let description = [
@@ -768,25 +865,25 @@ fn document() -> Value {
         String::new(),
         "Authenticate with `Authorization: Bearer <access>` from `POST /api/token/`. Browsers can sign in with `POST /api/session/` instead, which also sets an HttpOnly, Secure, SameSite=Strict cookie that authenticates GET and HEAD only (so `<img src>` works); every change still needs the bearer header, so a cross-site form or fetch cannot change anything.".to_owned(),
     ].join("\n");
-    json!({
-        "openapi": "3.1.0",
-        "info": {
+    Document {
+        openapi: "3.1.0",
+        info: json!({
             "title": "storagetiers",
             "version": env!("CARGO_PKG_VERSION"),
             "summary": format!("Tiered image service: upload {} pictures, get the thumbnails of your tier, share them through expiring links.", format_list()),
             "description": description,
             "license": { "name": "Proprietary" },
-        },
-        "servers": [{ "url": "/", "description": "This server" }],
-        "tags": [
+        }),
+        servers: json!([{ "url": "/", "description": "This server" }]),
+        tags: json!([
             { "name": "Accounts", "description": "Tokens and sessions." },
             { "name": "Pictures", "description": "Upload, list, read and delete pictures." },
             { "name": "Share links", "description": "Expiring links for tiers that allow them." },
             { "name": "Admin", "description": "Tiers and users, for admins only." },
             { "name": "Service", "description": "Health." },
-        ],
-        "paths": all_paths(),
-        "components": {
+        ]),
+        paths: OrderedPaths(all_paths()),
+        components: json!({
             "securitySchemes": {
                 "bearerAuth": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token from `POST /api/token/`." },
                 "cookieAuth": { "type": "apiKey", "in": "cookie", "name": SESSION_COOKIE, "description": "Set by `POST /api/session/`; accepted for GET and HEAD only." },
@@ -801,9 +898,9 @@ fn document() -> Value {
                 "RetryAfter": { "description": "Seconds to wait.", "required": true, "schema": { "type": "string", "pattern": "^[0-9]+$" } },
                 "RetryAfterOptional": { "description": "Seconds to wait, when known.", "schema": { "type": "string", "pattern": "^[0-9]+$" } },
             },
-        },
-        "x-storagetiers-limits": limits(),
-    })
+        }),
+        limits: limits(),
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -822,6 +919,11 @@ fn main() -> std::process::ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document as a value (its order is checked on its own).
+    fn document() -> Value {
+        serde_json::to_value(super::document()).unwrap()
+    }
 
     /// Every `$ref` string anywhere under `value`.
     fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
@@ -874,8 +976,14 @@ mod tests {
         let limits = &document()["x-storagetiers-limits"];
         assert_eq!(limits["upload"]["max_bytes"], json!(100_000_000));
         assert_eq!(limits["upload"]["max_pixels"], json!(100_000_000));
-        assert_eq!(limits["link_lifetime_secs"], json!({"min": 300, "max": 30000}));
-        assert_eq!(limits["thumbnail_height"]["max"], json!(MAX_THUMBNAIL_HEIGHT));
+        assert_eq!(
+            limits["link_lifetime_secs"],
+            json!({"min": 300, "max": 30000})
+        );
+        assert_eq!(
+            limits["thumbnail_height"]["max"],
+            json!(MAX_THUMBNAIL_HEIGHT)
+        );
         let formats = limits["upload"]["formats"].as_array().unwrap();
         let jpeg = formats.iter().find(|f| f["name"] == "JPEG").unwrap();
         assert_eq!(jpeg["max_bytes"], json!(DEFAULT_MAX_UPLOAD_BYTES));
@@ -886,12 +994,16 @@ mod tests {
     #[test]
     fn every_accepted_format_is_one_the_answers_may_carry() {
         let doc = document();
-        let answered = &doc["components"]["schemas"]["Picture"]["properties"]["content_type"]["enum"];
+        let answered =
+            &doc["components"]["schemas"]["Picture"]["properties"]["content_type"]["enum"];
         let served = doc["paths"]["/api/picture/{id}"]["get"]["responses"]["200"]["content"]
             .as_object()
             .unwrap();
         for format in FORMATS {
-            assert!(answered.as_array().unwrap().contains(&json!(format.content_type())));
+            assert!(answered
+                .as_array()
+                .unwrap()
+                .contains(&json!(format.content_type())));
             assert!(served.contains_key(format.content_type()), "{format:?}");
         }
     }
@@ -906,6 +1018,24 @@ mod tests {
         let text = document().to_string();
         for stale in ["PNG or JPEG", "25 MP", "20 MiB", "25000000"] {
             assert!(!text.contains(stale), "the document still says {stale:?}");
+        }
+    }
+
+    #[test]
+    fn operations_keep_the_order_of_the_table_so_docs_lists_them_so() {
+        let text = serde_json::to_string(&super::document()).unwrap();
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert!(at("\"/api/health\"") < at("\"/api/token\""));
+        assert!(at("\"/api/token\"") < at("\"/api/me\""));
+        assert!(at("\"/api/me\"") < at("\"/api/admin/tiers\""));
+        let picture = &text[at("\"/api/picture/{id}\":")..at("\"/api/picture/{id}/\":")];
+        let methods: Vec<usize> = ["\"get\"", "\"head\"", "\"post\"", "\"delete\""]
+            .iter()
+            .map(|m| picture.find(m).unwrap())
+            .collect();
+        assert!(methods.windows(2).all(|w| w[0] < w[1]), "{methods:?}");
+        for (_, item) in all_paths() {
+            assert!(item.keys().all(|m| METHOD_ORDER.contains(&m.as_str())));
         }
     }
 

@@ -101,9 +101,9 @@ fn content_types() -> Vec<&'static str> {
 /// 100000000 -> "100 MB", 50331648 -> "48 MiB": as the README and the error messages say them.
 fn bytes_text(n: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if n % MIB == 0 {
+    if n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
-    } else if n % 1_000_000 == 0 {
+    } else if n.is_multiple_of(1_000_000) {
         format!("{} MB", n / 1_000_000)
     } else {
         format!("{n} bytes")
@@ -112,7 +112,7 @@ fn bytes_text(n: u64) -> String {
 
 /// 100000000 -> "100 MP".
 fn pixels_text(n: u64) -> String {
-    if n % 1_000_000 == 0 {
+    if n.is_multiple_of(1_000_000) {
         format!("{} MP", n / 1_000_000)
     } else {
         format!("{n} pixels")

@@ -5,18 +5,16 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import {
-  BASE, ADMIN, SHOTS, unique, call, token, adminToken, createUser, hasSessions, photo, gradientPng,
+  BASE, ADMIN, SHOTS, unique, call, token, adminToken, createUser, photo, gradientPng,
   grainyJpeg, uploadViaApi, launch, newPage, signIn, shot,
 } from "./helpers.mjs";
 import { statSync } from "node:fs";
 
 let browser;
-let sessions = false;
 
 before(async () => {
   browser = await launch();
-  sessions = await hasSessions();
-  console.log(`# screenshots: ${SHOTS}; cookie sessions on the server: ${sessions}`);
+  console.log(`# screenshots: ${SHOTS}`);
 });
 
 after(async () => {
@@ -25,12 +23,10 @@ after(async () => {
 
 /**
  * The page's console errors, less the browser's own "Failed to load resource" notes for the
- * statuses a scenario provokes on purpose. Until the server has cookie sessions, the app's
- * probes of /api/session/ and /api/me/ (404) and of the admin API (403) are expected too.
+ * statuses a scenario provokes on purpose.
  */
 function unexpectedErrors(page, ...statuses) {
-  const allowed = sessions ? statuses : [...statuses, 403, 404];
-  return page.errors.filter((e) => !allowed.some((s) => e.includes(`status of ${s} `)));
+  return page.errors.filter((e) => !statuses.some((s) => e.includes(`status of ${s} `)));
 }
 
 /** The sizes a gallery card offers, e.g. ["200 px", "Original"]. */
@@ -57,8 +53,8 @@ test("signs in with the keyboard alone, shows the user and tier, and signs out",
   await page.keyboard.type(user.password);
   await page.keyboard.press("Enter");
   await page.locator("#who").getByText(user.username).waitFor();
-  // The tier comes from GET /api/me/, which arrives with the cookie sessions.
-  if (sessions) assert.equal(await page.locator("#tier-badge").textContent(), "Basic");
+  // The tier comes from GET /api/me/.
+  assert.equal(await page.locator("#tier-badge").textContent(), "Basic");
   // No admin link for a non-admin, and /admin falls back to the gallery.
   assert.equal(await page.locator("nav a[href='/admin']").count(), 0);
   await page.goto("/admin");
@@ -122,11 +118,9 @@ test("uploads two files with a progress bar each reaching the end, then shows th
   const names = await page.locator("#gallery h3").allTextContents();
   assert.deepEqual(new Set(names), new Set(["seeding-12mp", "Gradient test card"]));
   assert.deepEqual(await cardSizes(page.locator("#gallery article").first()), ["200 px", "400 px", "Original"]);
-  if (sessions) {
-    // With the cookie session, images are plain <img src="/api/..."> the browser caches.
-    const srcs = await page.$$eval("#gallery img", (imgs) => imgs.map((img) => img.getAttribute("src")));
-    assert.ok(srcs.every((s) => s.startsWith("/api/picture/")), srcs.join(" "));
-  }
+  // With the cookie session, images are plain <img src="/api/..."> the browser caches.
+  const srcs = await page.$$eval("#gallery img", (imgs) => imgs.map((img) => img.getAttribute("src")));
+  assert.ok(srcs.every((s) => s.startsWith("/api/picture/")), srcs.join(" "));
   // The original opens in the viewer.
   await page.locator("#gallery article").first().locator(".chip", { hasText: "Original" }).click();
   await page.waitForFunction(() => document.querySelector("dialog .viewer-img")?.naturalWidth > 1000);
@@ -158,7 +152,7 @@ test("a Basic user sees the 200 px thumbnail and no original; deleting asks firs
   assert.deepEqual(await cardSizes(card), ["200 px"]);
   assert.equal(await page.getByText("Original").count(), 0);
   // No share links in a Basic tier (known from GET /api/me/).
-  if (sessions) assert.equal(await card.locator("button.share").count(), 0);
+  assert.equal(await card.locator("button.share").count(), 0);
   // Phone width: nothing sticks out sideways.
   assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
   await card.locator("button.delete").click();
@@ -272,10 +266,8 @@ test("an admin creates a tier and a user, who signs in and sees that tier's size
   const carol = await newPage(browser);
   await signIn(carol, username, "studio-pass-1");
   await carol.locator("#who").getByText(username).waitFor();
-  if (sessions) {
-    await carol.locator("#tier-badge").getByText(tierName).waitFor();
-    await carol.getByText(`Your tier, ${tierName}: thumbnails 120, 360 px.`).waitFor();
-  }
+  await carol.locator("#tier-badge").getByText(tierName).waitFor();
+  await carol.getByText(`Your tier, ${tierName}: thumbnails 120, 360 px.`).waitFor();
   await carol.locator("#file-input").setInputFiles([photo("sunset-2mp.jpg")]);
   await carol.locator("#upload-start").click();
   await carol.locator("#upload-queue li[data-state=done]").waitFor();
@@ -346,8 +338,7 @@ test("/docs renders the API reference from this server alone, and try-it reaches
   await page.context().close();
 });
 
-test("a cross-site form post or fetch cannot change anything, even with the session cookie", async (t) => {
-  if (!sessions) return t.skip("the server has no cookie sessions yet");
+test("a cross-site form post or fetch cannot change anything, even with the session cookie", async () => {
   const page = await newPage(browser);
   await signIn(page, ADMIN.username, ADMIN.password);
   await page.locator("#who").waitFor();

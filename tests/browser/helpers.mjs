@@ -66,12 +66,6 @@ export async function createUser(tier, prefix = "web") {
   return user;
 }
 
-/** True once the server has the browser session endpoints (POST /api/session/). */
-export async function hasSessions() {
-  const r = await call("POST", "/api/session/", { json: {} });
-  return r.status !== 404 && r.status !== 405;
-}
-
 const images = [path.resolve(root, "../shared/bench-images"), "/work/shared/bench-images"].find((d) => existsSync(d));
 
 /** A photograph from the shared bench images, or a generated PNG when they are not there. */

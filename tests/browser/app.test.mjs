@@ -5,17 +5,16 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import {
-  BASE, ADMIN, SHOTS, unique, call, token, adminToken, createUser, hasSessions, photo, gradientPng,
-  uploadViaApi, launch, newPage, signIn, shot,
+  BASE, ADMIN, SHOTS, unique, call, token, adminToken, createUser, photo, gradientPng,
+  grainyJpeg, uploadViaApi, launch, newPage, signIn, shot,
 } from "./helpers.mjs";
+import { statSync } from "node:fs";
 
 let browser;
-let sessions = false;
 
 before(async () => {
   browser = await launch();
-  sessions = await hasSessions();
-  console.log(`# screenshots: ${SHOTS}; cookie sessions on the server: ${sessions}`);
+  console.log(`# screenshots: ${SHOTS}`);
 });
 
 after(async () => {
@@ -24,12 +23,10 @@ after(async () => {
 
 /**
  * The page's console errors, less the browser's own "Failed to load resource" notes for the
- * statuses a scenario provokes on purpose. Until the server has cookie sessions, the app's
- * probes of /api/session/ and /api/me/ (404) and of the admin API (403) are expected too.
+ * statuses a scenario provokes on purpose.
  */
 function unexpectedErrors(page, ...statuses) {
-  const allowed = sessions ? statuses : [...statuses, 403, 404];
-  return page.errors.filter((e) => !allowed.some((s) => e.includes(`status of ${s} `)));
+  return page.errors.filter((e) => !statuses.some((s) => e.includes(`status of ${s} `)));
 }
 
 /** The sizes a gallery card offers, e.g. ["200 px", "Original"]. */
@@ -56,8 +53,8 @@ test("signs in with the keyboard alone, shows the user and tier, and signs out",
   await page.keyboard.type(user.password);
   await page.keyboard.press("Enter");
   await page.locator("#who").getByText(user.username).waitFor();
-  // The tier comes from GET /api/me/, which arrives with the cookie sessions.
-  if (sessions) assert.equal(await page.locator("#tier-badge").textContent(), "Basic");
+  // The tier comes from GET /api/me/.
+  assert.equal(await page.locator("#tier-badge").textContent(), "Basic");
   // No admin link for a non-admin, and /admin falls back to the gallery.
   assert.equal(await page.locator("nav a[href='/admin']").count(), 0);
   await page.goto("/admin");
@@ -121,11 +118,9 @@ test("uploads two files with a progress bar each reaching the end, then shows th
   const names = await page.locator("#gallery h3").allTextContents();
   assert.deepEqual(new Set(names), new Set(["seeding-12mp", "Gradient test card"]));
   assert.deepEqual(await cardSizes(page.locator("#gallery article").first()), ["200 px", "400 px", "Original"]);
-  if (sessions) {
-    // With the cookie session, images are plain <img src="/api/..."> the browser caches.
-    const srcs = await page.$$eval("#gallery img", (imgs) => imgs.map((img) => img.getAttribute("src")));
-    assert.ok(srcs.every((s) => s.startsWith("/api/picture/")), srcs.join(" "));
-  }
+  // With the cookie session, images are plain <img src="/api/..."> the browser caches.
+  const srcs = await page.$$eval("#gallery img", (imgs) => imgs.map((img) => img.getAttribute("src")));
+  assert.ok(srcs.every((s) => s.startsWith("/api/picture/")), srcs.join(" "));
   // The original opens in the viewer.
   await page.locator("#gallery article").first().locator(".chip", { hasText: "Original" }).click();
   await page.waitForFunction(() => document.querySelector("dialog .viewer-img")?.naturalWidth > 1000);
@@ -157,7 +152,7 @@ test("a Basic user sees the 200 px thumbnail and no original; deleting asks firs
   assert.deepEqual(await cardSizes(card), ["200 px"]);
   assert.equal(await page.getByText("Original").count(), 0);
   // No share links in a Basic tier (known from GET /api/me/).
-  if (sessions) assert.equal(await card.locator("button.share").count(), 0);
+  assert.equal(await card.locator("button.share").count(), 0);
   // Phone width: nothing sticks out sideways.
   assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
   await card.locator("button.delete").click();
@@ -271,10 +266,8 @@ test("an admin creates a tier and a user, who signs in and sees that tier's size
   const carol = await newPage(browser);
   await signIn(carol, username, "studio-pass-1");
   await carol.locator("#who").getByText(username).waitFor();
-  if (sessions) {
-    await carol.locator("#tier-badge").getByText(tierName).waitFor();
-    await carol.getByText(`Your tier, ${tierName}: thumbnails 120, 360 px.`).waitFor();
-  }
+  await carol.locator("#tier-badge").getByText(tierName).waitFor();
+  await carol.getByText(`Your tier, ${tierName}: thumbnails 120, 360 px.`).waitFor();
   await carol.locator("#file-input").setInputFiles([photo("sunset-2mp.jpg")]);
   await carol.locator("#upload-start").click();
   await carol.locator("#upload-queue li[data-state=done]").waitFor();
@@ -345,8 +338,7 @@ test("/docs renders the API reference from this server alone, and try-it reaches
   await page.context().close();
 });
 
-test("a cross-site form post or fetch cannot change anything, even with the session cookie", async (t) => {
-  if (!sessions) return t.skip("the server has no cookie sessions yet");
+test("a cross-site form post or fetch cannot change anything, even with the session cookie", async () => {
   const page = await newPage(browser);
   await signIn(page, ADMIN.username, ADMIN.password);
   await page.locator("#who").waitFor();
@@ -506,6 +498,192 @@ test("the admin console searches and pages 100 users at phone width without cutt
   await page.locator("#users tr").first().waitFor();
   await page.waitForFunction(() => document.querySelectorAll("#users tr").length === 1);
   assert.deepEqual(await names(), [`${prefix}-042`]);
+  assert.deepEqual(unexpectedErrors(page), []);
+  await page.context().close();
+});
+
+/**
+ * Serves `page` an OpenAPI document whose `x-storagetiers-limits` are changed by `edit`, so a
+ * scenario can tell figures the app read from the document from figures written into it.
+ */
+async function serveLimits(page, edit) {
+  await page.route((url) => url.pathname === "/api/openapi.json", async (route) => {
+    const response = await route.fetch();
+    const doc = await response.json();
+    edit(doc["x-storagetiers-limits"]);
+    await route.fulfill({ response, json: doc });
+  });
+}
+
+test("the upload panel names the real formats and limits: 100 MB and 100 MP, from the API's document", async () => {
+  const doc = (await call("GET", "/api/openapi.json")).json;
+  const upload = doc["x-storagetiers-limits"].upload;
+  assert.equal(upload.max_bytes, 100_000_000, "MAX_UPLOAD_BYTES' default");
+  assert.equal(upload.max_pixels, 100_000_000, "MAX_IMAGE_PIXELS' default");
+  const user = await createUser("Basic");
+  const page = await newPage(browser);
+  await signIn(page, user.username, user.password);
+  await page.locator("#upload-rule").waitFor();
+  assert.equal(await page.locator("#upload-rule").textContent(),
+    "JPEG up to 100 MB; PNG, WebP, GIF, BMP or TIFF up to 48 MiB; at most 100 MP each.");
+  assert.equal(await page.locator("#file-input").getAttribute("accept"),
+    upload.formats.map((f) => f.content_type).join(","));
+  assert.equal(await page.getByText("PNG or JPEG").count(), 0);
+  assert.deepEqual(unexpectedErrors(page), []);
+  await page.context().close();
+});
+
+test("the app's limits come from the document: other figures there change what it says and refuses", async () => {
+  const user = await createUser("Enterprise");
+  await uploadViaApi(await token(user.username, user.password), photo("sunset-2mp.jpg"), "Sunset");
+  const page = await newPage(browser);
+  await serveLimits(page, (limits) => {
+    limits.upload.max_bytes = 7_000_000;
+    limits.upload.max_pixels = 12_000_000;
+    limits.upload.formats = [
+      { name: "JPEG", content_type: "image/jpeg", max_bytes: 7_000_000 },
+      { name: "PNG", content_type: "image/png", max_bytes: 3 * 1024 * 1024 },
+    ];
+    limits.link_lifetime_secs = { min: 600, max: 7200 };
+  });
+  const posts = [];
+  page.on("request", (r) => r.method() === "POST" && r.url().includes("/api/pictures") && posts.push(r.url()));
+  await signIn(page, user.username, user.password);
+  await page.locator("#upload-rule").waitFor();
+  assert.equal(await page.locator("#upload-rule").textContent(), "JPEG up to 7.0 MB; PNG up to 3 MiB; at most 12 MP each.");
+  assert.equal(await page.locator("#file-input").getAttribute("accept"), "image/jpeg,image/png");
+
+  // Larger than the document allows: refused at once, nothing sent.
+  await page.locator("#file-input").setInputFiles([{ name: "huge.jpg", mimeType: "image/jpeg", buffer: Buffer.alloc(7_000_001) }]);
+  const row = page.locator("#upload-queue li[data-file='huge.jpg']");
+  await row.locator(".field-error").getByText("uploads are limited to 7.0 MB").waitFor();
+  assert.equal(await row.getAttribute("data-state"), "refused");
+  assert.equal(await page.locator("#upload-start").isHidden(), true, "nothing to upload");
+
+  // The share dialog's bounds and advice.
+  await galleryWidths(page, 1);
+  await page.locator("#gallery article button.share").click();
+  const time = page.locator("#share-time");
+  assert.equal(await time.getAttribute("min"), "600");
+  assert.equal(await time.getAttribute("max"), "7200");
+  assert.equal(await time.inputValue(), "3600");
+  await time.fill("9000");
+  await page.locator("#share-time-help").getByText("From 600 s (10 min) to 7200 s (2 h 0 min).").waitFor();
+  assert.deepEqual(posts, [], "no upload was sent");
+  assert.deepEqual(unexpectedErrors(page), []);
+  await page.context().close();
+});
+
+test("the admin form states the tier rules of the document", async () => {
+  const page = await newPage(browser);
+  await serveLimits(page, (limits) => {
+    limits.thumbnail_height.max = 640;
+    limits.heights_per_tier = 4;
+  });
+  await signIn(page, ADMIN.username, ADMIN.password);
+  await page.locator("nav a[href='/admin']").click();
+  await page.getByText("Thumbnail heights (px, 1 to 640, at most 4)").waitFor();
+  assert.deepEqual(unexpectedErrors(page), []);
+  await page.context().close();
+});
+
+test("a card's sizes come from the tier in the JSON, not from the shape of the picture URLs", async () => {
+  const user = await createUser("Enterprise");
+  const access = await token(user.username, user.password);
+  const picture = await uploadViaApi(access, photo("sunset-2mp.jpg"), "Sunset");
+  const page = await newPage(browser);
+  // The same renditions at absolute URLs (as a server behind another host name could list
+  // them): an app that reads heights out of a URL's segments mislabels every one.
+  await page.route((url) => url.pathname === "/api/pictures" && url.searchParams.has("limit"), async (route) => {
+    const response = await route.fetch();
+    const list = await response.json();
+    for (const p of list) p.urls = p.urls.map((u) => new URL(u, BASE).href);
+    await route.fulfill({ response, json: list });
+  });
+  await signIn(page, user.username, user.password);
+  await galleryWidths(page, 1);
+  const card = page.locator("#gallery article").first();
+  assert.equal(await card.getAttribute("data-id"), picture.id, "the id is the JSON's");
+  assert.deepEqual(await cardSizes(card), ["200 px", "400 px", "Original"]);
+  assert.equal(await page.locator("#gallery img").first().evaluate((img) => img.naturalHeight), 200, "the preview is the 200 px thumbnail");
+  await card.locator("button.share").click();
+  assert.deepEqual(await page.locator("#share-size option").evaluateAll((os) => os.map((o) => o.value)), ["", "200", "400"]);
+  await page.keyboard.press("Escape");
+  // Delete goes to the id of the JSON.
+  const [deleted] = await Promise.all([
+    page.waitForRequest((r) => r.method() === "DELETE"),
+    card.locator("button.delete").click().then(() => page.locator("dialog button[value=confirm]").click()),
+  ]);
+  assert.equal(new URL(deleted.url()).pathname, `/api/picture/${picture.id}`);
+  await page.locator(".empty").waitFor({ state: "visible" });
+  assert.deepEqual(unexpectedErrors(page), []);
+  await page.context().close();
+});
+
+test("after an upload the app sends that change's D1 bookmark back on its next calls", async () => {
+  const user = await createUser("Basic");
+  const page = await newPage(browser);
+  await signIn(page, user.username, user.password);
+  await page.locator("#dropzone").waitFor();
+  const signInBookmark = await page.evaluate(() => sessionStorage.getItem("storagetiers.bookmark"));
+  assert.ok(signInBookmark, "signing in is a change, and its bookmark is kept");
+  await page.locator("#file-input").setInputFiles([photo("sunset-2mp.jpg")]);
+  const [uploaded] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/api/pictures"),
+    page.locator("#upload-start").click(),
+  ]);
+  assert.equal(uploaded.status(), 201);
+  assert.equal(await uploaded.request().headerValue("x-d1-bookmark"), signInBookmark, "the upload carries the bookmark held");
+  const bookmark = await uploaded.headerValue("x-d1-bookmark");
+  assert.ok(bookmark, "the upload answers its bookmark");
+  await page.locator("#upload-queue li[data-state=done]").waitFor();
+
+  // Every API call after it, including those after a reload of the tab, carries it.
+  const sent = [];
+  page.on("request", (r) => {
+    if (new URL(r.url()).pathname.startsWith("/api/") && r.resourceType() !== "image") sent.push(r);
+  });
+  await page.reload();
+  await galleryWidths(page, 1);
+  const paths = sent.map((r) => new URL(r.url()).pathname);
+  assert.ok(paths.includes("/api/me/") && paths.includes("/api/pictures"), paths.join(" "));
+  for (const r of sent.filter((r) => r.url().startsWith(`${BASE}/api/`) && !r.url().endsWith("/openapi.json"))) {
+    assert.equal(await r.headerValue("x-d1-bookmark"), bookmark, r.url());
+  }
+  assert.deepEqual(unexpectedErrors(page), []);
+  await page.context().close();
+});
+
+test("a camera-sized JPEG above the old 20 MiB limit uploads from the app with its progress bar", async () => {
+  const file = await grainyJpeg(6000, 4000);
+  const bytes = statSync(file).size;
+  assert.ok(bytes > 21 * 1024 * 1024, `a ${bytes}-byte fixture is not above 20 MiB`);
+  const user = await createUser("Premium");
+  const page = await newPage(browser);
+  await signIn(page, user.username, user.password);
+  await page.locator("#dropzone").waitFor();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 8 * 1024 * 1024,
+  });
+  await page.locator("#file-input").setInputFiles(file);
+  await page.locator("#upload-start").click();
+  await page.evaluate(() => {
+    window.progressSeen = [];
+    window.progressTimer = setInterval(() => window.progressSeen.push(document.querySelector("#upload-queue progress").value), 20);
+  });
+  await page.locator("#upload-queue li[data-state=done]").waitFor({ timeout: 120_000 });
+  const seen = await page.evaluate(() => {
+    clearInterval(window.progressTimer);
+    return window.progressSeen;
+  });
+  assert.ok(seen.some((v) => v > 0 && v < 100), `the bar moved between the ends: ${seen.slice(0, 20)}`);
+  assert.equal(await page.locator("#upload-queue progress").evaluate((b) => b.value === b.max), true);
+  await galleryWidths(page, 1);
+  const card = page.locator("#gallery article").first();
+  assert.deepEqual(await cardSizes(card), ["200 px", "400 px", "Original"]);
+  assert.match(await card.locator(".meta p").first().textContent(), /^6000×4000 · /);
   assert.deepEqual(unexpectedErrors(page), []);
   await page.context().close();
 });

@@ -3,7 +3,7 @@
 // playwright-core, console-error collection, fixtures and screenshots.
 
 import { chromium } from "playwright-core";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
@@ -66,12 +66,6 @@ export async function createUser(tier, prefix = "web") {
   return user;
 }
 
-/** True once the server has the browser session endpoints (POST /api/session/). */
-export async function hasSessions() {
-  const r = await call("POST", "/api/session/", { json: {} });
-  return r.status !== 404 && r.status !== 405;
-}
-
 const images = [path.resolve(root, "../shared/bench-images"), "/work/shared/bench-images"].find((d) => existsSync(d));
 
 /** A photograph from the shared bench images, or a generated PNG when they are not there. */
@@ -132,6 +126,25 @@ export function gradientPng(name, width, height, noise = 0) {
     chunk("IEND", Buffer.alloc(0)),
   ]);
   return { name, mimeType: "image/png", buffer };
+}
+
+/**
+ * The path of a JPEG as large as a camera's (grain all over, so it compresses as little as a
+ * high-ISO photo: about 1.5 bytes a pixel at 4:4:4), made once with sharp (already installed
+ * for wrangler) into build/ (git-ignored) and reused by later runs.
+ */
+export async function grainyJpeg(width, height) {
+  const dir = path.join(root, "build", "browser-fixtures");
+  const file = path.join(dir, `grain-${width}x${height}.jpg`);
+  if (!existsSync(file)) {
+    const { default: sharp } = await import("sharp");
+    mkdirSync(dir, { recursive: true });
+    await sharp({ create: { width, height, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 48 } } })
+      .jpeg({ quality: 95, chromaSubsampling: "4:4:4" })
+      .toFile(`${file}.part`);
+    renameSync(`${file}.part`, file);
+  }
+  return file;
 }
 
 /** Uploads `file` for the user behind `access` through the API. */

@@ -5,6 +5,7 @@
 
 import * as api from "./api.js";
 import { h, describe, toast, confirmAction, fieldError } from "./ui.js";
+import * as limits from "./limits.js";
 
 const enc = encodeURIComponent;
 /** Users per page of the table: a phone screen or two. */
@@ -21,7 +22,8 @@ export function adminView(main, me) {
     tierErrors[input.name] = h("p", { class: "field-error", hidden: true });
     return h("div", { class: "field" }, h("label", { for: id }, label), input, tierErrors[input.name]);
   };
-  const tName = h("input", { id: "tier-name", name: "name", required: true, maxlength: "100" });
+  const rules = limits.current();
+  const tName = h("input", { id: "tier-name", name: "name", required: true, maxlength: rules?.tier_name_max_chars });
   const tHeights = h("input", { id: "tier-heights", name: "thumbnail_heights", placeholder: "200, 400", inputmode: "numeric" });
   const tOriginal = h("input", { id: "tier-original", name: "allow_original", type: "checkbox" });
   const tLinks = h("input", { id: "tier-links", name: "allow_expiring_links", type: "checkbox" });
@@ -83,7 +85,9 @@ export function adminView(main, me) {
   } },
     h("h3", {}, "Create or edit a tier"),
     tierField("tier-name", "Name", tName),
-    tierField("tier-heights", "Thumbnail heights (px, 1 to 1000, at most 10)", tHeights),
+    tierField("tier-heights", rules
+      ? `Thumbnail heights (px, ${rules.thumbnail_height.min} to ${rules.thumbnail_height.max}, at most ${rules.heights_per_tier})`
+      : "Thumbnail heights (px)", tHeights),
     h("div", { class: "checks" },
       h("label", { class: "check" }, tOriginal, " Original image"),
       h("label", { class: "check" }, tLinks, " Expiring share links")),
@@ -146,8 +150,8 @@ export function adminView(main, me) {
     userErrors[input.name] = h("p", { class: "field-error", hidden: true });
     return h("div", { class: "field" }, h("label", { for: id }, label), input, userErrors[input.name]);
   };
-  const uName = h("input", { id: "user-name", name: "username", required: true, autocomplete: "off" });
-  const uPassword = h("input", { id: "user-password", name: "password", type: "password", required: true, minlength: "8", autocomplete: "new-password" });
+  const uName = h("input", { id: "user-name", name: "username", required: true, maxlength: rules?.username_max_chars, autocomplete: "off" });
+  const uPassword = h("input", { id: "user-password", name: "password", type: "password", required: true, minlength: rules?.password_chars.min, maxlength: rules?.password_chars.max, autocomplete: "new-password" });
   const uTier = h("select", { id: "user-tier", name: "tier", class: "tier-select" });
   const uAdmin = h("input", { id: "user-admin", name: "is_admin", type: "checkbox" });
   const userFormError = h("p", { class: "form-error", role: "alert", hidden: true });
@@ -177,7 +181,7 @@ export function adminView(main, me) {
   } },
     h("h3", {}, "Create a user"),
     userField("user-name", "Username", uName),
-    userField("user-password", "Password (at least 8 characters)", uPassword),
+    userField("user-password", rules ? `Password (at least ${rules.password_chars.min} characters)` : "Password", uPassword),
     userField("user-tier", "Tier", uTier),
     h("label", { class: "check" }, uAdmin, " Administrator"), userErrors.is_admin,
     userFormError,
@@ -213,7 +217,7 @@ export function adminView(main, me) {
 
   // A page at a time (the API's keyset pages, newest first), filtered by the search box; the
   // pages before this one are kept so "Previous" can go back.
-  const search = h("input", { type: "search", id: "user-search", placeholder: "Search usernames", "aria-label": "Search usernames", maxlength: "150", autocomplete: "off" });
+  const search = h("input", { type: "search", id: "user-search", placeholder: "Search usernames", "aria-label": "Search usernames", maxlength: rules?.username_max_chars, autocomplete: "off" });
   const pageStatus = h("p", { class: "muted small", id: "users-page", role: "status" });
   const previous = h("button", { type: "button", class: "ghost", id: "users-previous", disabled: true, onclick: () => loadUsers(earlier.pop(), true) }, "Previous");
   const nextButton = h("button", { type: "button", class: "ghost", id: "users-next", disabled: true, onclick: () => { earlier.push(pageUrl); loadUsers(nextUrl, true); } }, "Next");

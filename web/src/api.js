@@ -1,8 +1,16 @@
 // The API client of the web app: the session (tokens kept in this tab's sessionStorage, never
-// in a URL or localStorage), refresh before expiry, one retry after a 401, and errors turned
-// into ApiError values that ui.js words for people.
+// in a URL or localStorage), refresh before expiry, one retry after a 401, the D1 bookmark of
+// this tab's latest change sent back on every call, and errors turned into ApiError values that
+// ui.js words for people.
 
 const STORE_KEY = "storagetiers.session";
+const BOOKMARK_KEY = "storagetiers.bookmark";
+/**
+ * Every change answers where the database got to; a read that sends it back is served from a
+ * replica at least that recent, so the owner sees their own upload, delete or tier change at
+ * once even when reads go to a nearby D1 read replica.
+ */
+const BOOKMARK_HEADER = "x-d1-bookmark";
 /** Refresh this long before the access token expires. */
 const REFRESH_MARGIN_MS = 60_000;
 
@@ -39,8 +47,34 @@ function load() {
 function save(next) {
   session = next;
   if (next) sessionStorage.setItem(STORE_KEY, JSON.stringify(next));
-  else sessionStorage.removeItem(STORE_KEY);
+  else {
+    sessionStorage.removeItem(STORE_KEY);
+    sessionStorage.removeItem(BOOKMARK_KEY);
+  }
   schedule();
+}
+
+/** The bookmark of this tab's latest change, or null. */
+export function bookmark() {
+  return sessionStorage.getItem(BOOKMARK_KEY);
+}
+
+/**
+ * Keeps the newer of the kept bookmark and `value` (a header value, or null when the answer had
+ * none). Two changes in flight can answer out of order: D1's bookmarks are fixed-width hex
+ * positions, so of two of the same length the greater is the later one.
+ */
+function keepBookmark(value) {
+  if (!value) return;
+  const kept = bookmark();
+  if (kept && kept.length === value.length && kept > value) return;
+  sessionStorage.setItem(BOOKMARK_KEY, value);
+}
+
+/** The headers every call carries: the bookmark, when there is one. */
+function baseHeaders() {
+  const kept = bookmark();
+  return kept ? { [BOOKMARK_HEADER]: kept } : {};
 }
 
 /** Called with a reason string when the session ends without the user signing out. */
@@ -50,11 +84,6 @@ export function onSessionLost(fn) {
 
 export function hasSession() {
   return session !== null;
-}
-
-/** True when the server set the st_access cookie, so <img src> can load protected images. */
-export function cookieImages() {
-  return session?.mode === "cookie";
 }
 
 function expiryMs(jwt) {
@@ -78,43 +107,35 @@ async function post(path, body) {
   try {
     res = await fetch(path, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { ...baseHeaders(), "content-type": "application/json" },
       body: JSON.stringify(body),
       credentials: "same-origin",
     });
   } catch {
     throw new ApiError(0, { detail: "network" });
   }
+  keepBookmark(res.headers.get(BOOKMARK_HEADER));
   const json = await res.json().catch(() => ({}));
   if (!res.ok) throw new ApiError(res.status, json, res.headers);
   return { status: res.status, json };
 }
 
 /**
- * Signs in. Uses the cookie session (`POST /api/session/`) where the server has it, else the
- * plain token pair (`POST /api/token/`), in which case images are fetched with the header.
+ * Signs in with a browser session (`POST /api/session/`): the token pair for this tab, and the
+ * HttpOnly `st_access` cookie that lets <img src> load the user's images.
  */
 export async function signIn(username, password) {
-  let mode = "cookie";
-  let reply;
-  try {
-    reply = await post("/api/session/", { username, password });
-  } catch (e) {
-    if (e.status !== 404 && e.status !== 405) throw e;
-    mode = "token";
-    reply = await post("/api/token/", { username, password });
-  }
-  save({ mode, access: reply.json.access, refresh: reply.json.refresh, username });
+  const reply = await post("/api/session/", { username, password });
+  save({ access: reply.json.access, refresh: reply.json.refresh, username });
 }
 
-/** Gets a new access token (and, with cookie sessions, a rotated refresh token). */
+/** Gets a new access token and a rotated refresh token (and a fresh cookie). */
 export function refresh() {
   if (!session) return Promise.reject(new ApiError(401, {}));
   refreshing ??= (async () => {
     const current = session;
-    const path = current.mode === "cookie" ? "/api/session/refresh/" : "/api/token/refresh/";
     try {
-      const { json } = await post(path, { refresh: current.refresh });
+      const { json } = await post("/api/session/refresh/", { refresh: current.refresh });
       save({ ...current, access: json.access, refresh: json.refresh ?? current.refresh });
     } catch (e) {
       if (e.status !== 0) lose("Your session has ended. Please sign in again.");
@@ -134,13 +155,12 @@ function lose(reason) {
 export async function signOut() {
   const current = session;
   save(null);
-  if (current?.mode === "cookie") {
-    // Clears the HttpOnly cookie; the tokens are already gone from this tab either way.
-    await fetch("/api/session/", {
-      method: "DELETE",
-      headers: { authorization: `Bearer ${current.access}` },
-    }).catch(() => {});
-  }
+  if (!current) return;
+  // Clears the HttpOnly cookie; the tokens are already gone from this tab either way.
+  await fetch("/api/session/", {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${current.access}` },
+  }).catch(() => {});
 }
 
 async function ensureFresh() {
@@ -153,7 +173,7 @@ async function ensureFresh() {
  */
 export async function api(method, path, { json, retry = true } = {}) {
   await ensureFresh();
-  const headers = {};
+  const headers = baseHeaders();
   if (session) headers.authorization = `Bearer ${session.access}`;
   if (json !== undefined) headers["content-type"] = "application/json";
   let res;
@@ -167,6 +187,7 @@ export async function api(method, path, { json, retry = true } = {}) {
   } catch {
     throw new ApiError(0, { detail: "network" });
   }
+  keepBookmark(res.headers.get(BOOKMARK_HEADER));
   if (res.status === 401 && retry && session) {
     await refresh();
     return api(method, path, { json, retry: false });
@@ -206,10 +227,12 @@ export async function upload(file, name, onProgress, retry = true) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/pictures");
     if (session) xhr.setRequestHeader("authorization", `Bearer ${session.access}`);
+    for (const [name, value] of Object.entries(baseHeaders())) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) onProgress(e.loaded / e.total);
     };
     xhr.onload = () => {
+      keepBookmark(xhr.getResponseHeader(BOOKMARK_HEADER));
       let body = null;
       try {
         body = JSON.parse(xhr.responseText);
@@ -235,17 +258,22 @@ export async function upload(file, name, onProgress, retry = true) {
 }
 
 /**
- * Shows a protected image in `img`: with the cookie session an ordinary, browser-cached
- * <img src>; without it (a server that has no /api/session/ yet), fetched with the header.
+ * Shows a protected image in `img`: an ordinary, browser-cached <img src>, authenticated by the
+ * session cookie. An <img> cannot send the bookmark: when a replica has not yet seen this tab's
+ * latest change (a picture uploaded a moment ago is 404 there), the image is fetched once more
+ * with the headers, bookmark included.
  */
-export async function showImage(img, path) {
-  if (cookieImages()) {
-    img.src = path;
-    return;
-  }
+export function showImage(img, path) {
+  if (bookmark()) img.addEventListener("error", () => fetchImage(img, path), { once: true });
+  img.src = path;
+}
+
+async function fetchImage(img, path) {
   try {
     await ensureFresh();
-    const res = await fetch(path, { headers: { authorization: `Bearer ${session?.access}` } });
+    const res = await fetch(path, {
+      headers: { ...baseHeaders(), authorization: `Bearer ${session?.access}` },
+    });
     if (!res.ok) return;
     img.src = URL.createObjectURL(await res.blob());
   } catch {

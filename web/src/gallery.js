@@ -7,22 +7,31 @@ import {
   h, describe, toast, modal, confirmAction, fieldError, formatBytes, formatDate,
 } from "./ui.js";
 import { shareDialog } from "./links.js";
+import * as limits from "./limits.js";
 
 const PAGE_SIZE = 24;
 
-/** The rendition a card shows: the thumbnail nearest 200 px, else the original. */
-function previewUrl(picture) {
-  const thumbs = picture.urls
-    .map((url) => ({ url, height: Number(url.split("/")[4]) }))
-    .filter((t) => t.height > 0)
-    .sort((a, b) => Math.abs(a.height - 200) - Math.abs(b.height - 200));
-  return thumbs[0]?.url ?? picture.urls[0] ?? null;
+/**
+ * A picture's renditions as {url, height}, height null for the original. The API lists `urls`
+ * as the thumbnails of the owner's tier, ascending, then the original if the tier has it; the
+ * heights come from that tier (GET /api/me/), never from the shape of a URL.
+ */
+export function renditions(picture, tier) {
+  const heights = [...(tier?.thumbnail_heights ?? [])].sort((a, b) => a - b);
+  return picture.urls.map((url, i) => ({ url, height: heights[i] ?? null }));
 }
 
-/** "200 px" for a thumbnail URL, "Original" for the original. */
-function sizeLabel(url) {
-  const height = url.split("/")[4];
-  return height ? `${height} px` : "Original";
+/** The rendition a card shows: the thumbnail nearest 200 px, else the original. */
+function preview(list) {
+  const thumbs = list
+    .filter((r) => r.height !== null)
+    .sort((a, b) => Math.abs(a.height - 200) - Math.abs(b.height - 200));
+  return thumbs[0] ?? list[0] ?? null;
+}
+
+/** "200 px" for a thumbnail, "Original" for the original. */
+function sizeLabel(rendition) {
+  return rendition.height === null ? "Original" : `${rendition.height} px`;
 }
 
 export function galleryView(main, me) {
@@ -73,24 +82,25 @@ export function galleryView(main, me) {
   }
 
   function card(picture) {
-    const preview = previewUrl(picture);
+    const list = renditions(picture, me.tier);
+    const shown = preview(list);
     const img = h("img", { alt: picture.name, decoding: "async" });
-    if (preview) api.showImage(img, preview);
+    if (shown) api.showImage(img, shown.url);
     const el = h("article", { class: "picture", "data-id": picture.id },
-      preview
-        ? h("button", { type: "button", class: "thumb", "aria-label": `View ${picture.name}`, onclick: () => view(picture, preview) }, img)
+      shown
+        ? h("button", { type: "button", class: "thumb", "aria-label": `View ${picture.name}`, onclick: () => view(picture, shown) }, img)
         : h("div", { class: "thumb none" }, "No sizes in your tier"),
       h("div", { class: "meta" },
         h("h3", { title: picture.name }, picture.name),
         h("p", { class: "muted small" },
           `${picture.width}×${picture.height} · ${formatBytes(picture.size)} · ${formatDate(picture.created_at)}`),
         h("p", { class: "sizes" },
-          picture.urls.map((url) =>
-            h("button", { type: "button", class: "chip", "data-size": sizeLabel(url), onclick: () => view(picture, url) }, sizeLabel(url))),
+          list.map((r) =>
+            h("button", { type: "button", class: "chip", "data-size": sizeLabel(r), onclick: () => view(picture, r) }, sizeLabel(r))),
         ),
         h("div", { class: "actions" },
-          (!me.tier || me.tier.allow_expiring_links) &&
-            h("button", { type: "button", class: "ghost share", onclick: () => shareDialog(picture, me) }, "Share"),
+          me.tier.allow_expiring_links &&
+            h("button", { type: "button", class: "ghost share", onclick: () => shareDialog(picture, list) }, "Share"),
           h("button", { type: "button", class: "ghost danger delete", onclick: () => remove(picture, el) }, "Delete"),
         ),
       ),
@@ -125,17 +135,17 @@ export function galleryView(main, me) {
 }
 
 /** One rendition, full size, in a dialog. */
-function view(picture, url) {
-  const img = h("img", { alt: `${picture.name}, ${sizeLabel(url)}`, class: "viewer-img" });
-  api.showImage(img, url);
-  modal(`${picture.name} · ${sizeLabel(url)}`, h("div", { class: "viewer" }, img,
-    api.cookieImages() && h("p", { class: "small" }, h("a", { href: url, target: "_blank", rel: "noopener" }, "Open in a new tab"))),
+function view(picture, rendition) {
+  const img = h("img", { alt: `${picture.name}, ${sizeLabel(rendition)}`, class: "viewer-img" });
+  api.showImage(img, rendition.url);
+  modal(`${picture.name} · ${sizeLabel(rendition)}`, h("div", { class: "viewer" }, img,
+    h("p", { class: "small" }, h("a", { href: rendition.url, target: "_blank", rel: "noopener" }, "Open in a new tab"))),
   [{ label: "Close", value: "close" }], { wide: true });
 }
 
 /** The upload panel: a drop zone, the file picker and one row per chosen file. */
 function uploadPanel(me, onUploaded) {
-  const input = h("input", { type: "file", id: "file-input", accept: "image/jpeg,image/png,image/webp,image/gif,image/bmp,image/tiff", multiple: true, class: "visually-hidden", tabindex: "-1" });
+  const input = h("input", { type: "file", id: "file-input", accept: limits.acceptedTypes(), multiple: true, class: "visually-hidden", tabindex: "-1" });
   const queue = h("ul", { class: "queue", id: "upload-queue" });
   const start = h("button", { type: "button", class: "primary", id: "upload-start", hidden: true, onclick: () => uploadAll() }, "Upload");
   const clear = h("button", { type: "button", class: "ghost", hidden: true, onclick: () => {
@@ -145,12 +155,13 @@ function uploadPanel(me, onUploaded) {
   const rows = new Map();
 
   const drop = h("div", { class: "dropzone", id: "dropzone" },
-    h("p", {}, h("strong", {}, "Drop photos here: JPEG up to 100 MB and 100 MP; PNG, WebP, GIF, BMP or TIFF up to 48 MiB"), " or "),
+    h("p", {}, h("strong", {}, "Drop photos here"), " or "),
     h("label", { for: "file-input", class: "button", tabindex: "0", onkeydown: (e) => {
       if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }
     } }, "Choose files"),
     input,
-    me.tier && h("p", { class: "muted small" }, tierSummary(me.tier)),
+    limits.uploadRule() && h("p", { class: "muted small", id: "upload-rule" }, limits.uploadRule()),
+    h("p", { class: "muted small" }, tierSummary(me.tier)),
   );
   for (const type of ["dragenter", "dragover"]) {
     drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add("over"); });
@@ -169,8 +180,9 @@ function uploadPanel(me, onUploaded) {
 
   function add(files) {
     for (const file of files) {
+      const maxName = limits.current()?.upload.name_max_chars;
       const name = h("input", {
-        value: file.name.replace(/\.[^.]+$/, "").slice(0, 100), maxlength: "100", "aria-label": `Name for ${file.name}`, class: "name",
+        value: file.name.replace(/\.[^.]+$/, "").slice(0, maxName), maxlength: maxName, "aria-label": `Name for ${file.name}`, class: "name",
       });
       const nameError = h("p", { class: "field-error", hidden: true });
       const fileError = h("p", { class: "field-error", hidden: true });
@@ -187,6 +199,13 @@ function uploadPanel(me, onUploaded) {
         progress, fileError,
       );
       rows.set(row, { file, name, nameError, fileError, progress, state, removeButton });
+      // Larger than any upload may be: said at once, rather than after sending 100 MB.
+      const refusal = limits.refusal(file);
+      if (refusal) {
+        row.dataset.state = "refused";
+        state.textContent = `${formatBytes(file.size)} · too large`;
+        fieldError(fileError, [refusal]);
+      }
       queue.append(row);
     }
     refresh();

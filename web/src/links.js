@@ -3,9 +3,10 @@
 
 import * as api from "./api.js";
 import { h, describe, toast, modal, confirmAction, fieldError, formatClock, formatDuration } from "./ui.js";
+import * as limits from "./limits.js";
 
-const MIN_SECONDS = 300;
-const MAX_SECONDS = 30000;
+/** The lifetime the dialog offers first, within the allowed range. */
+const ONE_HOUR = 3600;
 
 /** Updates every `[data-expires]` element under `container` each second; returns a stop function. */
 function countdowns(container) {
@@ -60,12 +61,16 @@ function linkBox(link, onRevoked) {
   );
 }
 
-/** Creates a share link for `picture`, then shows it. */
-export function shareDialog(picture, me) {
-  const tier = me.tier;
-  const heights = tier ? tier.thumbnail_heights : picture.urls.map((u) => Number(u.split("/")[4])).filter(Boolean);
-  const originalAllowed = tier ? tier.allow_original : picture.urls.some((u) => u.split("/").length === 4);
-  const time = h("input", { id: "share-time", type: "number", min: MIN_SECONDS, max: MAX_SECONDS, step: "1", value: "3600", required: true });
+/**
+ * Creates a share link for `picture`, then shows it. `renditions` are the picture's sizes as
+ * the gallery knows them ({url, height}, height null for the original).
+ */
+export function shareDialog(picture, renditions) {
+  const heights = renditions.map((r) => r.height).filter((height) => height !== null);
+  const originalAllowed = renditions.some((r) => r.height === null);
+  // The lifetime's bounds come from the API's document; without it the server's 400 says them.
+  const range = limits.linkLifetime();
+  const time = h("input", { id: "share-time", type: "number", min: range?.min, max: range?.max, step: "1", value: String(range ? Math.min(Math.max(ONE_HOUR, range.min), range.max) : ONE_HOUR), required: true });
   const timeHelp = h("p", { class: "muted small", id: "share-time-help" });
   const timeError = h("p", { class: "field-error", hidden: true });
   const size = h("select", { id: "share-size" },
@@ -78,9 +83,8 @@ export function shareDialog(picture, me) {
   const create = h("button", { type: "submit", class: "primary", id: "share-create" }, "Create link");
   const explain = () => {
     const n = Number(time.value);
-    timeHelp.textContent = n >= MIN_SECONDS && n <= MAX_SECONDS
-      ? `The link works for ${formatDuration(n)}.`
-      : `From ${MIN_SECONDS} s (5 min) to ${MAX_SECONDS} s (8 h 20 min).`;
+    const inRange = range ? n >= range.min && n <= range.max : n > 0;
+    timeHelp.textContent = inRange ? `The link works for ${formatDuration(n)}.` : limits.linkLifetimeRule();
   };
   time.addEventListener("input", explain);
   explain();

@@ -6,9 +6,10 @@ import { h, describe } from "./ui.js";
 import { galleryView } from "./gallery.js";
 import { linksView } from "./links.js";
 import { adminView } from "./admin.js";
+import { loadLimits } from "./limits.js";
 
 const root = document.getElementById("app");
-/** The signed-in user: {username, is_admin, tier: {name, thumbnail_heights, allow_original, allow_expiring_links} | null}. */
+/** The signed-in user: {username, is_admin, tier: {name, thumbnail_heights, allow_original, allow_expiring_links}}. */
 let me = null;
 /** Stops the current view's timers and observers. */
 let teardown = () => {};
@@ -19,34 +20,25 @@ api.onSessionLost((reason) => {
 });
 
 async function start() {
+  // The views state the service's limits from the API's document: read it before any view
+  // renders (a small static file, fetched while the session is checked).
+  const limitsLoaded = loadLimits();
   if (api.hasSession()) {
     try {
-      me = await whoAmI();
+      [me] = await Promise.all([whoAmI(), limitsLoaded]);
       return route();
     } catch (e) {
       if (e.status !== 401) return showSignIn(describe(e));
       await api.signOut();
     }
   }
+  await limitsLoaded;
   showSignIn();
 }
 
-/** `GET /api/me/`; a server without it yet gets the same facts from the admin API where it can. */
+/** The signed-in user and their tier (`GET /api/me/`). */
 async function whoAmI() {
-  try {
-    return (await api.api("GET", "/api/me/")).json;
-  } catch (e) {
-    if (e.status !== 404) throw e;
-  }
-  const username = JSON.parse(sessionStorage.getItem("storagetiers.session") ?? "{}").username ?? "";
-  try {
-    const user = (await api.api("GET", `/api/admin/users/${encodeURIComponent(username)}`)).json;
-    const tier = (await api.api("GET", `/api/admin/tiers/${encodeURIComponent(user.tier)}`)).json;
-    return { username, is_admin: true, tier };
-  } catch (e) {
-    if (e.status !== 403) throw e;
-    return { username, is_admin: false, tier: null };
-  }
+  return (await api.api("GET", "/api/me/")).json;
 }
 
 function showSignIn(message = "") {
@@ -103,16 +95,15 @@ function navigate(event) {
 function shell(active) {
   const link = (href, label) =>
     h("a", { href, onclick: navigate, "aria-current": active === href ? "page" : false }, label);
-  const tier = me.tier ? me.tier.name : "";
   return h("header", { class: "topbar" },
     brand(),
     h("nav", { "aria-label": "Main" },
       link("/", "Gallery"),
-      (!me.tier || me.tier.allow_expiring_links) && link("/links", "Share links"),
+      me.tier.allow_expiring_links && link("/links", "Share links"),
       me.is_admin && link("/admin", "Admin"),
     ),
     h("div", { class: "who" },
-      h("span", { id: "who" }, h("strong", {}, me.username), tier && h("span", { class: "badge", id: "tier-badge" }, tier)),
+      h("span", { id: "who" }, h("strong", {}, me.username), h("span", { class: "badge", id: "tier-badge" }, me.tier.name)),
       h("button", { type: "button", class: "ghost", id: "sign-out", onclick: async () => {
         await api.signOut();
         me = null;

@@ -23,10 +23,17 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
+/**
+ * Bytes as the server's limits are stated: a whole number of MiB as MiB ("48 MiB", the limit of
+ * the formats decoded from one buffer), anything else in decimal units ("100 MB", "13.4 MB").
+ */
 export function formatBytes(n) {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
-  return `${(n / 1024 / 1024).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MB`;
+  const mib = 1024 * 1024;
+  if (n >= mib && n % mib === 0) return `${n / mib} MiB`;
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${Math.round(n / 1e3)} kB`;
+  const mb = n / 1e6;
+  return `${mb < 10 ? mb.toFixed(1) : Math.round(mb)} MB`;
 }
 
 /** "2 h 5 min", "4 min 10 s", "12 s". */

@@ -4,12 +4,12 @@
 //! including a write that happened but was reported as failed.
 
 use crate::http::BytesBody;
+use crate::ports::Platform;
 use crate::ports::{
     Blob, BlobStore, Cached, Clock, EdgeCache, ListPage, ListedObject, ObjectUpload, RustKdf,
     PART_BYTES,
 };
-use crate::routes::Platform;
-use crate::store::{Database, SessionStart, Statement, StoreError, Value};
+use crate::ports::{Database, SessionStart, Statement, StoreError, Value};
 use serde::de::DeserializeOwned;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;

@@ -4,8 +4,8 @@ use crate::media::keys;
 use crate::observability::logs::{self, Level};
 use crate::observability::{self, Trace};
 use crate::ports::{BlobStore, Clock};
-use crate::routes::accounts::FAILURE_WINDOW_MS;
-use crate::store::{self, Database, StoreError};
+use crate::ports::{Database, StoreError};
+use crate::store;
 use serde::Serialize;
 use serde_json::json;
 use std::rc::Rc;
@@ -38,7 +38,7 @@ pub async fn run_scheduled<B>(
     let (objects_examined, orphaned_objects_removed) = reconcile(db, blobs, now_ms).await?;
     Ok(SweepReport {
         expired_links: store::links::sweep_expired(db, now_ms).await?,
-        stale_login_failures: store::login_failures::sweep(db, now_ms, FAILURE_WINDOW_MS).await?,
+        stale_login_failures: store::login_failures::sweep(db, now_ms).await?,
         used_refresh_tokens: store::refresh_tokens::sweep(db, now_ms).await?,
         objects_examined,
         orphaned_objects_removed,

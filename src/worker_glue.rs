@@ -12,11 +12,10 @@ use crate::memory::Isolate;
 use crate::observability::timed::Timed;
 use crate::observability::{self, Trace};
 use crate::ports::{
-    Blob, BlobStore, Cached, Clock, EdgeCache, Kdf, ListPage, ListedObject, ObjectUpload, RustKdf,
-    StoreError,
+    Blob, BlobStore, Cached, Clock, Database, EdgeCache, Kdf, KdfError, ListPage, ListedObject,
+    ObjectUpload, Platform, RustKdf, SessionStart, Statement, StoreError, Value,
 };
-use crate::routes::{App, Platform};
-use crate::store::{Database, SessionStart, Statement, Value};
+use crate::routes::App;
 use serde::de::DeserializeOwned;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
@@ -644,13 +643,13 @@ impl Kdf for WebCryptoKdf {
         password: &[u8],
         salt: &[u8],
         iterations: u32,
-    ) -> Result<[u8; 32], StoreError> {
+    ) -> Result<[u8; 32], KdfError> {
         if iterations > crate::passwords::ITERATIONS {
             return RustKdf.pbkdf2_sha256(password, salt, iterations).await;
         }
         webcrypto_pbkdf2(password, salt, iterations)
             .await
-            .map_err(|e| StoreError::new(format!("WebCrypto PBKDF2: {e:?}")))
+            .map_err(|e| KdfError(format!("WebCrypto PBKDF2: {e:?}")))
     }
 }
 

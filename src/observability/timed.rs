@@ -6,7 +6,7 @@
 
 use super::{Lookup, Port, Trace};
 use crate::ports::{Blob, BlobStore, Cached, EdgeCache, ListPage, StoreError};
-use crate::store::{Database, SessionStart, Statement};
+use crate::ports::{Database, SessionStart, Statement};
 use serde::de::DeserializeOwned;
 use std::future::Future;
 

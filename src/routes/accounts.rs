@@ -2,18 +2,17 @@
 //! login throttle, and `/api/me/`.
 
 use super::auth::{self, Caller, SESSION_COOKIE};
-use super::{App, Platform};
+use super::App;
 use crate::domain::users::Username;
-use crate::error::{ApiError, FieldErrors, REQUIRED};
+use crate::domain::{FieldErrors, REQUIRED};
+use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::passwords;
+use crate::ports::Platform;
 use crate::store;
 use crate::tokens::{self, TokenType};
 use serde_json::{json, Map, Value};
 
-/// Attempts allowed per (username, client address) within one window.
-pub const MAX_FAILURES: i64 = 10;
-pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 const WRONG_CREDENTIALS: &str = "No active account found with the given credentials";
 
 impl<P: Platform> App<P> {
@@ -37,19 +36,10 @@ impl<P: Platform> App<P> {
         let now = self.now_ms();
         // Counted before the password is checked, atomically, so a burst of parallel attempts
         // gets no more than the limit checked.
-        let (attempts, window_start) = store::login_failures::count_attempt(
-            &self.db,
-            username.as_str(),
-            client,
-            now,
-            FAILURE_WINDOW_MS,
-        )
-        .await?;
-        if attempts > MAX_FAILURES {
-            let remaining_ms = window_start + FAILURE_WINDOW_MS - now;
-            return Err(ApiError::TooManyRequests {
-                retry_after_secs: ((remaining_ms + 999) / 1000).max(1),
-            });
+        let attempts =
+            store::login_failures::count_attempt(&self.db, username.as_str(), client, now).await?;
+        if let Some(retry_after_secs) = attempts.retry_after_secs(now) {
+            return Err(ApiError::TooManyRequests { retry_after_secs });
         }
 
         let user = store::users::find_by_username(&self.db, username.as_str()).await?;

@@ -2,15 +2,18 @@
 
 use super::auth::Admin;
 use super::pagination::{self, Cursor};
-use super::{App, Platform};
+use super::App;
 use crate::domain::tiers::{Heights, NewTier, Tier, TierName, TierPatch};
 use crate::domain::users::{NewUser, Password, User, UserPatch, Username, MAX_USERNAME_CHARS};
 use crate::domain::Invalid;
-use crate::error::{ApiError, FieldErrors, REQUIRED};
+use crate::domain::{FieldErrors, REQUIRED};
+use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::passwords;
+use crate::ports::Platform;
+use crate::ports::StoreError;
+use crate::store;
 use crate::store::users::UserChanges;
-use crate::store::{self, StoreError};
 use serde_json::{Map, Value};
 
 fn tier_name_taken() -> ApiError {
@@ -236,7 +239,7 @@ impl<P: Platform> App<P> {
         if !store::users::delete(&self.db, &user).await? {
             return Err(last_admin());
         }
-        self.remove_owner_objects(user.id).await;
+        self.renditions().remove_owner_objects(user.id).await;
         Ok(Response::no_content())
     }
 

@@ -4,14 +4,16 @@
 use super::auth::Caller;
 use super::pagination::{self, Cursor};
 use super::pictures::picture_json;
-use super::{App, Platform};
+use super::App;
 use crate::domain::ids::{LinkId, PictureId};
 use crate::domain::links::{self, LinkLifetime};
 use crate::domain::tiers::{ThumbnailHeight, Variant};
 use crate::domain::time::rfc3339;
-use crate::error::{ApiError, FieldErrors, REQUIRED};
+use crate::domain::{FieldErrors, REQUIRED};
+use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::media::keys;
+use crate::ports::Platform;
 use crate::store;
 use crate::store::links::NewLink;
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
-//! The application: its ports, the one route table, and what every response carries.
+//! The application over one runtime's ports, the one route table, and what every response
+//! carries.
 //!
 //! `Route::resolve` is the route table. Each route lists its methods once; dispatch, the 405
 //! `Allow` header, `HEAD` and CORS preflights all derive from that list.
@@ -12,36 +13,23 @@ pub mod auth;
 mod cors;
 mod health;
 mod links;
+mod media;
 pub mod pagination;
 mod pictures;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 
 use crate::config::Config;
-use crate::error::{ApiError, FieldErrors};
-use crate::http::{IncomingBody, Method, Payload, ReadError, Request, Response};
+use crate::domain::FieldErrors;
+use crate::error::ApiError;
+use crate::http::{Method, Payload, ReadError, Request, Response};
 use crate::memory::Isolate;
 use crate::observability::logs::RequestLine;
 use crate::observability::timed::Timed;
 use crate::observability::{self, Trace, REQUEST_ID_HEADER};
-use crate::ports::{BlobStore, Clock, EdgeCache, Kdf};
-use crate::store::{Database, SessionStart};
+use crate::ports::{Clock, Database, Platform, SessionStart};
 use serde_json::{Map, Value};
 use std::rc::Rc;
-
-/// The concrete ports of one runtime: Workers bindings, or in-memory fakes in tests.
-pub trait Platform {
-    /// A response body the runtime holds (a stream on Workers, bytes natively).
-    type Body: Payload;
-    /// A request body the runtime holds until a handler reads it.
-    type Incoming: IncomingBody;
-    type Db: Database;
-    type Blobs: BlobStore<Self::Body>;
-    type Cache: EdgeCache<Self::Body>;
-    /// Shared with each request's trace, hence `'static`.
-    type Clock: Clock + 'static;
-    type Kdf: Kdf;
-}
 
 /// The ports are `Timed`, so each request's trace learns where its time went.
 pub struct App<P: Platform> {

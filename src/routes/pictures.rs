@@ -1,18 +1,20 @@
 //! Pictures: upload, list, read, delete.
 
 use super::auth::{Bearer, Caller};
+use super::media::{upload_error, CLIENT_CACHE_CONTROL};
 use super::pagination::{self, Cursor};
-use super::{App, Platform};
+use super::App;
 use crate::domain::ids::PictureId;
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::{ThumbnailHeight, Tier, Variant};
 use crate::domain::time::rfc3339;
-use crate::error::{ApiError, FieldErrors, REQUIRED};
+use crate::domain::{FieldErrors, REQUIRED};
+use crate::error::ApiError;
 use crate::http::{multipart, Request, Response};
 use crate::media::keys;
-use crate::media::renditions::{upload_error, CLIENT_CACHE_CONTROL};
 use crate::media::upload::{self, Memory, Target, UploadError};
 use crate::ports::EdgeCache;
+use crate::ports::Platform;
 use crate::store;
 use serde_json::{json, Value};
 
@@ -116,7 +118,7 @@ impl<P: Platform> App<P> {
             if let Err(cleanup) = store::pictures::delete_owned(&self.db, &id, caller.id).await {
                 crate::error::log(&format!("could not remove picture row {id}: {cleanup}"));
             }
-            self.remove_objects(&stored.keys).await;
+            self.renditions().remove_objects(&stored.keys).await;
             return Err(e.into());
         }
         Ok(Response::json(
@@ -185,7 +187,9 @@ impl<P: Platform> App<P> {
         if !store::pictures::delete_owned(&self.db, &id, caller.id).await? {
             return Err(ApiError::NotFound);
         }
-        self.remove_picture_objects(caller.id, &id).await;
+        self.renditions()
+            .remove_picture_objects(caller.id, &id)
+            .await;
         Ok(Response::no_content())
     }
 }

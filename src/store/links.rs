@@ -2,9 +2,9 @@
 
 use super::pictures::{After, PICTURE_COLUMNS};
 use super::tiers::{TierRow, TIER_COLUMNS};
-use super::{Database, Statement, StoreError};
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::Tier;
+use crate::ports::{Database, Statement, StoreError};
 use serde::Deserialize;
 
 /// A link to insert.

@@ -1,9 +1,9 @@
 //! The `pictures` table.
 
 use super::tiers::{TierRow, TIER_COLUMNS};
-use super::{Database, Statement, StoreError};
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::Tier;
+use crate::ports::{Database, Statement, StoreError};
 use serde::Deserialize;
 
 pub const PICTURE_COLUMNS: &str =

@@ -1,7 +1,7 @@
 //! The `tiers` table.
 
-use super::{Database, Statement, StoreError, Value};
 use crate::domain::tiers::{Heights, NewTier, Tier, TierName, TierPatch};
+use crate::ports::{Database, Statement, StoreError, Value};
 use serde::Deserialize;
 
 /// The columns of a tier as D1 returns them (booleans are integers there).

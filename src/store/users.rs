@@ -1,8 +1,8 @@
 //! The `users` table.
 
 use super::tiers::{TierRow, TIER_COLUMNS};
-use super::{Database, Statement, StoreError, Value};
 use crate::domain::users::User;
+use crate::ports::{Database, Statement, StoreError, Value};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn validation_errors_are_400_with_a_list_per_field() {
-        let mut errors = FieldErrors::required("username");
+        let mut errors = FieldErrors::single("username", "This field is required.");
         errors.add("password", "Too short.");
         let response = ApiError::Validation(errors).into_response();
         assert_eq!(response.status, 400);

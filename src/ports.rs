@@ -149,8 +149,9 @@ pub trait Database {
     async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError>;
     /// Runs a statement and returns the number of rows it changed.
     async fn execute(&self, statement: Statement) -> Result<u64, StoreError>;
-    /// Runs statements in one transaction: all apply or none does.
-    async fn batch(&self, statements: Vec<Statement>) -> Result<(), StoreError>;
+    /// Runs statements in one transaction (a D1 batch): all apply or none does. The number of
+    /// rows each changed, in order.
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError>;
 }
 
 /// An object read back from the object store, its body still held by the runtime.

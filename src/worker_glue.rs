@@ -415,7 +415,7 @@ impl Database for D1 {
         Ok(meta.and_then(|m| m.changes).unwrap_or(0) as u64)
     }
 
-    async fn batch(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError> {
         let prepared = statements
             .iter()
             .map(|s| self.prepare(s))
@@ -425,10 +425,16 @@ impl Database for D1 {
             None => self.db.batch(prepared).await,
         }
         .map_err(d1_error)?;
-        match results.iter().find_map(|r| r.error()) {
-            Some(e) => Err(StoreError::new(e)),
-            None => Ok(()),
+        if let Some(e) = results.iter().find_map(|r| r.error()) {
+            return Err(StoreError::new(e));
         }
+        results
+            .iter()
+            .map(|r| {
+                let meta = r.meta().map_err(store_error)?;
+                Ok(meta.and_then(|m| m.changes).unwrap_or(0) as u64)
+            })
+            .collect()
     }
 }
 

@@ -17,12 +17,6 @@ use serde_json::{Map, Value};
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-impl Invalid {
-    pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-}
-
 impl From<&str> for Invalid {
     fn from(message: &str) -> Self {
         Self(message.to_owned())
@@ -59,10 +53,6 @@ impl FieldErrors {
         if let Value::Array(list) = entry {
             list.push(Value::String(message.into()));
         }
-    }
-
-    pub fn required(field: &str) -> Self {
-        Self::single(field, REQUIRED)
     }
 
     pub fn is_empty(&self) -> bool {

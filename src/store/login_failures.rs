@@ -73,11 +73,15 @@ pub async fn clear(db: &impl Database, username: &str, client: &str) -> Result<(
     Ok(())
 }
 
-/// Forgets every attempt on a username (the user was deleted).
-pub async fn clear_user(db: &impl Database, username: &str) -> Result<(), StoreError> {
-    db.execute(Statement::new("DELETE FROM login_failures WHERE username = ?").bind(username))
-        .await?;
-    Ok(())
+/// The statement that forgets every attempt on `username` once user `user_id` is gone: the
+/// user's delete runs it in the same batch, after the row, so a refused delete forgets nothing.
+pub fn forget_deleted_user(username: &str, user_id: i64) -> Statement {
+    Statement::new(
+        "DELETE FROM login_failures WHERE username = ? \
+         AND NOT EXISTS (SELECT 1 FROM users WHERE id = ?)",
+    )
+    .bind(username)
+    .bind(user_id)
 }
 
 /// Removes rows whose window has passed; the cron calls it.

@@ -137,7 +137,8 @@ async fn make_default(db: &impl Database, id: i64) -> Result<(), StoreError> {
         .bind(id),
         Statement::new("UPDATE tiers SET is_default = 1 WHERE id = ?").bind(id),
     ])
-    .await
+    .await?;
+    Ok(())
 }
 
 /// Deletes a tier unless users still have it or it is the default; whether it was deleted. The

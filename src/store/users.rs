@@ -233,19 +233,17 @@ pub async fn update(
 }
 
 /// Deletes a user with their pictures and links (the schema cascades) and their throttle rows,
-/// in one transaction. `Ok(false)` when they are the last admin.
+/// in one transaction (a D1 batch). `Ok(false)` when they are the last admin: then nothing is
+/// deleted.
 pub async fn delete(db: &impl Database, user: &User) -> Result<bool, StoreError> {
-    let deleted = db
-        .execute(
+    let changes = db
+        .batch(vec![
             Statement::new(format!(
                 "DELETE FROM users WHERE id = ? AND {KEEPS_AN_ADMIN}"
             ))
             .bind(user.id),
-        )
+            super::login_failures::forget_deleted_user(&user.username, user.id),
+        ])
         .await?;
-    if deleted == 0 {
-        return Ok(false);
-    }
-    super::login_failures::clear_user(db, &user.username).await?;
-    Ok(true)
+    Ok(changes.first().is_some_and(|&deleted| deleted > 0))
 }

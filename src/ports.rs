@@ -116,6 +116,41 @@ impl Statement {
         self.params.push(value.into());
         self
     }
+
+    /// The statement as SQL text, its parameters written in as literals (text quoted, quotes
+    /// doubled), for a tool that takes SQL text (`wrangler d1 execute`). Refuses text holding
+    /// NUL, which a shell cannot pass, and a parameter count that does not match.
+    pub fn inline(&self) -> Result<String, String> {
+        let mut out = String::with_capacity(self.sql.len());
+        let mut params = self.params.iter();
+        let mut quoted = false;
+        for c in self.sql.chars() {
+            match c {
+                '\'' => {
+                    quoted = !quoted;
+                    out.push(c);
+                }
+                '?' if !quoted => match params.next() {
+                    Some(Value::Null) => out.push_str("NULL"),
+                    Some(Value::Integer(n)) => out.push_str(&n.to_string()),
+                    Some(Value::Text(text)) if text.contains('\0') => {
+                        return Err("values may not contain NUL characters".into())
+                    }
+                    Some(Value::Text(text)) => {
+                        out.push('\'');
+                        out.push_str(&text.replace('\'', "''"));
+                        out.push('\'');
+                    }
+                    None => return Err("fewer parameters than placeholders".into()),
+                },
+                c => out.push(c),
+            }
+        }
+        match params.next() {
+            Some(_) => Err("more parameters than placeholders".into()),
+            None => Ok(out),
+        }
+    }
 }
 
 /// Where a request's D1 session starts (D1 read replication, the Sessions API): every statement
@@ -288,6 +323,18 @@ impl Kdf for RustKdf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inlined_statement_quotes_text_doubles_quotes_and_refuses_nul() {
+        let statement = Statement::new("SELECT ?, ?, '?', ?")
+            .bind("It's")
+            .bind(7i64)
+            .bind(None::<i64>);
+        assert_eq!(statement.inline().unwrap(), "SELECT 'It''s', 7, '?', NULL");
+        assert!(Statement::new("SELECT ?").bind("a\0b").inline().is_err());
+        assert!(Statement::new("SELECT ?").inline().is_err());
+        assert!(Statement::new("SELECT 1").bind(1i64).inline().is_err());
+    }
 
     #[test]
     fn sqlite_and_d1_constraint_messages_are_classified_and_the_rest_is_a_failure() {

@@ -19,8 +19,8 @@ impl PictureName {
     }
 }
 
-/// A stored picture, as its row holds it.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+/// A stored picture.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Picture {
     pub id: String,
     pub owner_id: i64,

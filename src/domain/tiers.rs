@@ -2,7 +2,6 @@
 //! one place that decides what a tier allows.
 
 use super::{names, Invalid};
-use serde::Serialize;
 use serde_json::Value;
 
 /// The tallest thumbnail a tier may ask for: the imaging crate's bound, within which every image
@@ -13,8 +12,7 @@ pub const MAX_HEIGHTS_PER_TIER: usize = 10;
 pub const MAX_TIER_NAME_CHARS: usize = 100;
 
 /// A tier name: a display name (see `names`) that is also a URL segment, so no `/`, `.` or `..`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TierName(String);
 
 impl TierName {
@@ -32,8 +30,7 @@ impl TierName {
 }
 
 /// A thumbnail height in pixels, 1..=MAX_THUMBNAIL_HEIGHT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ThumbnailHeight(u32);
 
 impl ThumbnailHeight {
@@ -63,8 +60,7 @@ impl std::fmt::Display for ThumbnailHeight {
 }
 
 /// A set of thumbnail heights: distinct, sorted ascending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heights(Vec<ThumbnailHeight>);
 
 impl Heights {
@@ -109,9 +105,9 @@ impl Heights {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A stored tier.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tier {
-    #[serde(skip)]
     pub id: i64,
     pub name: TierName,
     pub thumbnail_heights: Heights,

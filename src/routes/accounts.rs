@@ -2,6 +2,7 @@
 //! login throttle, and `/api/me/`.
 
 use super::auth::{self, Caller, SESSION_COOKIE};
+use super::json::tier_json;
 use super::App;
 use crate::domain::users::Username;
 use crate::domain::{FieldErrors, REQUIRED};
@@ -91,7 +92,7 @@ impl<P: Platform> App<P> {
             &json!({
                 "username": caller.username,
                 "is_admin": caller.is_admin,
-                "tier": caller.tier,
+                "tier": tier_json(&caller.tier),
             }),
         ))
     }

@@ -1,6 +1,7 @@
 //! The admin API: tiers and users under `/api/admin/`. Every handler takes an `Admin`.
 
 use super::auth::Admin;
+use super::json::{tier_json, user_json, TierJson};
 use super::pagination::{self, Cursor};
 use super::App;
 use crate::domain::tiers::{Heights, NewTier, Tier, TierName, TierPatch};
@@ -13,7 +14,6 @@ use crate::passwords;
 use crate::ports::Platform;
 use crate::ports::StoreError;
 use crate::store;
-use crate::store::users::UserChanges;
 use serde_json::{Map, Value};
 
 fn tier_name_taken() -> ApiError {
@@ -52,7 +52,9 @@ fn taken(error: StoreError, conflict: fn() -> ApiError) -> ApiError {
 impl<P: Platform> App<P> {
     /// `GET /api/admin/tiers`
     pub(crate) async fn list_tiers(&self, _: &Admin) -> Result<Response, ApiError> {
-        Ok(Response::json(200, &store::tiers::list(&self.db).await?))
+        let tiers = store::tiers::list(&self.db).await?;
+        let body: Vec<TierJson> = tiers.iter().map(tier_json).collect();
+        Ok(Response::json(200, &body))
     }
 
     /// `POST /api/admin/tiers`
@@ -65,12 +67,15 @@ impl<P: Platform> App<P> {
         store::tiers::insert(&self.db, &new, self.now_ms())
             .await
             .map_err(|e| taken(e, tier_name_taken))?;
-        Ok(Response::json(201, &self.tier(new.name.as_str()).await?))
+        Ok(Response::json(
+            201,
+            &tier_json(&self.tier(new.name.as_str()).await?),
+        ))
     }
 
     /// `GET /api/admin/tiers/{name}`
     pub(crate) async fn get_tier(&self, _: &Admin, name: &str) -> Result<Response, ApiError> {
-        Ok(Response::json(200, &self.tier(name).await?))
+        Ok(Response::json(200, &tier_json(&self.tier(name).await?)))
     }
 
     /// `PATCH /api/admin/tiers/{name}`: writes only the fields given; `"is_default": true` makes
@@ -86,7 +91,7 @@ impl<P: Platform> App<P> {
             .await
             .map_err(|e| taken(e, tier_name_taken))?
             .ok_or(ApiError::NotFound)?;
-        Ok(Response::json(200, &tier))
+        Ok(Response::json(200, &tier_json(&tier)))
     }
 
     /// `DELETE /api/admin/tiers/{name}`: 409 while users still have it or while it is the
@@ -148,7 +153,7 @@ impl<P: Platform> App<P> {
                 created_at: row.created_at,
                 id: row.user.id.to_string(),
             },
-            |row| row.user.to_json(),
+            |row| user_json(&row.user),
         ))
     }
 
@@ -187,12 +192,12 @@ impl<P: Platform> App<P> {
             });
         }
         let user = self.user(new.username.as_str()).await?;
-        Ok(Response::json(201, &user.to_json()))
+        Ok(Response::json(201, &user_json(&user)))
     }
 
     /// `GET /api/admin/users/{username}`
     pub(crate) async fn get_user(&self, _: &Admin, name: &str) -> Result<Response, ApiError> {
-        Ok(Response::json(200, &self.user(name).await?.to_json()))
+        Ok(Response::json(200, &user_json(&self.user(name).await?)))
     }
 
     /// `PATCH /api/admin/users/{username}`: any of username, password, tier, is_admin. Only the
@@ -209,19 +214,14 @@ impl<P: Platform> App<P> {
             Some(password) => Some(passwords::hash(&self.kdf, password.expose()).await?),
             None => None,
         };
-        let changes = UserChanges {
-            username: patch.username.as_ref().map(Username::as_str),
-            password_hash: hash.as_deref(),
-            tier: patch.tier.as_deref(),
-            is_admin: patch.is_admin,
-        };
+        let changes = patch.apply(hash);
         let id = store::users::update(&self.db, name, &changes)
             .await
             .map_err(|e| taken(e, username_taken))?;
         let Some(id) = id else {
             // Nothing written: say why.
             self.user(name).await?;
-            if let Some(tier) = &patch.tier {
+            if let Some(tier) = &changes.tier {
                 self.tier_or_error(tier).await?;
             }
             return Err(last_admin());
@@ -229,7 +229,7 @@ impl<P: Platform> App<P> {
         let user = store::users::find_by_id(&self.db, id)
             .await?
             .ok_or(ApiError::NotFound)?;
-        Ok(Response::json(200, &user.to_json()))
+        Ok(Response::json(200, &user_json(&user)))
     }
 
     /// `DELETE /api/admin/users/{username}`: the user, their pictures (rows and objects) and

@@ -2,8 +2,8 @@
 //! expire (and while the owner's tier still allows them), listed, revoked.
 
 use super::auth::Caller;
+use super::json::picture_json;
 use super::pagination::{self, Cursor};
-use super::pictures::picture_json;
 use super::App;
 use crate::domain::ids::{LinkId, PictureId};
 use crate::domain::links::{self, LinkLifetime};

@@ -12,6 +12,7 @@ mod admin;
 pub mod auth;
 mod cors;
 mod health;
+mod json;
 mod links;
 mod media;
 pub mod pagination;

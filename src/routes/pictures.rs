@@ -1,13 +1,13 @@
 //! Pictures: upload, list, read, delete.
 
 use super::auth::{Bearer, Caller};
+use super::json::picture_json;
 use super::media::{upload_error, CLIENT_CACHE_CONTROL};
 use super::pagination::{self, Cursor};
 use super::App;
 use crate::domain::ids::PictureId;
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::{ThumbnailHeight, Tier, Variant};
-use crate::domain::time::rfc3339;
 use crate::domain::{FieldErrors, REQUIRED};
 use crate::error::ApiError;
 use crate::http::{multipart, Request, Response};
@@ -16,22 +16,6 @@ use crate::media::upload::{self, Memory, Target, UploadError};
 use crate::ports::EdgeCache;
 use crate::ports::Platform;
 use crate::store;
-use serde_json::{json, Value};
-
-/// The picture object of the API; `urls` follow the owner's current tier.
-pub fn picture_json(picture: &Picture, owner: &str, tier: &Tier) -> Value {
-    json!({
-        "id": picture.id,
-        "owner": owner,
-        "name": picture.name,
-        "urls": keys::urls(&picture.id, tier),
-        "created_at": rfc3339(picture.created_at),
-        "width": picture.width,
-        "height": picture.height,
-        "content_type": picture.content_type,
-        "size": picture.size,
-    })
-}
 
 impl<P: Platform> App<P> {
     /// `GET /api/pictures`: the caller's pictures, newest first, keyset-paginated.

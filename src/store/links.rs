@@ -1,6 +1,6 @@
 //! The `links` table.
 
-use super::pictures::{After, PICTURE_COLUMNS};
+use super::pictures::{After, PictureRow, PICTURE_COLUMNS};
 use super::tiers::{TierRow, TIER_COLUMNS};
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::Tier;
@@ -61,7 +61,7 @@ pub async fn find_active(
         #[serde(flatten)]
         tier: TierRow,
         #[serde(flatten)]
-        picture: Picture,
+        picture: PictureRow,
     }
     let row: Option<Row> = super::first(
         db,
@@ -79,7 +79,7 @@ pub async fn find_active(
         Ok(ActiveLink {
             height: r.link_height,
             expires_at: r.expires_at,
-            picture: r.picture,
+            picture: r.picture.into_picture(),
             tier: r.tier.into_tier()?,
         })
     })
@@ -87,14 +87,23 @@ pub async fn find_active(
 }
 
 /// A listed link with its picture.
-#[derive(Debug, Deserialize)]
-pub struct LinkRow {
+#[derive(Debug)]
+pub struct ListedLink {
     pub link_id: String,
     pub lifetime_secs: i64,
     pub link_created_at: i64,
     pub expires_at: i64,
-    #[serde(flatten)]
     pub picture: Picture,
+}
+
+#[derive(Deserialize)]
+struct ListedLinkRow {
+    link_id: String,
+    lifetime_secs: i64,
+    link_created_at: i64,
+    expires_at: i64,
+    #[serde(flatten)]
+    picture: PictureRow,
 }
 
 /// Up to `limit` of the owner's active links after `after`, newest first.
@@ -104,7 +113,7 @@ pub async fn page(
     now: i64,
     limit: u32,
     after: After<'_>,
-) -> Result<Vec<LinkRow>, StoreError> {
+) -> Result<Vec<ListedLink>, StoreError> {
     let select = format!(
         "SELECT l.id AS link_id, l.lifetime_secs, l.created_at AS link_created_at, l.expires_at, {PICTURE_COLUMNS} \
          FROM links l JOIN pictures p ON p.id = l.picture_id WHERE l.owner_id = ? AND l.expires_at > ?"
@@ -123,7 +132,17 @@ pub async fn page(
         .bind(created_at)
         .bind(id),
     };
-    db.query(statement.bind(limit)).await
+    let rows: Vec<ListedLinkRow> = db.query(statement.bind(limit)).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ListedLink {
+            link_id: row.link_id,
+            lifetime_secs: row.lifetime_secs,
+            link_created_at: row.link_created_at,
+            expires_at: row.expires_at,
+            picture: row.picture.into_picture(),
+        })
+        .collect())
 }
 
 /// Deletes the owner's link; whether there was one.

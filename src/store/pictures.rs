@@ -9,6 +9,34 @@ use serde::Deserialize;
 pub const PICTURE_COLUMNS: &str =
     "p.id, p.owner_id, p.name, p.content_type, p.width, p.height, p.size, p.created_at";
 
+/// A picture as its row holds it: the columns of [`PICTURE_COLUMNS`].
+#[derive(Debug, Deserialize)]
+pub struct PictureRow {
+    id: String,
+    owner_id: i64,
+    name: String,
+    content_type: String,
+    width: i64,
+    height: i64,
+    size: i64,
+    created_at: i64,
+}
+
+impl PictureRow {
+    pub fn into_picture(self) -> Picture {
+        Picture {
+            id: self.id,
+            owner_id: self.owner_id,
+            name: self.name,
+            content_type: self.content_type,
+            width: self.width,
+            height: self.height,
+            size: self.size,
+            created_at: self.created_at,
+        }
+    }
+}
+
 /// A keyset position: the (created_at, id) of the last row shown.
 pub type After<'a> = Option<(i64, &'a str)>;
 
@@ -57,7 +85,8 @@ pub async fn page(
     limit: u32,
     after: After<'_>,
 ) -> Result<Vec<Picture>, StoreError> {
-    db.query(page_statement(owner_id, limit, after)).await
+    let rows: Vec<PictureRow> = db.query(page_statement(owner_id, limit, after)).await?;
+    Ok(rows.into_iter().map(PictureRow::into_picture).collect())
 }
 
 pub async fn find_owned(
@@ -65,7 +94,7 @@ pub async fn find_owned(
     id: &str,
     owner_id: i64,
 ) -> Result<Option<Picture>, StoreError> {
-    super::first(
+    let row: Option<PictureRow> = super::first(
         db,
         Statement::new(format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures p WHERE p.id = ? AND p.owner_id = ?"
@@ -73,7 +102,8 @@ pub async fn find_owned(
         .bind(id)
         .bind(owner_id),
     )
-    .await
+    .await?;
+    Ok(row.map(PictureRow::into_picture))
 }
 
 /// What every read checks, in one query: whether the token's generation is current, the user's

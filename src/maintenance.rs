@@ -1,5 +1,6 @@
 //! What the cron runs: a function of the ports and the current time that returns what it did.
 
+use crate::domain::ids::PictureId;
 use crate::media::keys;
 use crate::observability::logs::{self, Level};
 use crate::observability::{self, Trace};
@@ -89,7 +90,7 @@ pub async fn reconcile<B>(
 ) -> Result<(u64, u64), StoreError> {
     let cursor = store::maintenance::get(db, RECONCILE_CURSOR).await?;
     let page = blobs.list_page("", cursor, RECONCILE_PER_RUN).await?;
-    let candidates: Vec<(String, String)> = page
+    let candidates: Vec<(String, PictureId)> = page
         .objects
         .iter()
         .filter(|o| o.uploaded_ms <= now_ms - ORPHAN_MIN_AGE_MS)
@@ -97,7 +98,7 @@ pub async fn reconcile<B>(
             keys::parse_blob_key(&o.key).map(|(_, picture, _)| (o.key.clone(), picture))
         })
         .collect();
-    let mut ids: Vec<String> = candidates.iter().map(|(_, id)| id.clone()).collect();
+    let mut ids: Vec<PictureId> = candidates.iter().map(|(_, id)| *id).collect();
     ids.sort();
     ids.dedup();
     let existing = store::pictures::existing(db, &ids).await?;

@@ -8,6 +8,7 @@
 
 use super::keys;
 use super::upload::{self, UploadError};
+use crate::domain::ids::PictureId;
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::Variant;
 use crate::http::Payload;
@@ -68,7 +69,7 @@ impl<S, C> Renditions<'_, S, C> {
         S: BlobStore<B>,
         C: EdgeCache<B>,
     {
-        let etag = keys::etag(&picture.id, variant);
+        let etag = keys::etag(picture.id, variant);
         if if_none_match.is_some_and(|v| keys::etag_matches(v, &etag)) {
             return Ok(Served {
                 etag,
@@ -76,7 +77,7 @@ impl<S, C> Renditions<'_, S, C> {
                 hit: false,
             });
         }
-        let key = keys::cache_key(&picture.id, variant);
+        let key = keys::cache_key(picture.id, variant);
         let cached = match cached {
             Some(result) => result,
             None => self.cache.get(&key).await,
@@ -116,14 +117,14 @@ impl<S, C> Renditions<'_, S, C> {
     where
         S: BlobStore<B>,
     {
-        let key = keys::blob_key(picture.owner_id, &picture.id, variant);
+        let key = keys::blob_key(picture.owner_id, picture.id, variant);
         if let Some(blob) = self.blobs.get(&key).await? {
             return Ok((blob.body, blob.content_type));
         }
         let Variant::Thumbnail(height) = variant else {
             return Err(gone(&key));
         };
-        let original_key = keys::blob_key(picture.owner_id, &picture.id, Variant::Original);
+        let original_key = keys::blob_key(picture.owner_id, picture.id, Variant::Original);
         let mut original = self
             .blobs
             .open(&original_key)
@@ -147,7 +148,7 @@ impl<S, C> Renditions<'_, S, C> {
 
     /// Removes every object of a picture whose row is gone, and its cached copies in this data
     /// centre. Failures are logged: the cron's reconciliation removes what is left.
-    pub async fn remove_picture_objects<B>(&self, owner_id: i64, picture_id: &str)
+    pub async fn remove_picture_objects<B>(&self, owner_id: i64, picture_id: PictureId)
     where
         S: BlobStore<B>,
         C: EdgeCache<B>,

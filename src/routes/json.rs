@@ -12,10 +12,10 @@ use serde_json::{json, Value};
 /// The picture object of the API; `urls` follow the owner's current tier.
 pub fn picture_json(picture: &Picture, owner: &str, tier: &Tier) -> Value {
     json!({
-        "id": picture.id,
+        "id": picture.id.to_string(),
         "owner": owner,
         "name": picture.name,
-        "urls": keys::urls(&picture.id, tier),
+        "urls": keys::urls(picture.id, tier),
         "created_at": rfc3339(picture.created_at),
         "width": picture.width,
         "height": picture.height,

@@ -24,10 +24,9 @@ impl<P: Platform> App<P> {
         &self,
         caller: &Caller,
         req: &Request<P::Incoming>,
-        id: &str,
+        id: PictureId,
     ) -> Result<Response, ApiError> {
-        let id = PictureId::parse(id).ok_or(ApiError::NotFound)?.to_string();
-        let picture = store::pictures::find_owned(&self.db, &id, caller.id)
+        let picture = store::pictures::find_owned(&self.db, id, caller.id)
             .await?
             .ok_or(ApiError::NotFound)?;
         if !caller.tier.allow_expiring_links {
@@ -73,16 +72,16 @@ impl<P: Platform> App<P> {
         let (Some(lifetime), true) = (lifetime, errors.is_empty()) else {
             return Err(ApiError::Validation(errors));
         };
-        let link_id = LinkId::new_random().to_string();
+        let link_id = LinkId::new_random();
         let now = self.now_ms();
         let expires_at = now + lifetime.secs() * 1000;
         let inserted = store::links::insert(
             &self.db,
             &NewLink {
-                id: &link_id,
-                picture_id: &id,
+                id: link_id,
+                picture_id: id,
                 owner_id: caller.id,
-                height: height.map(ThumbnailHeight::get),
+                height,
                 lifetime_secs: lifetime.secs(),
                 created_at: now,
                 expires_at,
@@ -96,7 +95,7 @@ impl<P: Platform> App<P> {
         Ok(Response::json(
             201,
             &json!({
-                "url": keys::link_url(&link_id),
+                "url": keys::link_url(link_id),
                 "picture": picture_json(&picture, &caller.username, &caller.tier),
                 "time": lifetime.secs(),
                 "expires_at": rfc3339(expires_at),
@@ -109,17 +108,13 @@ impl<P: Platform> App<P> {
     pub(crate) async fn serve_link(
         &self,
         req: &Request<P::Incoming>,
-        id: &str,
+        id: LinkId,
     ) -> Result<Response<P::Body>, ApiError> {
-        let id = LinkId::parse(id).ok_or(ApiError::NotFound)?.to_string();
         let now = self.now_ms();
-        let link = store::links::find_active(&self.db, &id, now)
+        let link = store::links::find_active(&self.db, id, now)
             .await?
             .ok_or(ApiError::NotFound)?;
-        let variant = match link.height {
-            None => Variant::Original,
-            Some(h) => Variant::Thumbnail(ThumbnailHeight::new(h).ok_or(ApiError::NotFound)?),
-        };
+        let variant = link.height.map_or(Variant::Original, Variant::Thumbnail);
         if !link.tier.allow_expiring_links || !link.tier.allows(variant) {
             return Err(ApiError::NotFound);
         }
@@ -137,10 +132,9 @@ impl<P: Platform> App<P> {
     pub(crate) async fn revoke_link(
         &self,
         caller: &Caller,
-        id: &str,
+        id: LinkId,
     ) -> Result<Response, ApiError> {
-        let id = LinkId::parse(id).ok_or(ApiError::NotFound)?.to_string();
-        if !store::links::delete_owned(&self.db, &id, caller.id).await? {
+        if !store::links::delete_owned(&self.db, id, caller.id).await? {
             return Err(ApiError::NotFound);
         }
         Ok(Response::no_content())
@@ -168,11 +162,11 @@ impl<P: Platform> App<P> {
             rows,
             |l| Cursor {
                 created_at: l.link_created_at,
-                id: l.link_id.clone(),
+                id: l.link_id.to_string(),
             },
             |l| {
                 json!({
-                    "url": keys::link_url(&l.link_id),
+                    "url": keys::link_url(l.link_id),
                     "picture": picture_json(&l.picture, &caller.username, &caller.tier),
                     "time": l.lifetime_secs,
                     "time_left": links::time_left(l.expires_at, now),

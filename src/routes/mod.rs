@@ -21,6 +21,8 @@ mod pictures;
 mod test_hooks;
 
 use crate::config::Config;
+use crate::domain::ids::{LinkId, PictureId};
+use crate::domain::tiers::ThumbnailHeight;
 use crate::domain::FieldErrors;
 use crate::error::ApiError;
 use crate::http::{Method, Payload, ReadError, Request, Response};
@@ -62,9 +64,10 @@ enum Route {
     User(String),
     Pictures,
     SharedLinks,
-    Picture(String),
-    Thumbnail(String, String),
-    Timelink(String),
+    // `None`: a segment that names nothing, a 404 once the caller is known (`named`).
+    Picture(Option<PictureId>),
+    Thumbnail(Option<PictureId>, Option<ThumbnailHeight>),
+    Timelink(Option<LinkId>),
     #[cfg(feature = "test-hooks")]
     TestHook(Vec<String>),
 }
@@ -87,11 +90,11 @@ impl Route {
             ["api", "admin", "users", name] => Route::User((*name).to_owned()),
             ["api", "pictures"] => Route::Pictures,
             ["api", "pictures", "shared"] => Route::SharedLinks,
-            ["api", "picture", id] => Route::Picture((*id).to_owned()),
+            ["api", "picture", id] => Route::Picture(PictureId::parse(id)),
             ["api", "picture", id, height] => {
-                Route::Thumbnail((*id).to_owned(), (*height).to_owned())
+                Route::Thumbnail(PictureId::parse(id), ThumbnailHeight::parse(height))
             }
-            ["api", "timelink", id] => Route::Timelink((*id).to_owned()),
+            ["api", "timelink", id] => Route::Timelink(LinkId::parse(id)),
             #[cfg(feature = "test-hooks")]
             ["__test", rest @ ..] => Route::TestHook(rest.iter().map(|s| s.to_string()).collect()),
             _ => return None,
@@ -250,20 +253,30 @@ impl<P: Platform> App<P> {
             (Route::SharedLinks, _) => self.list_links(&self.caller(req).await?, req).await,
             (Route::Picture(id), Get) => {
                 return self
-                    .read_original(&self.bearer(req)?, req, id)
+                    .read_original(&self.bearer(req)?, req, named(id)?)
                     .await
                     .map(stream::<P>)
             }
-            (Route::Picture(id), Post) => self.create_link(&self.caller(req).await?, req, id).await,
-            (Route::Picture(id), _) => self.delete_picture(&self.caller(req).await?, id).await,
+            (Route::Picture(id), Post) => {
+                self.create_link(&self.caller(req).await?, req, named(id)?)
+                    .await
+            }
+            (Route::Picture(id), _) => {
+                self.delete_picture(&self.caller(req).await?, named(id)?)
+                    .await
+            }
             (Route::Thumbnail(id, height), _) => {
                 return self
-                    .read_thumbnail(&self.bearer(req)?, req, id, height)
+                    .read_thumbnail(&self.bearer(req)?, req, named(id)?, named(height)?)
                     .await
                     .map(stream::<P>)
             }
-            (Route::Timelink(id), Get) => return self.serve_link(req, id).await.map(stream::<P>),
-            (Route::Timelink(id), _) => self.revoke_link(&self.caller(req).await?, id).await,
+            (Route::Timelink(id), Get) => {
+                return self.serve_link(req, named(id)?).await.map(stream::<P>)
+            }
+            (Route::Timelink(id), _) => {
+                self.revoke_link(&self.caller(req).await?, named(id)?).await
+            }
             #[cfg(feature = "test-hooks")]
             (Route::TestHook(path), _) if self.test_hooks => self.test_hook(method, path).await,
             #[cfg(feature = "test-hooks")]
@@ -296,6 +309,12 @@ impl<P: Platform> App<P> {
             Err(e) => Err(invalid(&format!("JSON parse error: {e}"))),
         }
     }
+}
+
+/// What a path segment names; a segment that names nothing is a 404. Called after the caller is
+/// authenticated, so an anonymous request learns nothing from the path.
+fn named<T: Copy>(segment: &Option<T>) -> Result<T, ApiError> {
+    segment.ok_or(ApiError::NotFound)
 }
 
 /// D1 read replication: a write answers where its session got to, and a read that sends it back

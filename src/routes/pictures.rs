@@ -38,7 +38,7 @@ impl<P: Platform> App<P> {
             rows,
             |p| Cursor {
                 created_at: p.created_at,
-                id: p.id.clone(),
+                id: p.id.to_string(),
             },
             |p| picture_json(p, &caller.username, &caller.tier),
         ))
@@ -64,8 +64,8 @@ impl<P: Platform> App<P> {
         let Some(mut body) = req.take_body() else {
             return Err(upload_error(UploadError::Fields(not_a_form())));
         };
-        let id = PictureId::new_random().to_string();
-        let key = |variant| keys::blob_key(caller.id, &id, variant);
+        let id = PictureId::new_random();
+        let key = |variant| keys::blob_key(caller.id, id, variant);
         let heights: Vec<ThumbnailHeight> = caller.tier.thumbnail_heights.iter().collect();
         let stored = upload::receive(
             &mut body,
@@ -87,7 +87,7 @@ impl<P: Platform> App<P> {
         .map_err(upload_error)?;
 
         let picture = Picture {
-            id: id.clone(),
+            id,
             owner_id: caller.id,
             name: stored.name.as_str().to_owned(),
             content_type: stored.probe.format.content_type().to_owned(),
@@ -99,7 +99,7 @@ impl<P: Platform> App<P> {
         if let Err(e) = store::pictures::insert(&self.db, &picture).await {
             // The write may have happened although it was reported as failed: remove the row
             // too, so no picture is ever listed without its objects.
-            if let Err(cleanup) = store::pictures::delete_owned(&self.db, &id, caller.id).await {
+            if let Err(cleanup) = store::pictures::delete_owned(&self.db, id, caller.id).await {
                 crate::error::log(&format!("could not remove picture row {id}: {cleanup}"));
             }
             self.renditions().remove_objects(&stored.keys).await;
@@ -116,7 +116,7 @@ impl<P: Platform> App<P> {
         &self,
         bearer: &Bearer,
         req: &Request<P::Incoming>,
-        id: &str,
+        id: PictureId,
     ) -> Result<Response<P::Body>, ApiError> {
         self.read_variant(bearer, req, id, Variant::Original).await
     }
@@ -126,10 +126,9 @@ impl<P: Platform> App<P> {
         &self,
         bearer: &Bearer,
         req: &Request<P::Incoming>,
-        id: &str,
-        height: &str,
+        id: PictureId,
+        height: ThumbnailHeight,
     ) -> Result<Response<P::Body>, ApiError> {
-        let height = ThumbnailHeight::parse(height).ok_or(ApiError::NotFound)?;
         self.read_variant(bearer, req, id, Variant::Thumbnail(height))
             .await
     }
@@ -139,14 +138,13 @@ impl<P: Platform> App<P> {
         &self,
         bearer: &Bearer,
         req: &Request<P::Incoming>,
-        id: &str,
+        id: PictureId,
         variant: Variant,
     ) -> Result<Response<P::Body>, ApiError> {
-        let id = PictureId::parse(id).ok_or(ApiError::NotFound)?.to_string();
-        let check = store::pictures::read_check(&self.db, &id, bearer.user_id, bearer.generation);
+        let check = store::pictures::read_check(&self.db, id, bearer.user_id, bearer.generation);
         // The cache lookup overlaps the check to save a round trip; its result is used only
         // once the check below has passed.
-        let key = keys::cache_key(&id, variant);
+        let key = keys::cache_key(id, variant);
         let (check, cached) = futures_util::future::join(check, self.cache.get(&key)).await;
         let check = check?.ok_or(ApiError::Unauthorized("User not found."))?;
         if !check.token_current {
@@ -165,14 +163,13 @@ impl<P: Platform> App<P> {
     pub(crate) async fn delete_picture(
         &self,
         caller: &Caller,
-        id: &str,
+        id: PictureId,
     ) -> Result<Response, ApiError> {
-        let id = PictureId::parse(id).ok_or(ApiError::NotFound)?.to_string();
-        if !store::pictures::delete_owned(&self.db, &id, caller.id).await? {
+        if !store::pictures::delete_owned(&self.db, id, caller.id).await? {
             return Err(ApiError::NotFound);
         }
         self.renditions()
-            .remove_picture_objects(caller.id, &id)
+            .remove_picture_objects(caller.id, id)
             .await;
         Ok(Response::no_content())
     }

@@ -2,17 +2,16 @@
 //! login throttle, and `/api/me/`.
 
 use super::auth::{self, Caller, SESSION_COOKIE};
-use super::json::tier_json;
+use super::json::{non_blank, tier_json};
 use super::App;
 use crate::domain::users::Username;
-use crate::domain::{FieldErrors, REQUIRED};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::passwords;
 use crate::ports::Platform;
 use crate::store;
 use crate::tokens::{self, TokenType};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 const WRONG_CREDENTIALS: &str = "No active account found with the given credentials";
 
@@ -24,12 +23,13 @@ impl<P: Platform> App<P> {
         req: &Request<P::Incoming>,
         session: bool,
     ) -> Result<Response, ApiError> {
-        let body = self.json_object(req).await?;
-        let mut errors = FieldErrors::new();
-        let username = required_string(&body, "username", &mut errors);
-        let password = required_string(&body, "password", &mut errors);
-        errors.into_result()?;
-        let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());
+        let (username, password) = self
+            .read_json(req, |mut f| {
+                let username = f.required("username", non_blank);
+                let password = f.required("password", non_blank);
+                f.finish(|| Some((username?, password?)))
+            })
+            .await?;
         // A name no account can have is refused before anything is stored or hashed.
         let username =
             Username::parse(&username).map_err(|_| ApiError::Unauthorized(WRONG_CREDENTIALS))?;
@@ -63,11 +63,12 @@ impl<P: Platform> App<P> {
         req: &Request<P::Incoming>,
         session: bool,
     ) -> Result<Response, ApiError> {
-        let body = self.json_object(req).await?;
-        let mut errors = FieldErrors::new();
-        let refresh = required_string(&body, "refresh", &mut errors);
-        errors.into_result()?;
-        let refresh = refresh.unwrap_or_default();
+        let refresh = self
+            .read_json(req, |mut f| {
+                let refresh = f.required("refresh", non_blank);
+                f.finish(|| refresh)
+            })
+            .await?;
         let now = self.now_ms();
         let claims = tokens::verify(&self.config, &refresh, TokenType::Refresh, now)?;
         let user = store::users::find_by_id(&self.db, claims.user_id)
@@ -124,19 +125,4 @@ fn session_cookie(token: &str, max_age_secs: i64) -> String {
     format!(
         "{SESSION_COOKIE}={token}; Path=/api/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_secs}"
     )
-}
-
-/// The non-empty string `field` of `body`, or its error added to `errors`.
-pub(crate) fn required_string(
-    body: &Map<String, Value>,
-    field: &str,
-    errors: &mut FieldErrors,
-) -> Option<String> {
-    match body.get(field) {
-        Some(Value::String(s)) if !s.is_empty() => return Some(s.clone()),
-        Some(Value::String(_)) => errors.add(field, "This field may not be blank."),
-        Some(_) => errors.add(field, "Not a valid string."),
-        None => errors.add(field, REQUIRED),
-    }
-    None
 }

@@ -2,21 +2,21 @@
 //! expire (and while the owner's tier still allows them), listed, revoked.
 
 use super::auth::Caller;
-use super::json::picture_json;
+use super::json::{picture_json, Fields};
 use super::pagination::{self, Cursor};
 use super::App;
 use crate::domain::ids::{LinkId, PictureId};
 use crate::domain::links::{self, LinkLifetime};
-use crate::domain::tiers::{ThumbnailHeight, Variant};
+use crate::domain::tiers::{ThumbnailHeight, Tier, Variant};
 use crate::domain::time::rfc3339;
-use crate::domain::{FieldErrors, REQUIRED};
+use crate::domain::FieldErrors;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::media::keys;
 use crate::ports::Platform;
 use crate::store;
 use crate::store::links::NewLink;
-use serde_json::{json, Value};
+use serde_json::json;
 
 impl<P: Platform> App<P> {
     /// `POST /api/picture/{id}`: `{"time": 300..=30000, "height"?: H}` -> a link.
@@ -34,71 +34,30 @@ impl<P: Platform> App<P> {
                 "Your tier does not include expiring links.",
             ));
         }
-        let body = self.json_object(req).await?;
-        let mut errors = FieldErrors::new();
-        let lifetime = match body.get("time") {
-            None | Some(Value::Null) => {
-                errors.add("time", REQUIRED);
-                None
-            }
-            Some(v) => LinkLifetime::parse(v)
-                .map_err(|e| errors.add("time", e.0))
-                .ok(),
-        };
-        let height = match body.get("height") {
-            // A link to the original, which the tier must serve as it must a height: the link
-            // would 404 from its first request otherwise.
-            None | Some(Value::Null) => {
-                if !caller.tier.allows(Variant::Original) {
-                    errors.add(
-                        "height",
-                        "Your tier does not include original pictures: give a thumbnail height.",
-                    );
-                }
-                None
-            }
-            Some(v) => match v
-                .as_u64()
-                .and_then(|h| u32::try_from(h).ok())
-                .and_then(ThumbnailHeight::new)
-            {
-                Some(h) if caller.tier.allows(Variant::Thumbnail(h)) => Some(h),
-                _ => {
-                    errors.add("height", "Your tier has no thumbnails of this height.");
-                    None
-                }
-            },
-        };
-        let (Some(lifetime), true) = (lifetime, errors.is_empty()) else {
-            return Err(ApiError::Validation(errors));
-        };
-        let link_id = LinkId::new_random();
+        let new = self
+            .read_json(req, |f| new_link(f.null_is_absent(), &caller.tier))
+            .await?;
         let now = self.now_ms();
-        let expires_at = now + lifetime.secs() * 1000;
-        let inserted = store::links::insert(
-            &self.db,
-            &NewLink {
-                id: link_id,
-                picture_id: id,
-                owner_id: caller.id,
-                height,
-                lifetime_secs: lifetime.secs(),
-                created_at: now,
-                expires_at,
-            },
-        )
-        .await?;
-        // The picture was deleted between the check above and the insert.
-        if !inserted {
+        let link = NewLink {
+            id: LinkId::new_random(),
+            picture_id: id,
+            owner_id: caller.id,
+            height: new.height,
+            lifetime_secs: new.lifetime.secs(),
+            created_at: now,
+            expires_at: now + new.lifetime.secs() * 1000,
+        };
+        // `false`: the picture was deleted between the check above and the insert.
+        if !store::links::insert(&self.db, &link).await? {
             return Err(ApiError::NotFound);
         }
         Ok(Response::json(
             201,
             &json!({
-                "url": keys::link_url(link_id),
+                "url": keys::link_url(link.id),
                 "picture": picture_json(&picture, &caller.username, &caller.tier),
-                "time": lifetime.secs(),
-                "expires_at": rfc3339(expires_at),
+                "time": link.lifetime_secs,
+                "expires_at": rfc3339(link.expires_at),
             }),
         ))
     }
@@ -175,4 +134,37 @@ impl<P: Platform> App<P> {
             },
         ))
     }
+}
+
+/// What a link request asks for.
+struct LinkFields {
+    lifetime: LinkLifetime,
+    /// `None`: the original.
+    height: Option<ThumbnailHeight>,
+}
+
+/// A link request, against the owner's `tier`: a link must be to a rendition the tier serves, or
+/// it would 404 from its first request.
+fn new_link(mut f: Fields, tier: &Tier) -> Result<LinkFields, FieldErrors> {
+    let lifetime = f.required("time", LinkLifetime::parse);
+    let height = f.optional("height", |value| {
+        value
+            .as_u64()
+            .and_then(|h| u32::try_from(h).ok())
+            .and_then(ThumbnailHeight::new)
+            .filter(|h| tier.allows(Variant::Thumbnail(*h)))
+            .ok_or_else(|| "Your tier has no thumbnails of this height.".into())
+    });
+    if f.is_absent("height") && !tier.allows(Variant::Original) {
+        f.refuse(
+            "height",
+            "Your tier does not include original pictures: give a thumbnail height.",
+        );
+    }
+    f.finish(|| {
+        Some(LinkFields {
+            lifetime: lifetime?,
+            height,
+        })
+    })
 }

@@ -31,6 +31,7 @@ use crate::observability::logs::RequestLine;
 use crate::observability::timed::Timed;
 use crate::observability::{self, Trace, REQUEST_ID_HEADER};
 use crate::ports::{Clock, Database, Platform, SessionStart};
+use json::Fields;
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -287,6 +288,17 @@ impl<P: Platform> App<P> {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// The request's JSON object read into a value by `read` (with `json::Fields`): 400 with
+    /// every field's error, as `json_object` when the body is not a JSON object.
+    async fn read_json<T>(
+        &self,
+        req: &Request<P::Incoming>,
+        read: impl FnOnce(Fields<'_>) -> Result<T, FieldErrors>,
+    ) -> Result<T, ApiError> {
+        let body = self.json_object(req).await?;
+        Ok(read(Fields::new(&body))?)
     }
 
     /// The JSON object of a request body; 400 with a message when it is not one.

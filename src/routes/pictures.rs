@@ -12,7 +12,7 @@ use crate::domain::{FieldErrors, REQUIRED};
 use crate::error::ApiError;
 use crate::http::{multipart, Request, Response};
 use crate::media::keys;
-use crate::media::upload::{self, Memory, Target, UploadError};
+use crate::media::upload::{self, Memory, Stored, Target, UploadError};
 use crate::ports::EdgeCache;
 use crate::ports::Platform;
 use crate::store;
@@ -44,15 +44,39 @@ impl<P: Platform> App<P> {
         ))
     }
 
-    /// `POST /api/pictures`: multipart `name` + `img`. The token and the declared length are
-    /// checked before the body is read; the body is streamed through the form parser and the
-    /// imaging pipeline (`media::upload`); the objects go to R2, then the row to D1, so a picture
-    /// is visible only once complete.
+    /// `POST /api/pictures`: multipart `name` + `img`. The objects go to R2, then the row to D1,
+    /// so a picture is visible only once complete.
     pub(crate) async fn upload_picture(
         &self,
         caller: &Caller,
         req: &Request<P::Incoming>,
     ) -> Result<Response, ApiError> {
+        let (id, stored) = self.receive_upload(caller, req).await?;
+        let picture = Picture {
+            id,
+            owner_id: caller.id,
+            name: stored.name.as_str().to_owned(),
+            content_type: stored.probe.format.content_type().to_owned(),
+            width: stored.probe.width.into(),
+            height: stored.probe.height.into(),
+            size: stored.size as i64,
+            created_at: self.now_ms(),
+        };
+        self.insert_picture(&picture, &stored.keys).await?;
+        Ok(Response::json(
+            201,
+            &picture_json(&picture, &caller.username, &caller.tier),
+        ))
+    }
+
+    /// The upload's objects, stored under a new picture id. The token and the declared length
+    /// are checked before the body is read; the body is streamed through the form parser and
+    /// the imaging pipeline (`media::upload`).
+    async fn receive_upload(
+        &self,
+        caller: &Caller,
+        req: &Request<P::Incoming>,
+    ) -> Result<(PictureId, Stored), ApiError> {
         let limits = self.config.upload_limits();
         let declared = req.declared_length();
         if declared.is_some_and(|n| n > limits.max_bytes) {
@@ -67,48 +91,43 @@ impl<P: Platform> App<P> {
         let id = PictureId::new_random();
         let key = |variant| keys::blob_key(caller.id, id, variant);
         let heights: Vec<ThumbnailHeight> = caller.tier.thumbnail_heights.iter().collect();
+        let memory = Memory {
+            budget: &self.isolate.budget,
+            user: caller.id,
+        };
+        let target = Target {
+            key: &key,
+            heights: &heights,
+        };
         let stored = upload::receive(
             &mut body,
             &boundary,
             declared,
             &limits,
-            Memory {
-                budget: &self.isolate.budget,
-                user: caller.id,
-            },
+            memory,
             &*self.clock,
             &self.blobs,
-            Target {
-                key: &key,
-                heights: &heights,
-            },
+            target,
         )
         .await
         .map_err(upload_error)?;
+        Ok((id, stored))
+    }
 
-        let picture = Picture {
-            id,
-            owner_id: caller.id,
-            name: stored.name.as_str().to_owned(),
-            content_type: stored.probe.format.content_type().to_owned(),
-            width: stored.probe.width.into(),
-            height: stored.probe.height.into(),
-            size: stored.size as i64,
-            created_at: self.now_ms(),
+    /// Inserts the row of an upload whose objects are stored; on failure neither the row nor the
+    /// objects are left.
+    async fn insert_picture(&self, picture: &Picture, keys: &[String]) -> Result<(), ApiError> {
+        let Err(e) = store::pictures::insert(&self.db, picture).await else {
+            return Ok(());
         };
-        if let Err(e) = store::pictures::insert(&self.db, &picture).await {
-            // The write may have happened although it was reported as failed: remove the row
-            // too, so no picture is ever listed without its objects.
-            if let Err(cleanup) = store::pictures::delete_owned(&self.db, id, caller.id).await {
-                crate::error::log(&format!("could not remove picture row {id}: {cleanup}"));
-            }
-            self.renditions().remove_objects(&stored.keys).await;
-            return Err(e.into());
+        // The write may have happened although it was reported as failed: remove the row too,
+        // so no picture is ever listed without its objects.
+        let (id, owner) = (picture.id, picture.owner_id);
+        if let Err(cleanup) = store::pictures::delete_owned(&self.db, id, owner).await {
+            crate::error::log(&format!("could not remove picture row {id}: {cleanup}"));
         }
-        Ok(Response::json(
-            201,
-            &picture_json(&picture, &caller.username, &caller.tier),
-        ))
+        self.renditions().remove_objects(keys).await;
+        Err(e.into())
     }
 
     /// `GET /api/picture/{id}`: the original, if the owner's tier allows it.

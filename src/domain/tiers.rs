@@ -97,12 +97,6 @@ impl Heights {
     pub fn contains(&self, height: ThumbnailHeight) -> bool {
         self.0.contains(&height)
     }
-
-    /// The stored form: a JSON array of integers.
-    pub fn to_json(&self) -> String {
-        let list: Vec<String> = self.0.iter().map(|h| h.to_string()).collect();
-        format!("[{}]", list.join(","))
-    }
 }
 
 /// A stored tier.
@@ -200,7 +194,6 @@ mod tests {
     fn heights_are_sorted_and_must_be_distinct_and_bounded() {
         let heights = Heights::parse(&json!([400, 200])).unwrap();
         assert_eq!(heights.iter().collect::<Vec<_>>(), vec![h(200), h(400)]);
-        assert_eq!(heights.to_json(), "[200,400]");
         assert!(Heights::parse(&json!([200, 200])).is_err());
         assert!(Heights::parse(&json!([0])).is_err());
         assert!(Heights::parse(&json!([-5])).is_err());

@@ -2,6 +2,7 @@
 //! (`Fields`, with every field's error), and one function per domain value a response carries,
 //! so the domain types know nothing of the wire format.
 
+use crate::domain::ids::LinkId;
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::Tier;
 use crate::domain::time::rfc3339;
@@ -120,6 +121,22 @@ pub fn picture_json(picture: &Picture, owner: &str, tier: &Tier) -> Value {
         "height": picture.height,
         "content_type": picture.content_type,
         "size": picture.size,
+    })
+}
+
+/// The link object of the API (a listed link adds `time_left`).
+pub fn link_json(
+    id: LinkId,
+    lifetime_secs: i64,
+    expires_at: i64,
+    picture: &Picture,
+    owner: &User,
+) -> Value {
+    json!({
+        "url": keys::link_url(id),
+        "picture": picture_json(picture, &owner.username, &owner.tier),
+        "time": lifetime_secs,
+        "expires_at": rfc3339(expires_at),
     })
 }
 

@@ -2,21 +2,18 @@
 //! expire (and while the owner's tier still allows them), listed, revoked.
 
 use super::auth::Caller;
-use super::json::{picture_json, Fields};
+use super::json::{link_json, Fields};
 use super::pagination::{self, Cursor};
 use super::App;
 use crate::domain::ids::{LinkId, PictureId};
 use crate::domain::links::{self, LinkLifetime};
 use crate::domain::tiers::{ThumbnailHeight, Tier, Variant};
-use crate::domain::time::rfc3339;
 use crate::domain::FieldErrors;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::media::keys;
 use crate::ports::Platform;
 use crate::store;
 use crate::store::links::NewLink;
-use serde_json::json;
 
 impl<P: Platform> App<P> {
     /// `POST /api/picture/{id}`: `{"time": 300..=30000, "height"?: H}` -> a link.
@@ -53,12 +50,13 @@ impl<P: Platform> App<P> {
         }
         Ok(Response::json(
             201,
-            &json!({
-                "url": keys::link_url(link.id),
-                "picture": picture_json(&picture, &caller.username, &caller.tier),
-                "time": link.lifetime_secs,
-                "expires_at": rfc3339(link.expires_at),
-            }),
+            &link_json(
+                link.id,
+                link.lifetime_secs,
+                link.expires_at,
+                &picture,
+                caller,
+            ),
         ))
     }
 
@@ -124,13 +122,10 @@ impl<P: Platform> App<P> {
                 id: l.link_id.to_string(),
             },
             |l| {
-                json!({
-                    "url": keys::link_url(l.link_id),
-                    "picture": picture_json(&l.picture, &caller.username, &caller.tier),
-                    "time": l.lifetime_secs,
-                    "time_left": links::time_left(l.expires_at, now),
-                    "expires_at": rfc3339(l.expires_at),
-                })
+                let mut link =
+                    link_json(l.link_id, l.lifetime_secs, l.expires_at, &l.picture, caller);
+                link["time_left"] = links::time_left(l.expires_at, now).into();
+                link
             },
         ))
     }

@@ -1,55 +1,11 @@
 //! The one error type at the HTTP edge, and the one place that maps it to status codes and JSON.
 
+use crate::domain::FieldErrors;
 use crate::http::Response;
 use crate::observability::{logs, Trace};
-use crate::store::StoreError;
-use serde_json::{json, Map, Value};
-
-/// Per-field validation messages, serialized as `{"field": ["message", ...]}` like the Django
-/// service this replaces.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FieldErrors(Map<String, Value>);
-
-impl FieldErrors {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn single(field: &str, message: impl Into<String>) -> Self {
-        let mut errors = Self::new();
-        errors.add(field, message);
-        errors
-    }
-
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        let entry = self
-            .0
-            .entry(field)
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(list) = entry {
-            list.push(Value::String(message.into()));
-        }
-    }
-
-    pub fn required(field: &str) -> Self {
-        Self::single(field, REQUIRED)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `Ok(())` when no error was added, else the errors as a 400.
-    pub fn into_result(self) -> Result<(), ApiError> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self))
-        }
-    }
-}
-
-pub const REQUIRED: &str = "This field is required.";
+use crate::passwords::PasswordError;
+use crate::ports::StoreError;
+use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -99,6 +55,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Hashing or checking a password failed in the runtime: nothing the client can act on.
+impl From<PasswordError> for ApiError {
+    fn from(e: PasswordError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// Invalid fields are a 400 listing them.
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        ApiError::Validation(errors)
+    }
+}
+
 /// Seconds a client should wait before retrying a 503 `Busy`.
 pub const BUSY_RETRY_AFTER_SECS: u32 = 2;
 
@@ -131,7 +101,7 @@ impl ApiError {
         let detail = |text: &str| json!({ "detail": text });
         let mut headers: Vec<(&str, String)> = Vec::new();
         let body = match self {
-            ApiError::Validation(errors) => Value::Object(errors.0),
+            ApiError::Validation(errors) => Value::Object(errors.into_map()),
             ApiError::Unauthorized(text) => {
                 headers.push(("www-authenticate", "Bearer realm=\"api\"".into()));
                 detail(text)
@@ -189,7 +159,7 @@ mod tests {
 
     #[test]
     fn validation_errors_are_400_with_a_list_per_field() {
-        let mut errors = FieldErrors::required("username");
+        let mut errors = FieldErrors::single("username", "This field is required.");
         errors.add("password", "Too short.");
         let response = ApiError::Validation(errors).into_response();
         assert_eq!(response.status, 400);

@@ -4,12 +4,12 @@
 //! including a write that happened but was reported as failed.
 
 use crate::http::BytesBody;
+use crate::ports::Platform;
 use crate::ports::{
     Blob, BlobStore, Cached, Clock, EdgeCache, ListPage, ListedObject, ObjectUpload, RustKdf,
     PART_BYTES,
 };
-use crate::routes::Platform;
-use crate::store::{Database, SessionStart, Statement, StoreError, Value};
+use crate::ports::{Database, SessionStart, Statement, StoreError, Value};
 use serde::de::DeserializeOwned;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -276,22 +276,30 @@ impl Database for SqliteDb {
         Ok(n as u64)
     }
 
-    async fn batch(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError> {
         for statement in &statements {
             self.check_failure(&statement.sql)?;
         }
-        let mut conn = self.conn.borrow_mut();
-        let tx = conn.transaction().map_err(StoreError::new)?;
-        for statement in &statements {
-            tx.execute(
-                &statement.sql,
-                rusqlite::params_from_iter(statement.params.iter().map(to_sql)),
-            )
-            .map_err(sqlite_error)?;
+        let mut changes = Vec::with_capacity(statements.len());
+        {
+            let mut conn = self.conn.borrow_mut();
+            let tx = conn.transaction().map_err(StoreError::new)?;
+            for statement in &statements {
+                let n = tx
+                    .execute(
+                        &statement.sql,
+                        rusqlite::params_from_iter(statement.params.iter().map(to_sql)),
+                    )
+                    .map_err(sqlite_error)?;
+                changes.push(n as u64);
+            }
+            tx.commit().map_err(StoreError::new)?;
         }
-        tx.commit().map_err(StoreError::new)?;
         self.written(&statements);
-        Ok(())
+        for statement in &statements {
+            self.check_lost_acknowledgement(&statement.sql)?;
+        }
+        Ok(changes)
     }
 }
 

@@ -1,11 +1,12 @@
 //! What the cron runs: a function of the ports and the current time that returns what it did.
 
+use crate::domain::ids::PictureId;
 use crate::media::keys;
 use crate::observability::logs::{self, Level};
 use crate::observability::{self, Trace};
 use crate::ports::{BlobStore, Clock};
-use crate::routes::accounts::FAILURE_WINDOW_MS;
-use crate::store::{self, Database, StoreError};
+use crate::ports::{Database, StoreError};
+use crate::store;
 use serde::Serialize;
 use serde_json::json;
 use std::rc::Rc;
@@ -38,7 +39,7 @@ pub async fn run_scheduled<B>(
     let (objects_examined, orphaned_objects_removed) = reconcile(db, blobs, now_ms).await?;
     Ok(SweepReport {
         expired_links: store::links::sweep_expired(db, now_ms).await?,
-        stale_login_failures: store::login_failures::sweep(db, now_ms, FAILURE_WINDOW_MS).await?,
+        stale_login_failures: store::login_failures::sweep(db, now_ms).await?,
         used_refresh_tokens: store::refresh_tokens::sweep(db, now_ms).await?,
         objects_examined,
         orphaned_objects_removed,
@@ -89,7 +90,7 @@ pub async fn reconcile<B>(
 ) -> Result<(u64, u64), StoreError> {
     let cursor = store::maintenance::get(db, RECONCILE_CURSOR).await?;
     let page = blobs.list_page("", cursor, RECONCILE_PER_RUN).await?;
-    let candidates: Vec<(String, String)> = page
+    let candidates: Vec<(String, PictureId)> = page
         .objects
         .iter()
         .filter(|o| o.uploaded_ms <= now_ms - ORPHAN_MIN_AGE_MS)
@@ -97,7 +98,7 @@ pub async fn reconcile<B>(
             keys::parse_blob_key(&o.key).map(|(_, picture, _)| (o.key.clone(), picture))
         })
         .collect();
-    let mut ids: Vec<String> = candidates.iter().map(|(_, id)| id.clone()).collect();
+    let mut ids: Vec<PictureId> = candidates.iter().map(|(_, id)| *id).collect();
     ids.sort();
     ids.dedup();
     let existing = store::pictures::existing(db, &ids).await?;

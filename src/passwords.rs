@@ -1,9 +1,18 @@
 //! Password hashing: PBKDF2-HMAC-SHA256 in Django's `pbkdf2_sha256$iterations$salt$hash` format,
 //! so hashes from the Django service this replaces keep working.
 
-use crate::ports::{Kdf, StoreError};
+use crate::ports::{Kdf, KdfError};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use subtle::ConstantTimeEq;
+
+/// Why a password could not be hashed or checked: the runtime failed, never the password.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("no randomness for a salt: {0}")]
+    NoRandomness(String),
+    #[error(transparent)]
+    Kdf(#[from] KdfError),
+}
 
 /// Workers' WebCrypto refuses more PBKDF2 iterations than this.
 pub const ITERATIONS: u32 = 100_000;
@@ -11,16 +20,16 @@ const ALGORITHM: &str = "pbkdf2_sha256";
 const SALT_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// A random 22-character alphanumeric salt (~131 bits), like Django's.
-pub fn new_salt() -> Result<String, StoreError> {
+pub fn new_salt() -> Result<String, PasswordError> {
     let mut bytes = [0u8; 22];
-    getrandom::getrandom(&mut bytes).map_err(|e| StoreError::new(format!("no randomness: {e}")))?;
+    getrandom::getrandom(&mut bytes).map_err(|e| PasswordError::NoRandomness(e.to_string()))?;
     Ok(bytes
         .iter()
         .map(|b| SALT_ALPHABET[(*b as usize) % SALT_ALPHABET.len()] as char)
         .collect())
 }
 
-pub async fn hash(kdf: &impl Kdf, password: &str) -> Result<String, StoreError> {
+pub async fn hash(kdf: &impl Kdf, password: &str) -> Result<String, PasswordError> {
     let salt = new_salt()?;
     let key = kdf
         .pbkdf2_sha256(password.as_bytes(), salt.as_bytes(), ITERATIONS)
@@ -32,7 +41,7 @@ pub async fn hash(kdf: &impl Kdf, password: &str) -> Result<String, StoreError> 
 }
 
 /// Whether `password` matches `encoded`. A malformed hash never matches.
-pub async fn verify(kdf: &impl Kdf, password: &str, encoded: &str) -> Result<bool, StoreError> {
+pub async fn verify(kdf: &impl Kdf, password: &str, encoded: &str) -> Result<bool, PasswordError> {
     let mut parts = encoded.splitn(4, '$');
     let (Some(ALGORITHM), Some(iterations), Some(salt), Some(expected)) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -2,7 +2,6 @@
 //! Expiry is checked against the injected clock, not the library's, so it is testable.
 
 use crate::config::Config;
-use crate::error::ApiError;
 use jsonwebtoken::crypto::{CryptoProvider, JwkUtils, JwtSigner, JwtVerifier};
 use jsonwebtoken::errors::{ErrorKind, Result as JwtResult};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -66,6 +65,25 @@ fn install_provider() {
     let _ = HS256_ONLY.install_default();
 }
 
+/// Why a token was not issued or not accepted; the routes answer each refusal with a 401.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("no credentials")]
+    NoCredentials,
+    #[error("malformed Authorization header")]
+    BadHeader,
+    /// A bad signature, another algorithm, or not a JWT at all.
+    #[error("invalid token")]
+    Invalid,
+    #[error("token of the other type")]
+    WrongType,
+    #[error("expired token")]
+    Expired,
+    /// Signing failed: a server fault, not the client's.
+    #[error("signing a token: {0}")]
+    Signing(String),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenType {
@@ -94,7 +112,7 @@ pub fn issue(
     user_id: i64,
     generation: i64,
     now_ms: i64,
-) -> Result<String, ApiError> {
+) -> Result<String, TokenError> {
     install_provider();
     let iat = now_ms.div_euclid(1000);
     let lifetime = match token_type {
@@ -114,7 +132,7 @@ pub fn issue(
         &claims,
         &EncodingKey::from_secret(config.jwt_secret.expose()),
     )
-    .map_err(|e| ApiError::internal(format!("signing a token: {e}")))
+    .map_err(|e| TokenError::Signing(e.to_string()))
 }
 
 /// Verifies signature (HS256 only: `none` and every other `alg` are refused), type and expiry.
@@ -123,7 +141,7 @@ pub fn verify(
     token: &str,
     expected: TokenType,
     now_ms: i64,
-) -> Result<Claims, ApiError> {
+) -> Result<Claims, TokenError> {
     // Verification may be the first thing a new isolate does: it must not rely on `issue` having
     // installed the provider before.
     install_provider();
@@ -132,29 +150,24 @@ pub fn verify(
     validation.required_spec_claims.clear();
     let key = DecodingKey::from_secret(config.jwt_secret.expose());
     let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
-        .map_err(|_| ApiError::Unauthorized("Token is invalid."))?
+        .map_err(|_| TokenError::Invalid)?
         .claims;
     if claims.token_type != expected {
-        return Err(ApiError::Unauthorized("Token has wrong type."));
+        return Err(TokenError::WrongType);
     }
     if now_ms.div_euclid(1000) >= claims.exp {
-        return Err(ApiError::Unauthorized("Token is expired."));
+        return Err(TokenError::Expired);
     }
     Ok(claims)
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-pub fn bearer(header: Option<&str>) -> Result<&str, ApiError> {
-    let header = header.ok_or(ApiError::Unauthorized(
-        "Authentication credentials were not provided.",
-    ))?;
-    let (scheme, token) = header
-        .trim()
-        .split_once(' ')
-        .ok_or(ApiError::Unauthorized("Invalid Authorization header."))?;
+pub fn bearer(header: Option<&str>) -> Result<&str, TokenError> {
+    let header = header.ok_or(TokenError::NoCredentials)?;
+    let (scheme, token) = header.trim().split_once(' ').ok_or(TokenError::BadHeader)?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
-        return Err(ApiError::Unauthorized("Invalid Authorization header."));
+        return Err(TokenError::BadHeader);
     }
     Ok(token)
 }
@@ -179,7 +192,7 @@ mod tests {
         assert!(verify(&config(), &token, TokenType::Access, at_expiry - 1000).is_ok());
         assert!(matches!(
             verify(&config(), &token, TokenType::Access, at_expiry),
-            Err(ApiError::Unauthorized("Token is expired."))
+            Err(TokenError::Expired)
         ));
     }
 

@@ -12,11 +12,10 @@ use crate::memory::Isolate;
 use crate::observability::timed::Timed;
 use crate::observability::{self, Trace};
 use crate::ports::{
-    Blob, BlobStore, Cached, Clock, EdgeCache, Kdf, ListPage, ListedObject, ObjectUpload, RustKdf,
-    StoreError,
+    Blob, BlobStore, Cached, Clock, Database, EdgeCache, Kdf, KdfError, ListPage, ListedObject,
+    ObjectUpload, Platform, RustKdf, SessionStart, Statement, StoreError, Value,
 };
-use crate::routes::{App, Platform};
-use crate::store::{Database, SessionStart, Statement, Value};
+use crate::routes::App;
 use serde::de::DeserializeOwned;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
@@ -416,7 +415,7 @@ impl Database for D1 {
         Ok(meta.and_then(|m| m.changes).unwrap_or(0) as u64)
     }
 
-    async fn batch(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError> {
         let prepared = statements
             .iter()
             .map(|s| self.prepare(s))
@@ -426,10 +425,16 @@ impl Database for D1 {
             None => self.db.batch(prepared).await,
         }
         .map_err(d1_error)?;
-        match results.iter().find_map(|r| r.error()) {
-            Some(e) => Err(StoreError::new(e)),
-            None => Ok(()),
+        if let Some(e) = results.iter().find_map(|r| r.error()) {
+            return Err(StoreError::new(e));
         }
+        results
+            .iter()
+            .map(|r| {
+                let meta = r.meta().map_err(store_error)?;
+                Ok(meta.and_then(|m| m.changes).unwrap_or(0) as u64)
+            })
+            .collect()
     }
 }
 
@@ -644,13 +649,13 @@ impl Kdf for WebCryptoKdf {
         password: &[u8],
         salt: &[u8],
         iterations: u32,
-    ) -> Result<[u8; 32], StoreError> {
+    ) -> Result<[u8; 32], KdfError> {
         if iterations > crate::passwords::ITERATIONS {
             return RustKdf.pbkdf2_sha256(password, salt, iterations).await;
         }
         webcrypto_pbkdf2(password, salt, iterations)
             .await
-            .map_err(|e| StoreError::new(format!("WebCrypto PBKDF2: {e:?}")))
+            .map_err(|e| KdfError(format!("WebCrypto PBKDF2: {e:?}")))
     }
 }
 

@@ -188,6 +188,20 @@ fn deleting_a_user_removes_their_pictures_objects_and_links() {
     );
 }
 
+#[test]
+fn deleting_a_user_forgets_their_failed_logins_and_refusing_the_last_admin_forgets_nothing() {
+    let app = TestApp::new();
+    let admin = app.user("root", "Basic", true);
+    app.user("alice", "Basic", false);
+    assert_eq!(app.login("alice", "wrong password").status, 401);
+    assert_eq!(app.login("root", "wrong password").status, 401);
+
+    assert_eq!(app.delete("/api/admin/users/root", &admin).status, 409);
+    assert_eq!(app.app.db.count("login_failures"), 2);
+    assert_eq!(app.delete("/api/admin/users/alice", &admin).status, 204);
+    assert_eq!(app.app.db.count("login_failures"), 1);
+}
+
 /// A user's token generation, to see whether a reset was counted.
 fn token_generation(app: &TestApp, username: &str) -> i64 {
     block_on(store::users::find_by_username(&app.app.db, username))

@@ -102,8 +102,8 @@ fn reconciliation_keeps_objects_that_have_a_row_and_goes_on_where_it_stopped() {
     let owner = app.app.db.count("users");
     // 1500 orphans from a picture whose row was never written (an isolate killed midway).
     for i in 0..1500 {
-        let id = crate::domain::ids::PictureId::new_random().to_string();
-        let key = crate::media::keys::blob_key(owner, &id, crate::domain::tiers::Variant::Original);
+        let id = crate::domain::ids::PictureId::new_random();
+        let key = crate::media::keys::blob_key(owner, id, crate::domain::tiers::Variant::Original);
         block_on(crate::ports::BlobStore::put(
             &app.app.blobs,
             &key,

@@ -153,10 +153,9 @@ fn attempts_are_counted_before_the_password_is_checked() {
         "alice",
         "203.0.113.1",
         T0,
-        crate::routes::accounts::FAILURE_WINDOW_MS,
     ))
     .unwrap()
-    .0;
+    .count;
     assert_eq!(attempts, 16);
 }
 

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use storagetiers::domain::users::{Password, Username};
 use storagetiers::passwords;
 use storagetiers::ports::RustKdf;
+use storagetiers::store;
 
 const USAGE: &str = "usage: storagetiers-admin create-user <username> [--tier <name>] [--admin]";
 
@@ -53,27 +54,25 @@ fn parse_args(args: &[String]) -> Result<CreateUser, String> {
     })
 }
 
-/// A SQL string literal: single quotes doubled; NUL cannot be passed through the shell safely.
-fn sql_string(value: &str) -> Result<String, String> {
-    if value.contains('\0') {
-        return Err("values may not contain NUL characters".into());
-    }
-    Ok(format!("'{}'", value.replace('\'', "''")))
+/// The service's own user insert (`store::users`), as SQL text: nothing is inserted when the
+/// tier does not exist, and `RETURNING` lets the caller see that.
+fn insert_user_sql(user: &CreateUser, password_hash: &str, now_ms: i64) -> Result<String, String> {
+    store::users::insert_statement(
+        user.username.as_str(),
+        password_hash,
+        user.tier.as_deref(),
+        user.admin,
+        now_ms,
+    )
+    .inline()
 }
 
-/// The insert: nothing when the tier does not exist; `RETURNING` lets the caller see that.
-fn insert_user_sql(user: &CreateUser, password_hash: &str) -> Result<String, String> {
-    let which = match &user.tier {
-        Some(name) => format!("name = {}", sql_string(name)?),
-        None => "is_default = 1".to_owned(),
-    };
-    Ok(format!(
-        "INSERT INTO users (username, password_hash, tier_id, is_admin, created_at) \
-         SELECT {}, {}, id, {}, unixepoch() * 1000 FROM tiers WHERE {which} RETURNING id",
-        sql_string(user.username.as_str())?,
-        sql_string(password_hash)?,
-        u8::from(user.admin),
-    ))
+/// Milliseconds since the Unix epoch, as the service's clock counts them.
+fn now_ms() -> Result<i64, String> {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| format!("the system clock is before 1970: {e}"))?;
+    i64::try_from(elapsed.as_millis()).map_err(|e| e.to_string())
 }
 
 /// Runs a future that never waits (the Rust KDF computes in place).
@@ -101,7 +100,7 @@ fn run() -> Result<String, String> {
     }
     let password = Password::parse(line).map_err(|e| format!("password: {e}"))?;
     let hash = run_now(passwords::hash(&RustKdf, password.expose())).map_err(|e| e.to_string())?;
-    insert_user_sql(&user, &hash)
+    insert_user_sql(&user, &hash, now_ms()?)
 }
 
 fn main() -> ExitCode {
@@ -157,16 +156,18 @@ mod tests {
             "an apostrophe is not a username character"
         );
         let user = parse_args(&args(&["create-user", "bob", "--tier", "It's"])).unwrap();
-        let sql = insert_user_sql(&user, "pbkdf2_sha256$1$s$h").unwrap();
+        let sql = insert_user_sql(&user, "pbkdf2_sha256$1$s$h", 0).unwrap();
         assert!(sql.contains("WHERE name = 'It''s'"), "{sql}");
-        assert!(sql_string("a\0b").is_err());
+        assert!(sql.contains("SELECT 'bob', 'pbkdf2_sha256$1$s$h'"), "{sql}");
+        let nul = parse_args(&args(&["create-user", "bob", "--tier", "a\0b"])).unwrap();
+        assert!(insert_user_sql(&nul, "h", 0).is_err());
     }
 
     #[test]
     fn without_a_tier_the_user_gets_the_tier_flagged_as_default_whatever_its_name() {
         let user = parse_args(&args(&["create-user", "bob"])).unwrap();
         assert_eq!(user.tier, None);
-        let sql = insert_user_sql(&user, "pbkdf2_sha256$1$s$h").unwrap();
+        let sql = insert_user_sql(&user, "pbkdf2_sha256$1$s$h", 0).unwrap();
         assert!(sql.contains("WHERE is_default = 1"), "{sql}");
         assert!(!sql.contains("Basic"), "{sql}");
     }

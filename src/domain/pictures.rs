@@ -1,5 +1,6 @@
 //! Pictures: the name rule and the picture record.
 
+use super::ids::PictureId;
 use super::{names, Invalid};
 
 pub const MAX_PICTURE_NAME_CHARS: usize = 100;
@@ -19,10 +20,10 @@ impl PictureName {
     }
 }
 
-/// A stored picture, as its row holds it.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+/// A stored picture.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Picture {
-    pub id: String,
+    pub id: PictureId,
     pub owner_id: i64,
     pub name: String,
     pub content_type: String,

@@ -2,7 +2,6 @@
 //! one place that decides what a tier allows.
 
 use super::{names, Invalid};
-use serde::Serialize;
 use serde_json::Value;
 
 /// The tallest thumbnail a tier may ask for: the imaging crate's bound, within which every image
@@ -13,8 +12,7 @@ pub const MAX_HEIGHTS_PER_TIER: usize = 10;
 pub const MAX_TIER_NAME_CHARS: usize = 100;
 
 /// A tier name: a display name (see `names`) that is also a URL segment, so no `/`, `.` or `..`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TierName(String);
 
 impl TierName {
@@ -32,8 +30,7 @@ impl TierName {
 }
 
 /// A thumbnail height in pixels, 1..=MAX_THUMBNAIL_HEIGHT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ThumbnailHeight(u32);
 
 impl ThumbnailHeight {
@@ -63,8 +60,7 @@ impl std::fmt::Display for ThumbnailHeight {
 }
 
 /// A set of thumbnail heights: distinct, sorted ascending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heights(Vec<ThumbnailHeight>);
 
 impl Heights {
@@ -101,17 +97,11 @@ impl Heights {
     pub fn contains(&self, height: ThumbnailHeight) -> bool {
         self.0.contains(&height)
     }
-
-    /// The stored form: a JSON array of integers.
-    pub fn to_json(&self) -> String {
-        let list: Vec<String> = self.0.iter().map(|h| h.to_string()).collect();
-        format!("[{}]", list.join(","))
-    }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A stored tier.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tier {
-    #[serde(skip)]
     pub id: i64,
     pub name: TierName,
     pub thumbnail_heights: Heights,
@@ -204,7 +194,6 @@ mod tests {
     fn heights_are_sorted_and_must_be_distinct_and_bounded() {
         let heights = Heights::parse(&json!([400, 200])).unwrap();
         assert_eq!(heights.iter().collect::<Vec<_>>(), vec![h(200), h(400)]);
-        assert_eq!(heights.to_json(), "[200,400]");
         assert!(Heights::parse(&json!([200, 200])).is_err());
         assert!(Heights::parse(&json!([0])).is_err());
         assert!(Heights::parse(&json!([-5])).is_err());

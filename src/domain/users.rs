@@ -92,17 +92,6 @@ pub struct User {
     pub tier: Tier,
 }
 
-impl User {
-    /// The admin API's view of a user. The password hash is never part of it.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "username": self.username,
-            "tier": self.tier.name,
-            "is_admin": self.is_admin,
-        })
-    }
-}
-
 /// A user to create: every field known (the tier by name, resolved by the store; `None` for the
 /// default tier).
 #[derive(Debug, Clone)]
@@ -120,6 +109,47 @@ pub struct UserPatch {
     pub password: Option<Password>,
     pub tier: Option<String>,
     pub is_admin: Option<bool>,
+}
+
+/// When a patch ends the tokens issued before it (by raising the user's token generation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndsTokens {
+    Never,
+    /// A new password: always, so two resets at once both count.
+    Always,
+    /// A new username: only when it differs from the current one, which only the write itself
+    /// knows for sure (a concurrent rename).
+    IfRenamed,
+}
+
+/// A patch as the store writes it: the password replaced by its hash, and whether it ends the
+/// user's tokens.
+#[derive(Debug, Clone)]
+pub struct UserChanges {
+    pub username: Option<Username>,
+    pub password_hash: Option<String>,
+    pub tier: Option<String>,
+    pub is_admin: Option<bool>,
+    pub ends_tokens: EndsTokens,
+}
+
+impl UserPatch {
+    /// The patch to write, with `password_hash` the hash of its new password (if it has one).
+    /// The one place of the rule that a new password or username ends every older token.
+    pub fn apply(self, password_hash: Option<String>) -> UserChanges {
+        let ends_tokens = match (&password_hash, &self.username) {
+            (Some(_), _) => EndsTokens::Always,
+            (None, Some(_)) => EndsTokens::IfRenamed,
+            (None, None) => EndsTokens::Never,
+        };
+        UserChanges {
+            username: self.username,
+            password_hash,
+            tier: self.tier,
+            is_admin: self.is_admin,
+            ends_tokens,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +171,27 @@ mod tests {
         // Full-width "ａｌｉｃｅ" is "alice" after NFKC, as Django's normalize_username makes it.
         assert_eq!(Username::parse("ａｌｉｃｅ").unwrap().as_str(), "alice");
         assert_eq!(Username::parse("ﬁne").unwrap().as_str(), "fine");
+    }
+
+    #[test]
+    fn a_new_password_always_ends_old_tokens_and_a_new_username_only_if_it_differs() {
+        let rename = UserPatch {
+            username: Some(Username::parse("bob").unwrap()),
+            ..UserPatch::default()
+        };
+        assert_eq!(
+            rename.clone().apply(None).ends_tokens,
+            EndsTokens::IfRenamed
+        );
+        assert_eq!(
+            rename.apply(Some("hash".into())).ends_tokens,
+            EndsTokens::Always
+        );
+        let promote = UserPatch {
+            is_admin: Some(true),
+            ..UserPatch::default()
+        };
+        assert_eq!(promote.apply(None).ends_tokens, EndsTokens::Never);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! R2 keys are `{owner}/{picture}/{variant}`: grouped by owner, so deleting a user is one prefix,
 //! and parseable back, so the cron can tell which picture an object belongs to.
 
+use crate::domain::ids::{LinkId, PictureId};
 use crate::domain::tiers::{ThumbnailHeight, Tier, Variant};
 
 /// How a rendition is named in its R2 key, cache key and ETag: `original` or the height.
@@ -22,12 +23,12 @@ fn parse_variant(name: &str) -> Option<Variant> {
 }
 
 /// The R2 key of a rendition.
-pub fn blob_key(owner_id: i64, picture_id: &str, variant: Variant) -> String {
+pub fn blob_key(owner_id: i64, picture_id: PictureId, variant: Variant) -> String {
     format!("{owner_id}/{picture_id}/{}", variant_name(variant))
 }
 
 /// The prefix of every object of one picture.
-pub fn picture_prefix(owner_id: i64, picture_id: &str) -> String {
+pub fn picture_prefix(owner_id: i64, picture_id: PictureId) -> String {
     format!("{owner_id}/{picture_id}/")
 }
 
@@ -37,23 +38,22 @@ pub fn owner_prefix(owner_id: i64) -> String {
 }
 
 /// The parts of an R2 key written by `blob_key`; `None` for any other key.
-pub fn parse_blob_key(key: &str) -> Option<(i64, String, Variant)> {
+pub fn parse_blob_key(key: &str) -> Option<(i64, PictureId, Variant)> {
     let mut parts = key.split('/');
     let (owner, picture, variant) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
         return None;
     }
-    let picture = crate::domain::ids::PictureId::parse(picture)?;
     Some((
         owner.parse().ok()?,
-        picture.to_string(),
+        PictureId::parse(picture)?,
         parse_variant(variant)?,
     ))
 }
 
 /// The edge-cache key of a rendition. Only the Worker builds it, and only after the owner and
 /// tier checks, so the cache can never be reached around them.
-pub fn cache_key(picture_id: &str, variant: Variant) -> String {
+pub fn cache_key(picture_id: PictureId, variant: Variant) -> String {
     format!(
         "https://storagetiers.internal/{picture_id}/{}",
         variant_name(variant)
@@ -61,7 +61,7 @@ pub fn cache_key(picture_id: &str, variant: Variant) -> String {
 }
 
 /// A strong validator: a rendition's bytes never change once made.
-pub fn etag(picture_id: &str, variant: Variant) -> String {
+pub fn etag(picture_id: PictureId, variant: Variant) -> String {
     format!("\"{picture_id}-{}\"", variant_name(variant))
 }
 
@@ -74,7 +74,7 @@ pub fn etag_matches(header: &str, etag: &str) -> bool {
 }
 
 /// The URL path of a picture's rendition.
-pub fn url(picture_id: &str, variant: Variant) -> String {
+pub fn url(picture_id: PictureId, variant: Variant) -> String {
     match variant {
         Variant::Original => format!("/api/picture/{picture_id}"),
         Variant::Thumbnail(h) => format!("/api/picture/{picture_id}/{h}"),
@@ -82,7 +82,7 @@ pub fn url(picture_id: &str, variant: Variant) -> String {
 }
 
 /// Every URL the owner's tier gives: thumbnails ascending, then the original if allowed.
-pub fn urls(picture_id: &str, tier: &Tier) -> Vec<String> {
+pub fn urls(picture_id: PictureId, tier: &Tier) -> Vec<String> {
     tier.variants()
         .into_iter()
         .map(|variant| url(picture_id, variant))
@@ -90,7 +90,7 @@ pub fn urls(picture_id: &str, tier: &Tier) -> Vec<String> {
 }
 
 /// The URL path of an expiring link.
-pub fn link_url(link_id: &str) -> String {
+pub fn link_url(link_id: LinkId) -> String {
     format!("/api/timelink/{link_id}")
 }
 
@@ -101,6 +101,10 @@ mod tests {
     use serde_json::json;
 
     const ID: &str = "0b6c1d62-4a4e-4f0c-9a39-2a7f1f0d3c11";
+
+    fn id() -> PictureId {
+        PictureId::parse(ID).unwrap()
+    }
 
     fn tier(heights: serde_json::Value, original: bool) -> Tier {
         Tier {
@@ -120,16 +124,16 @@ mod tests {
     #[test]
     fn urls_list_thumbnails_ascending_then_the_original() {
         assert_eq!(
-            urls("abc", &tier(json!([400, 200]), true)),
+            urls(id(), &tier(json!([400, 200]), true)),
             [
-                "/api/picture/abc/200",
-                "/api/picture/abc/400",
-                "/api/picture/abc"
+                format!("/api/picture/{ID}/200"),
+                format!("/api/picture/{ID}/400"),
+                format!("/api/picture/{ID}")
             ]
         );
         assert_eq!(
-            urls("abc", &tier(json!([200]), false)),
-            ["/api/picture/abc/200"]
+            urls(id(), &tier(json!([200]), false)),
+            [format!("/api/picture/{ID}/200")]
         );
     }
 
@@ -143,14 +147,14 @@ mod tests {
 
     #[test]
     fn keys_name_the_variant_they_hold_and_parse_back() {
-        let key = blob_key(7, ID, h(200));
+        let key = blob_key(7, id(), h(200));
         assert_eq!(key, format!("7/{ID}/200"));
-        assert_eq!(parse_blob_key(&key), Some((7, ID.to_owned(), h(200))));
+        assert_eq!(parse_blob_key(&key), Some((7, id(), h(200))));
         assert_eq!(
-            parse_blob_key(&blob_key(7, ID, Variant::Original)),
-            Some((7, ID.to_owned(), Variant::Original))
+            parse_blob_key(&blob_key(7, id(), Variant::Original)),
+            Some((7, id(), Variant::Original))
         );
-        assert!(key.starts_with(&picture_prefix(7, ID)));
+        assert!(key.starts_with(&picture_prefix(7, id())));
         assert!(key.starts_with(&owner_prefix(7)));
         for foreign in ["7/not-a-uuid/200", "x/y", "7/{ID}/200/extra", ""] {
             assert_eq!(parse_blob_key(foreign), None, "{foreign}");

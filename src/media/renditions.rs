@@ -1,5 +1,6 @@
-//! Renditions: the set an upload writes, serving one (304, edge cache, R2, lazy thumbnail), and
-//! removing a picture's or an owner's objects.
+//! Renditions: serving one (304, edge cache, R2, lazy thumbnail), and removing a picture's or an
+//! owner's objects. A service over the object store, the edge cache and the memory budget, with
+//! its own error (`MediaError`), which the routes turn into a status.
 //!
 //! Bodies read from R2 or the cache are passed on as the runtime holds them; only decoding
 //! brings an image into wasm, and every decode first reserves its memory from the isolate's
@@ -7,103 +8,129 @@
 
 use super::keys;
 use super::upload::{self, UploadError};
+use crate::domain::ids::PictureId;
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::Variant;
-use crate::error::{log, ApiError, FieldErrors};
-use crate::http::{Payload, Request, Response};
-use crate::memory::Reservation;
+use crate::http::Payload;
+use crate::memory::{Budget, Reservation};
+use crate::observability::logs::error as log;
 use crate::ports::{BlobStore, Cached, EdgeCache, StoreError};
-use crate::routes::{App, Platform};
+use std::rc::Rc;
 
-/// What the client may keep of an image: the owner's browser only, never a shared cache.
-pub const CLIENT_CACHE_CONTROL: &str = "private, max-age=3600";
+/// Why a rendition could not be served.
+#[derive(Debug)]
+pub enum MediaError {
+    /// The picture's objects are gone: it was deleted since its row was read (the cause is
+    /// logged, in case it is anything else).
+    Gone,
+    /// A missing thumbnail could not be made (memory, the image, reading the original).
+    Thumbnail(UploadError),
+    /// The object store or the runtime failed.
+    Failed(String),
+}
 
-/// The 503 of a request whose memory is taken by requests in flight.
-pub const BUSY: &str = "The service is processing other images; retry shortly.";
-/// The 413 of a request that needs more memory than the isolate could ever give it.
-pub const NEVER_FITS: &str = "This image needs more memory to process than the service has.";
-
-impl<P: Platform> App<P> {
-    /// Reserves `bytes` of the isolate's memory budget: 503 when they do not fit now, 413 when
-    /// they never could.
-    pub(crate) fn reserve(&self, bytes: u64) -> Result<Reservation, ApiError> {
-        let budget = &self.isolate.budget;
-        if !budget.could_fit(bytes) {
-            return Err(ApiError::PayloadTooLarge(
-                "This image needs more memory to process than the service has.".into(),
-            ));
-        }
-        budget.reserve(bytes).ok_or(ApiError::Busy(BUSY))
+impl From<StoreError> for MediaError {
+    fn from(e: StoreError) -> Self {
+        MediaError::Failed(e.to_string())
     }
+}
 
-    /// Answers with a rendition: 304 on a matching `If-None-Match` (before any body is touched),
-    /// else from the edge cache (`cached`, when the caller already looked it up), else from R2
-    /// (making a missing thumbnail on the way), leaving a copy in the cache in the background.
-    /// Callers have checked access.
-    pub(crate) async fn serve(
+/// A rendition to answer with.
+#[derive(Debug)]
+pub struct Served<B> {
+    /// Its strong validator.
+    pub etag: String,
+    /// `None` when the client's copy is current (a 304).
+    pub body: Option<Cached<B>>,
+    /// Whether the body came from the edge cache.
+    pub hit: bool,
+}
+
+/// The object store, the edge cache and the memory budget a rendition is served from.
+pub struct Renditions<'a, S, C> {
+    pub blobs: &'a S,
+    pub cache: &'a C,
+    pub budget: &'a Rc<Budget>,
+}
+
+impl<S, C> Renditions<'_, S, C> {
+    /// A rendition: nothing on a matching `If-None-Match` (before any body is touched), else
+    /// the edge cache's copy (`cached`, when the caller already looked it up), else R2's (making
+    /// a missing thumbnail on the way), leaving a copy in the cache in the background. Callers
+    /// have checked access.
+    pub async fn serve<B: Payload>(
         &self,
-        req: &Request<P::Incoming>,
         picture: &Picture,
         variant: Variant,
-        cache_control: &str,
-        cached: Option<Result<Option<Cached<P::Body>>, StoreError>>,
-    ) -> Result<Response<P::Body>, ApiError> {
-        let etag = keys::etag(&picture.id, variant);
-        let head = |status: u16, body: P::Body| {
-            Response::with_body(status, body)
-                .with_header("etag", &etag)
-                .with_header("cache-control", cache_control)
-        };
-        if req
-            .header("if-none-match")
-            .is_some_and(|v| keys::etag_matches(v, &etag))
-        {
-            return Ok(head(304, P::Body::from_bytes(Vec::new())));
+        if_none_match: Option<&str>,
+        cached: Option<Result<Option<Cached<B>>, StoreError>>,
+    ) -> Result<Served<B>, MediaError>
+    where
+        S: BlobStore<B>,
+        C: EdgeCache<B>,
+    {
+        let etag = keys::etag(picture.id, variant);
+        if if_none_match.is_some_and(|v| keys::etag_matches(v, &etag)) {
+            return Ok(Served {
+                etag,
+                body: None,
+                hit: false,
+            });
         }
-        let key = keys::cache_key(&picture.id, variant);
+        let key = keys::cache_key(picture.id, variant);
         let cached = match cached {
             Some(result) => result,
             None => self.cache.get(&key).await,
         };
         match cached {
             Ok(Some(hit)) => {
-                return Ok(head(200, hit.body)
-                    .with_header("content-type", &hit.content_type)
-                    .with_header("cf-cache-status", "HIT"));
+                return Ok(Served {
+                    etag,
+                    body: Some(hit),
+                    hit: true,
+                });
             }
             Ok(None) => {}
             // The cache is an optimisation: when it fails, R2 still answers.
             Err(e) => log(&format!("edge cache read failed for {key}: {e}")),
         }
         let (body, content_type) = self.load(picture, variant).await?;
-        let (to_client, to_cache) = body.tee().map_err(ApiError::internal)?;
+        let (to_client, to_cache) = body.tee().map_err(MediaError::Failed)?;
         self.cache.put_in_background(&key, to_cache, &content_type);
-        Ok(head(200, to_client)
-            .with_header("content-type", &content_type)
-            .with_header("cf-cache-status", "MISS"))
+        Ok(Served {
+            etag,
+            body: Some(Cached {
+                body: to_client,
+                content_type,
+            }),
+            hit: false,
+        })
     }
 
     /// A rendition from R2; a thumbnail that is missing (the tier gained a height after the
     /// upload) is made from the original and stored.
-    async fn load(
+    async fn load<B: Payload>(
         &self,
         picture: &Picture,
         variant: Variant,
-    ) -> Result<(P::Body, String), ApiError> {
-        let key = keys::blob_key(picture.owner_id, &picture.id, variant);
+    ) -> Result<(B, String), MediaError>
+    where
+        S: BlobStore<B>,
+    {
+        let key = keys::blob_key(picture.owner_id, picture.id, variant);
         if let Some(blob) = self.blobs.get(&key).await? {
             return Ok((blob.body, blob.content_type));
         }
         let Variant::Thumbnail(height) = variant else {
             return Err(gone(&key));
         };
-        let original_key = keys::blob_key(picture.owner_id, &picture.id, Variant::Original);
+        let original_key = keys::blob_key(picture.owner_id, picture.id, Variant::Original);
         let mut original = self
             .blobs
             .open(&original_key)
             .await?
             .ok_or_else(|| gone(&original_key))?;
-        let mut reservation = self.reserve(upload::window_bytes())?;
+        let mut reservation = reserve(self.budget, upload::window_bytes())?;
         // The upload accepted this image, so no pixel limit applies again here.
         let thumbnail = upload::thumbnail_from(
             &mut original,
@@ -112,19 +139,20 @@ impl<P: Platform> App<P> {
             &mut reservation,
         )
         .await
-        .map_err(upload_error)?;
+        .map_err(MediaError::Thumbnail)?;
         drop(original);
         let content_type = thumbnail.format.content_type();
         self.blobs.put(&key, &thumbnail.bytes, content_type).await?;
-        Ok((
-            P::Body::from_bytes(thumbnail.bytes),
-            content_type.to_owned(),
-        ))
+        Ok((B::from_bytes(thumbnail.bytes), content_type.to_owned()))
     }
 
     /// Removes every object of a picture whose row is gone, and its cached copies in this data
     /// centre. Failures are logged: the cron's reconciliation removes what is left.
-    pub(crate) async fn remove_picture_objects(&self, owner_id: i64, picture_id: &str) {
+    pub async fn remove_picture_objects<B>(&self, owner_id: i64, picture_id: PictureId)
+    where
+        S: BlobStore<B>,
+        C: EdgeCache<B>,
+    {
         let keys = match self
             .blobs
             .list(&keys::picture_prefix(owner_id, picture_id))
@@ -146,7 +174,10 @@ impl<P: Platform> App<P> {
     }
 
     /// Removes every object of an owner whose row is gone (same failure rule).
-    pub(crate) async fn remove_owner_objects(&self, owner_id: i64) {
+    pub async fn remove_owner_objects<B>(&self, owner_id: i64)
+    where
+        S: BlobStore<B>,
+    {
         match self.blobs.list(&keys::owner_prefix(owner_id)).await {
             Ok(keys) => self.remove_objects(&keys).await,
             Err(e) => log(&format!("listing objects of owner {owner_id} failed: {e}")),
@@ -154,7 +185,10 @@ impl<P: Platform> App<P> {
     }
 
     /// Removes objects now; a failure is logged (the cron's reconciliation removes them later).
-    pub(crate) async fn remove_objects(&self, keys: &[String]) {
+    pub async fn remove_objects<B>(&self, keys: &[String])
+    where
+        S: BlobStore<B>,
+    {
         if let Err(e) = self.blobs.delete(keys).await {
             log(&format!(
                 "could not remove {} objects (the cron will): {e}",
@@ -164,72 +198,23 @@ impl<P: Platform> App<P> {
     }
 }
 
+/// Reserves `bytes` of the isolate's memory budget: `NeverFits` when they never could fit,
+/// `Busy` when they do not now.
+fn reserve(budget: &Rc<Budget>, bytes: u64) -> Result<Reservation, MediaError> {
+    if !budget.could_fit(bytes) {
+        return Err(MediaError::Thumbnail(UploadError::NeverFits));
+    }
+    budget
+        .reserve(bytes)
+        .ok_or(MediaError::Thumbnail(UploadError::Busy))
+}
+
 /// A row whose original R2 no longer has: a picture deleted since the replica that answered
 /// the row was written (a read without a bookmark may see it for a moment; objects are removed
-/// after the row), so a 404, with the cause logged in case it is anything else.
-fn gone(key: &str) -> ApiError {
+/// after the row), so `Gone`, with the cause logged in case it is anything else.
+fn gone(key: &str) -> MediaError {
     log(&format!(
         "original {key} is missing from R2 (a picture deleted on a lagging replica?)"
     ));
-    ApiError::NotFound
-}
-
-/// What a refused upload (or a lazy thumbnail that cannot be made) means for the client.
-pub fn upload_error(error: UploadError) -> ApiError {
-    match error {
-        UploadError::Fields(errors) => ApiError::Validation(errors),
-        UploadError::TooLarge(max) => {
-            ApiError::PayloadTooLarge(format!("Uploads are limited to {max} bytes."))
-        }
-        UploadError::Busy => ApiError::Busy(BUSY),
-        UploadError::NeverFits => ApiError::PayloadTooLarge(NEVER_FITS.into()),
-        UploadError::TimedOut => ApiError::Timeout(
-            "The upload arrived too slowly and was abandoned; nothing was stored.",
-        ),
-        UploadError::Image(e) => image_error(e),
-        UploadError::Failed(cause) => ApiError::internal(cause),
-    }
-}
-
-/// What a refused image means for the client.
-pub fn image_error(error: imaging::ImageError) -> ApiError {
-    use imaging::ImageError::*;
-    match error {
-        Unsupported => ApiError::Validation(FieldErrors::single(
-            "img",
-            "Upload a valid image: JPEG, PNG, WebP, GIF, BMP or TIFF.",
-        )),
-        UnsupportedFormat { name } => ApiError::Validation(FieldErrors::single(
-            "img",
-            format!(
-                "{name} images cannot be processed here; send JPEG, PNG, WebP, GIF, BMP or TIFF."
-            ),
-        )),
-        Corrupt(_) => ApiError::Validation(FieldErrors::single(
-            "img",
-            "The image is corrupt or truncated.",
-        )),
-        TooManyPixels { width, height, max } => ApiError::PayloadTooLarge(format!(
-            "The image is {width}x{height} pixels; at most {max} pixels are accepted."
-        )),
-        TooComplex { scans, .. } => ApiError::Validation(FieldErrors::single(
-            "img",
-            format!(
-                "This JPEG has {scans} or more scans, far more decoding work than a photo needs; \
-                 save it again as a baseline or standard progressive JPEG."
-            ),
-        )),
-        FileTooLarge { max } => ApiError::PayloadTooLarge(format!(
-            "Files of this format are limited to {max} bytes here (JPEG files may be larger)."
-        )),
-        TooMuchMemory { .. } => ApiError::PayloadTooLarge(
-            "This image needs more memory to thumbnail than the service allows; send a smaller \
-             image."
-                .into(),
-        ),
-        // Tier heights are validated to be at least 1, so this is a bug, not bad input.
-        InvalidHeight(h) => {
-            ApiError::internal(format!("thumbnail height {h} reached the imaging crate"))
-        }
-    }
+    MediaError::Gone
 }

@@ -9,7 +9,7 @@
 
 use crate::domain::pictures::PictureName;
 use crate::domain::tiers::{ThumbnailHeight, Variant};
-use crate::error::{FieldErrors, REQUIRED};
+use crate::domain::{FieldErrors, REQUIRED};
 use crate::http::multipart::{Event, FormError, Parser};
 use crate::http::{IncomingBody, ReadError, NO_DEADLINE};
 use crate::memory::{Budget, Reservation};
@@ -658,7 +658,7 @@ async fn write_original<O, S: BlobStore<O>>(
 /// Removes objects after a failed upload; a failure is logged (the cron removes them later).
 async fn remove<O, S: BlobStore<O>>(blobs: &S, keys: &[String]) {
     if let Err(e) = blobs.delete(keys).await {
-        crate::error::log(&format!(
+        crate::observability::logs::error(&format!(
             "could not remove {} objects of a failed upload (the cron will): {e}",
             keys.len()
         ));

@@ -6,7 +6,7 @@
 
 use super::{Lookup, Port, Trace};
 use crate::ports::{Blob, BlobStore, Cached, EdgeCache, ListPage, StoreError};
-use crate::store::{Database, SessionStart, Statement};
+use crate::ports::{Database, SessionStart, Statement};
 use serde::de::DeserializeOwned;
 use std::future::Future;
 
@@ -50,7 +50,7 @@ impl<T: Database> Database for Timed<T> {
         measure(Port::D1, self.0.execute(statement)).await
     }
 
-    async fn batch(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError> {
         measure(Port::D1, self.0.batch(statements)).await
     }
 }

@@ -2,18 +2,17 @@
 //! login throttle, and `/api/me/`.
 
 use super::auth::{self, Caller, SESSION_COOKIE};
-use super::{App, Platform};
+use super::json::{non_blank, tier_json};
+use super::App;
 use crate::domain::users::Username;
-use crate::error::{ApiError, FieldErrors, REQUIRED};
+use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::passwords;
+use crate::ports::Platform;
 use crate::store;
 use crate::tokens::{self, TokenType};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
-/// Attempts allowed per (username, client address) within one window.
-pub const MAX_FAILURES: i64 = 10;
-pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 const WRONG_CREDENTIALS: &str = "No active account found with the given credentials";
 
 impl<P: Platform> App<P> {
@@ -24,12 +23,13 @@ impl<P: Platform> App<P> {
         req: &Request<P::Incoming>,
         session: bool,
     ) -> Result<Response, ApiError> {
-        let body = self.json_object(req).await?;
-        let mut errors = FieldErrors::new();
-        let username = required_string(&body, "username", &mut errors);
-        let password = required_string(&body, "password", &mut errors);
-        errors.into_result()?;
-        let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());
+        let (username, password) = self
+            .read_json(req, |mut f| {
+                let username = f.required("username", non_blank);
+                let password = f.required("password", non_blank);
+                f.finish(|| Some((username?, password?)))
+            })
+            .await?;
         // A name no account can have is refused before anything is stored or hashed.
         let username =
             Username::parse(&username).map_err(|_| ApiError::Unauthorized(WRONG_CREDENTIALS))?;
@@ -37,19 +37,10 @@ impl<P: Platform> App<P> {
         let now = self.now_ms();
         // Counted before the password is checked, atomically, so a burst of parallel attempts
         // gets no more than the limit checked.
-        let (attempts, window_start) = store::login_failures::count_attempt(
-            &self.db,
-            username.as_str(),
-            client,
-            now,
-            FAILURE_WINDOW_MS,
-        )
-        .await?;
-        if attempts > MAX_FAILURES {
-            let remaining_ms = window_start + FAILURE_WINDOW_MS - now;
-            return Err(ApiError::TooManyRequests {
-                retry_after_secs: ((remaining_ms + 999) / 1000).max(1),
-            });
+        let attempts =
+            store::login_failures::count_attempt(&self.db, username.as_str(), client, now).await?;
+        if let Some(retry_after_secs) = attempts.retry_after_secs(now) {
+            return Err(ApiError::TooManyRequests { retry_after_secs });
         }
 
         let user = store::users::find_by_username(&self.db, username.as_str()).await?;
@@ -72,11 +63,12 @@ impl<P: Platform> App<P> {
         req: &Request<P::Incoming>,
         session: bool,
     ) -> Result<Response, ApiError> {
-        let body = self.json_object(req).await?;
-        let mut errors = FieldErrors::new();
-        let refresh = required_string(&body, "refresh", &mut errors);
-        errors.into_result()?;
-        let refresh = refresh.unwrap_or_default();
+        let refresh = self
+            .read_json(req, |mut f| {
+                let refresh = f.required("refresh", non_blank);
+                f.finish(|| refresh)
+            })
+            .await?;
         let now = self.now_ms();
         let claims = tokens::verify(&self.config, &refresh, TokenType::Refresh, now)?;
         let user = store::users::find_by_id(&self.db, claims.user_id)
@@ -101,7 +93,7 @@ impl<P: Platform> App<P> {
             &json!({
                 "username": caller.username,
                 "is_admin": caller.is_admin,
-                "tier": caller.tier,
+                "tier": tier_json(&caller.tier),
             }),
         ))
     }
@@ -133,19 +125,4 @@ fn session_cookie(token: &str, max_age_secs: i64) -> String {
     format!(
         "{SESSION_COOKIE}={token}; Path=/api/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_secs}"
     )
-}
-
-/// The non-empty string `field` of `body`, or its error added to `errors`.
-pub(crate) fn required_string(
-    body: &Map<String, Value>,
-    field: &str,
-    errors: &mut FieldErrors,
-) -> Option<String> {
-    match body.get(field) {
-        Some(Value::String(s)) if !s.is_empty() => return Some(s.clone()),
-        Some(Value::String(_)) => errors.add(field, "This field may not be blank."),
-        Some(_) => errors.add(field, "Not a valid string."),
-        None => errors.add(field, REQUIRED),
-    }
-    None
 }

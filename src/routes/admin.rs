@@ -1,17 +1,20 @@
 //! The admin API: tiers and users under `/api/admin/`. Every handler takes an `Admin`.
 
 use super::auth::Admin;
+use super::json::{boolean, string, tier_json, user_json, Fields, TierJson};
 use super::pagination::{self, Cursor};
-use super::{App, Platform};
+use super::App;
 use crate::domain::tiers::{Heights, NewTier, Tier, TierName, TierPatch};
 use crate::domain::users::{NewUser, Password, User, UserPatch, Username, MAX_USERNAME_CHARS};
+use crate::domain::FieldErrors;
 use crate::domain::Invalid;
-use crate::error::{ApiError, FieldErrors, REQUIRED};
+use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::passwords;
-use crate::store::users::UserChanges;
-use crate::store::{self, StoreError};
-use serde_json::{Map, Value};
+use crate::ports::Platform;
+use crate::ports::StoreError;
+use crate::store;
+use serde_json::Value;
 
 fn tier_name_taken() -> ApiError {
     ApiError::Validation(FieldErrors::single(
@@ -49,7 +52,9 @@ fn taken(error: StoreError, conflict: fn() -> ApiError) -> ApiError {
 impl<P: Platform> App<P> {
     /// `GET /api/admin/tiers`
     pub(crate) async fn list_tiers(&self, _: &Admin) -> Result<Response, ApiError> {
-        Ok(Response::json(200, &store::tiers::list(&self.db).await?))
+        let tiers = store::tiers::list(&self.db).await?;
+        let body: Vec<TierJson> = tiers.iter().map(tier_json).collect();
+        Ok(Response::json(200, &body))
     }
 
     /// `POST /api/admin/tiers`
@@ -58,16 +63,19 @@ impl<P: Platform> App<P> {
         _: &Admin,
         req: &Request<P::Incoming>,
     ) -> Result<Response, ApiError> {
-        let new = parse_new_tier(&self.json_object(req).await?)?;
+        let new = self.read_json(req, new_tier).await?;
         store::tiers::insert(&self.db, &new, self.now_ms())
             .await
             .map_err(|e| taken(e, tier_name_taken))?;
-        Ok(Response::json(201, &self.tier(new.name.as_str()).await?))
+        Ok(Response::json(
+            201,
+            &tier_json(&self.tier(new.name.as_str()).await?),
+        ))
     }
 
     /// `GET /api/admin/tiers/{name}`
     pub(crate) async fn get_tier(&self, _: &Admin, name: &str) -> Result<Response, ApiError> {
-        Ok(Response::json(200, &self.tier(name).await?))
+        Ok(Response::json(200, &tier_json(&self.tier(name).await?)))
     }
 
     /// `PATCH /api/admin/tiers/{name}`: writes only the fields given; `"is_default": true` makes
@@ -78,12 +86,12 @@ impl<P: Platform> App<P> {
         req: &Request<P::Incoming>,
         name: &str,
     ) -> Result<Response, ApiError> {
-        let patch = parse_tier_patch(&self.json_object(req).await?)?;
+        let patch = self.read_json(req, tier_patch).await?;
         let tier = store::tiers::update(&self.db, name, &patch)
             .await
             .map_err(|e| taken(e, tier_name_taken))?
             .ok_or(ApiError::NotFound)?;
-        Ok(Response::json(200, &tier))
+        Ok(Response::json(200, &tier_json(&tier)))
     }
 
     /// `DELETE /api/admin/tiers/{name}`: 409 while users still have it or while it is the
@@ -145,7 +153,7 @@ impl<P: Platform> App<P> {
                 created_at: row.created_at,
                 id: row.user.id.to_string(),
             },
-            |row| row.user.to_json(),
+            |row| user_json(&row.user),
         ))
     }
 
@@ -156,7 +164,7 @@ impl<P: Platform> App<P> {
         _: &Admin,
         req: &Request<P::Incoming>,
     ) -> Result<Response, ApiError> {
-        let new = parse_new_user(&self.json_object(req).await?)?;
+        let new = self.read_json(req, new_user).await?;
         let hash = passwords::hash(&self.kdf, new.password.expose()).await?;
         let inserted = store::users::insert(
             &self.db,
@@ -184,12 +192,12 @@ impl<P: Platform> App<P> {
             });
         }
         let user = self.user(new.username.as_str()).await?;
-        Ok(Response::json(201, &user.to_json()))
+        Ok(Response::json(201, &user_json(&user)))
     }
 
     /// `GET /api/admin/users/{username}`
     pub(crate) async fn get_user(&self, _: &Admin, name: &str) -> Result<Response, ApiError> {
-        Ok(Response::json(200, &self.user(name).await?.to_json()))
+        Ok(Response::json(200, &user_json(&self.user(name).await?)))
     }
 
     /// `PATCH /api/admin/users/{username}`: any of username, password, tier, is_admin. Only the
@@ -201,24 +209,19 @@ impl<P: Platform> App<P> {
         req: &Request<P::Incoming>,
         name: &str,
     ) -> Result<Response, ApiError> {
-        let patch = parse_user_patch(&self.json_object(req).await?)?;
+        let patch = self.read_json(req, user_patch).await?;
         let hash = match &patch.password {
             Some(password) => Some(passwords::hash(&self.kdf, password.expose()).await?),
             None => None,
         };
-        let changes = UserChanges {
-            username: patch.username.as_ref().map(Username::as_str),
-            password_hash: hash.as_deref(),
-            tier: patch.tier.as_deref(),
-            is_admin: patch.is_admin,
-        };
+        let changes = patch.apply(hash);
         let id = store::users::update(&self.db, name, &changes)
             .await
             .map_err(|e| taken(e, username_taken))?;
         let Some(id) = id else {
             // Nothing written: say why.
             self.user(name).await?;
-            if let Some(tier) = &patch.tier {
+            if let Some(tier) = &changes.tier {
                 self.tier_or_error(tier).await?;
             }
             return Err(last_admin());
@@ -226,7 +229,7 @@ impl<P: Platform> App<P> {
         let user = store::users::find_by_id(&self.db, id)
             .await?
             .ok_or(ApiError::NotFound)?;
-        Ok(Response::json(200, &user.to_json()))
+        Ok(Response::json(200, &user_json(&user)))
     }
 
     /// `DELETE /api/admin/users/{username}`: the user, their pictures (rows and objects) and
@@ -236,7 +239,7 @@ impl<P: Platform> App<P> {
         if !store::users::delete(&self.db, &user).await? {
             return Err(last_admin());
         }
-        self.remove_owner_objects(user.id).await;
+        self.renditions().remove_owner_objects(user.id).await;
         Ok(Response::no_content())
     }
 
@@ -259,36 +262,6 @@ impl<P: Platform> App<P> {
     }
 }
 
-/// Reads `field` of `body` with `parse`, adding its error to `errors`; `None` when absent or
-/// invalid. `required` adds "This field is required." when absent.
-fn field<T>(
-    body: &Map<String, Value>,
-    name: &str,
-    required: bool,
-    errors: &mut FieldErrors,
-    parse: impl FnOnce(&Value) -> Result<T, Invalid>,
-) -> Option<T> {
-    match body.get(name) {
-        Some(value) => parse(value).map_err(|e| errors.add(name, e.0)).ok(),
-        None => {
-            if required {
-                errors.add(name, REQUIRED);
-            }
-            None
-        }
-    }
-}
-
-fn string(value: &Value) -> Result<&str, Invalid> {
-    value.as_str().ok_or_else(|| "Not a valid string.".into())
-}
-
-fn boolean(value: &Value) -> Result<bool, Invalid> {
-    value
-        .as_bool()
-        .ok_or_else(|| "Must be a valid boolean.".into())
-}
-
 fn tier_name(value: &Value) -> Result<TierName, Invalid> {
     TierName::parse(string(value)?)
 }
@@ -309,79 +282,67 @@ fn make_default(value: &Value) -> Result<bool, Invalid> {
     }
 }
 
+/// A tier named in a user's fields: any text (a name no tier has is answered as unknown when the
+/// store resolves it).
 fn tier_ref(value: &Value) -> Result<String, Invalid> {
     string(value).map(str::to_owned)
 }
 
-fn parse_new_tier(body: &Map<String, Value>) -> Result<NewTier, ApiError> {
-    let mut errors = FieldErrors::new();
-    let name = field(body, "name", true, &mut errors, tier_name);
-    let heights = field(body, "thumbnail_heights", true, &mut errors, Heights::parse);
-    let allow_original = field(body, "allow_original", false, &mut errors, boolean);
-    let allow_links = field(body, "allow_expiring_links", false, &mut errors, boolean);
-    match (name, heights) {
-        (Some(name), Some(thumbnail_heights)) if errors.is_empty() => Ok(NewTier {
-            name,
-            thumbnail_heights,
+fn new_tier(mut f: Fields) -> Result<NewTier, FieldErrors> {
+    let name = f.required("name", tier_name);
+    let heights = f.required("thumbnail_heights", Heights::parse);
+    let allow_original = f.optional("allow_original", boolean);
+    let allow_links = f.optional("allow_expiring_links", boolean);
+    f.finish(|| {
+        Some(NewTier {
+            name: name?,
+            thumbnail_heights: heights?,
             allow_original: allow_original.unwrap_or(false),
             allow_expiring_links: allow_links.unwrap_or(false),
-        }),
-        _ => Err(ApiError::Validation(errors)),
-    }
+        })
+    })
 }
 
-fn parse_tier_patch(body: &Map<String, Value>) -> Result<TierPatch, ApiError> {
-    let mut errors = FieldErrors::new();
+fn tier_patch(mut f: Fields) -> Result<TierPatch, FieldErrors> {
     let patch = TierPatch {
-        name: field(body, "name", false, &mut errors, tier_name),
-        thumbnail_heights: field(
-            body,
-            "thumbnail_heights",
-            false,
-            &mut errors,
-            Heights::parse,
-        ),
-        allow_original: field(body, "allow_original", false, &mut errors, boolean),
-        allow_expiring_links: field(body, "allow_expiring_links", false, &mut errors, boolean),
-        make_default: field(body, "is_default", false, &mut errors, make_default).unwrap_or(false),
+        name: f.optional("name", tier_name),
+        thumbnail_heights: f.optional("thumbnail_heights", Heights::parse),
+        allow_original: f.optional("allow_original", boolean),
+        allow_expiring_links: f.optional("allow_expiring_links", boolean),
+        make_default: f.optional("is_default", make_default).unwrap_or(false),
     };
-    errors.into_result()?;
-    Ok(patch)
+    f.finish(|| Some(patch))
 }
 
-fn parse_new_user(body: &Map<String, Value>) -> Result<NewUser, ApiError> {
-    let mut errors = FieldErrors::new();
-    let username = field(body, "username", true, &mut errors, username);
-    let password = field(body, "password", true, &mut errors, password);
-    let tier = field(body, "tier", false, &mut errors, tier_ref);
-    let is_admin = field(body, "is_admin", false, &mut errors, boolean);
-    match (username, password) {
-        (Some(username), Some(password)) if errors.is_empty() => Ok(NewUser {
-            username,
-            password,
+fn new_user(mut f: Fields) -> Result<NewUser, FieldErrors> {
+    let username = f.required("username", username);
+    let password = f.required("password", password);
+    let tier = f.optional("tier", tier_ref);
+    let is_admin = f.optional("is_admin", boolean);
+    f.finish(|| {
+        Some(NewUser {
+            username: username?,
+            password: password?,
             tier,
             is_admin: is_admin.unwrap_or(false),
-        }),
-        _ => Err(ApiError::Validation(errors)),
-    }
+        })
+    })
 }
 
-fn parse_user_patch(body: &Map<String, Value>) -> Result<UserPatch, ApiError> {
-    let mut errors = FieldErrors::new();
+fn user_patch(mut f: Fields) -> Result<UserPatch, FieldErrors> {
     let patch = UserPatch {
-        username: field(body, "username", false, &mut errors, username),
-        password: field(body, "password", false, &mut errors, password),
-        tier: field(body, "tier", false, &mut errors, tier_ref),
-        is_admin: field(body, "is_admin", false, &mut errors, boolean),
+        username: f.optional("username", username),
+        password: f.optional("password", password),
+        tier: f.optional("tier", tier_ref),
+        is_admin: f.optional("is_admin", boolean),
     };
-    errors.into_result()?;
-    Ok(patch)
+    f.finish(|| Some(patch))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()
@@ -389,7 +350,7 @@ mod tests {
 
     #[test]
     fn a_create_request_needs_name_and_heights() {
-        let Err(ApiError::Validation(errors)) = parse_new_tier(&object(json!({}))) else {
+        let Err(errors) = new_tier(Fields::new(&object(json!({})))) else {
             panic!("expected validation errors");
         };
         let response = ApiError::Validation(errors).into_response();
@@ -401,16 +362,14 @@ mod tests {
 
     #[test]
     fn a_partial_update_may_leave_everything_out() {
-        let patch = parse_tier_patch(&object(json!({"allow_original": true}))).unwrap();
+        let patch = tier_patch(Fields::new(&object(json!({"allow_original": true})))).unwrap();
         assert_eq!(patch.allow_original, Some(true));
         assert!(patch.name.is_none() && patch.thumbnail_heights.is_none());
     }
 
     #[test]
     fn flags_must_be_booleans() {
-        assert!(parse_new_tier(&object(
-            json!({"name": "x", "thumbnail_heights": [], "allow_original": "yes"})
-        ))
-        .is_err());
+        let body = object(json!({"name": "x", "thumbnail_heights": [], "allow_original": "yes"}));
+        assert!(new_tier(Fields::new(&body)).is_err());
     }
 }

@@ -1,12 +1,13 @@
 //! Who is calling: a handler receives a `Caller` or an `Admin` (or, on the read path, a verified
 //! `Bearer`), obtained once by the dispatcher, so its signature shows who may call it.
 
-use super::{App, Platform};
+use super::App;
 use crate::domain::users::User;
 use crate::error::ApiError;
 use crate::http::Request;
+use crate::ports::Platform;
 use crate::store;
-use crate::tokens::{self, TokenType};
+use crate::tokens::{self, TokenError, TokenType};
 
 /// The name of the web app's session cookie, which holds an access token.
 pub const SESSION_COOKIE: &str = "st_access";
@@ -40,10 +41,24 @@ impl std::ops::Deref for Admin {
     }
 }
 
+/// A refused token is a 401 quoting why; a token that could not be signed is a server fault.
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        ApiError::Unauthorized(match &e {
+            TokenError::NoCredentials => "Authentication credentials were not provided.",
+            TokenError::BadHeader => "Invalid Authorization header.",
+            TokenError::Invalid => "Token is invalid.",
+            TokenError::WrongType => "Token has wrong type.",
+            TokenError::Expired => "Token is expired.",
+            TokenError::Signing(_) => return ApiError::internal(e),
+        })
+    }
+}
+
 /// The access token of a request: the `Authorization: Bearer` header, or on GET and HEAD only
 /// the session cookie. A cookie never authorizes a change, which (with `SameSite=Strict`) is the
 /// defence against cross-site requests.
-fn access_token<I>(req: &Request<I>) -> Result<&str, ApiError> {
+fn access_token<I>(req: &Request<I>) -> Result<&str, TokenError> {
     if let Some(header) = req.header("authorization") {
         return tokens::bearer(Some(header));
     }

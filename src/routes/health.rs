@@ -1,9 +1,10 @@
 //! `GET /api/health`: whether D1 answers; for admins also the isolate's memory gauge.
 
-use super::{App, Platform};
+use super::App;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::memory;
+use crate::ports::Platform;
 use crate::store;
 use serde_json::json;
 

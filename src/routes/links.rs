@@ -2,19 +2,18 @@
 //! expire (and while the owner's tier still allows them), listed, revoked.
 
 use super::auth::Caller;
+use super::json::{link_json, Fields};
 use super::pagination::{self, Cursor};
-use super::pictures::picture_json;
-use super::{App, Platform};
+use super::App;
 use crate::domain::ids::{LinkId, PictureId};
 use crate::domain::links::{self, LinkLifetime};
-use crate::domain::tiers::{ThumbnailHeight, Variant};
-use crate::domain::time::rfc3339;
-use crate::error::{ApiError, FieldErrors, REQUIRED};
+use crate::domain::tiers::{ThumbnailHeight, Tier, Variant};
+use crate::domain::FieldErrors;
+use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::media::keys;
+use crate::ports::Platform;
 use crate::store;
 use crate::store::links::NewLink;
-use serde_json::{json, Value};
 
 impl<P: Platform> App<P> {
     /// `POST /api/picture/{id}`: `{"time": 300..=30000, "height"?: H}` -> a link.
@@ -22,10 +21,9 @@ impl<P: Platform> App<P> {
         &self,
         caller: &Caller,
         req: &Request<P::Incoming>,
-        id: &str,
+        id: PictureId,
     ) -> Result<Response, ApiError> {
-        let id = PictureId::parse(id).ok_or(ApiError::NotFound)?.to_string();
-        let picture = store::pictures::find_owned(&self.db, &id, caller.id)
+        let picture = store::pictures::find_owned(&self.db, id, caller.id)
             .await?
             .ok_or(ApiError::NotFound)?;
         if !caller.tier.allow_expiring_links {
@@ -33,72 +31,32 @@ impl<P: Platform> App<P> {
                 "Your tier does not include expiring links.",
             ));
         }
-        let body = self.json_object(req).await?;
-        let mut errors = FieldErrors::new();
-        let lifetime = match body.get("time") {
-            None | Some(Value::Null) => {
-                errors.add("time", REQUIRED);
-                None
-            }
-            Some(v) => LinkLifetime::parse(v)
-                .map_err(|e| errors.add("time", e.0))
-                .ok(),
-        };
-        let height = match body.get("height") {
-            // A link to the original, which the tier must serve as it must a height: the link
-            // would 404 from its first request otherwise.
-            None | Some(Value::Null) => {
-                if !caller.tier.allows(Variant::Original) {
-                    errors.add(
-                        "height",
-                        "Your tier does not include original pictures: give a thumbnail height.",
-                    );
-                }
-                None
-            }
-            Some(v) => match v
-                .as_u64()
-                .and_then(|h| u32::try_from(h).ok())
-                .and_then(ThumbnailHeight::new)
-            {
-                Some(h) if caller.tier.allows(Variant::Thumbnail(h)) => Some(h),
-                _ => {
-                    errors.add("height", "Your tier has no thumbnails of this height.");
-                    None
-                }
-            },
-        };
-        let (Some(lifetime), true) = (lifetime, errors.is_empty()) else {
-            return Err(ApiError::Validation(errors));
-        };
-        let link_id = LinkId::new_random().to_string();
+        let new = self
+            .read_json(req, |f| new_link(f.null_is_absent(), &caller.tier))
+            .await?;
         let now = self.now_ms();
-        let expires_at = now + lifetime.secs() * 1000;
-        let inserted = store::links::insert(
-            &self.db,
-            &NewLink {
-                id: &link_id,
-                picture_id: &id,
-                owner_id: caller.id,
-                height: height.map(ThumbnailHeight::get),
-                lifetime_secs: lifetime.secs(),
-                created_at: now,
-                expires_at,
-            },
-        )
-        .await?;
-        // The picture was deleted between the check above and the insert.
-        if !inserted {
+        let link = NewLink {
+            id: LinkId::new_random(),
+            picture_id: id,
+            owner_id: caller.id,
+            height: new.height,
+            lifetime_secs: new.lifetime.secs(),
+            created_at: now,
+            expires_at: now + new.lifetime.secs() * 1000,
+        };
+        // `false`: the picture was deleted between the check above and the insert.
+        if !store::links::insert(&self.db, &link).await? {
             return Err(ApiError::NotFound);
         }
         Ok(Response::json(
             201,
-            &json!({
-                "url": keys::link_url(&link_id),
-                "picture": picture_json(&picture, &caller.username, &caller.tier),
-                "time": lifetime.secs(),
-                "expires_at": rfc3339(expires_at),
-            }),
+            &link_json(
+                link.id,
+                link.lifetime_secs,
+                link.expires_at,
+                &picture,
+                caller,
+            ),
         ))
     }
 
@@ -107,17 +65,13 @@ impl<P: Platform> App<P> {
     pub(crate) async fn serve_link(
         &self,
         req: &Request<P::Incoming>,
-        id: &str,
+        id: LinkId,
     ) -> Result<Response<P::Body>, ApiError> {
-        let id = LinkId::parse(id).ok_or(ApiError::NotFound)?.to_string();
         let now = self.now_ms();
-        let link = store::links::find_active(&self.db, &id, now)
+        let link = store::links::find_active(&self.db, id, now)
             .await?
             .ok_or(ApiError::NotFound)?;
-        let variant = match link.height {
-            None => Variant::Original,
-            Some(h) => Variant::Thumbnail(ThumbnailHeight::new(h).ok_or(ApiError::NotFound)?),
-        };
+        let variant = link.height.map_or(Variant::Original, Variant::Thumbnail);
         if !link.tier.allow_expiring_links || !link.tier.allows(variant) {
             return Err(ApiError::NotFound);
         }
@@ -135,10 +89,9 @@ impl<P: Platform> App<P> {
     pub(crate) async fn revoke_link(
         &self,
         caller: &Caller,
-        id: &str,
+        id: LinkId,
     ) -> Result<Response, ApiError> {
-        let id = LinkId::parse(id).ok_or(ApiError::NotFound)?.to_string();
-        if !store::links::delete_owned(&self.db, &id, caller.id).await? {
+        if !store::links::delete_owned(&self.db, id, caller.id).await? {
             return Err(ApiError::NotFound);
         }
         Ok(Response::no_content())
@@ -166,17 +119,47 @@ impl<P: Platform> App<P> {
             rows,
             |l| Cursor {
                 created_at: l.link_created_at,
-                id: l.link_id.clone(),
+                id: l.link_id.to_string(),
             },
             |l| {
-                json!({
-                    "url": keys::link_url(&l.link_id),
-                    "picture": picture_json(&l.picture, &caller.username, &caller.tier),
-                    "time": l.lifetime_secs,
-                    "time_left": links::time_left(l.expires_at, now),
-                    "expires_at": rfc3339(l.expires_at),
-                })
+                let mut link =
+                    link_json(l.link_id, l.lifetime_secs, l.expires_at, &l.picture, caller);
+                link["time_left"] = links::time_left(l.expires_at, now).into();
+                link
             },
         ))
     }
+}
+
+/// What a link request asks for.
+struct LinkFields {
+    lifetime: LinkLifetime,
+    /// `None`: the original.
+    height: Option<ThumbnailHeight>,
+}
+
+/// A link request, against the owner's `tier`: a link must be to a rendition the tier serves, or
+/// it would 404 from its first request.
+fn new_link(mut f: Fields, tier: &Tier) -> Result<LinkFields, FieldErrors> {
+    let lifetime = f.required("time", LinkLifetime::parse);
+    let height = f.optional("height", |value| {
+        value
+            .as_u64()
+            .and_then(|h| u32::try_from(h).ok())
+            .and_then(ThumbnailHeight::new)
+            .filter(|h| tier.allows(Variant::Thumbnail(*h)))
+            .ok_or_else(|| "Your tier has no thumbnails of this height.".into())
+    });
+    if f.is_absent("height") && !tier.allows(Variant::Original) {
+        f.refuse(
+            "height",
+            "Your tier does not include original pictures: give a thumbnail height.",
+        );
+    }
+    f.finish(|| {
+        Some(LinkFields {
+            lifetime: lifetime?,
+            height,
+        })
+    })
 }

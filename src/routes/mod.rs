@@ -1,4 +1,5 @@
-//! The application: its ports, the one route table, and what every response carries.
+//! The application over one runtime's ports, the one route table, and what every response
+//! carries.
 //!
 //! `Route::resolve` is the route table. Each route lists its methods once; dispatch, the 405
 //! `Allow` header, `HEAD` and CORS preflights all derive from that list.
@@ -11,37 +12,28 @@ mod admin;
 pub mod auth;
 mod cors;
 mod health;
+mod json;
 mod links;
+mod media;
 pub mod pagination;
 mod pictures;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 
 use crate::config::Config;
-use crate::error::{ApiError, FieldErrors};
-use crate::http::{IncomingBody, Method, Payload, ReadError, Request, Response};
+use crate::domain::ids::{LinkId, PictureId};
+use crate::domain::tiers::ThumbnailHeight;
+use crate::domain::FieldErrors;
+use crate::error::ApiError;
+use crate::http::{Method, Payload, ReadError, Request, Response};
 use crate::memory::Isolate;
 use crate::observability::logs::RequestLine;
 use crate::observability::timed::Timed;
 use crate::observability::{self, Trace, REQUEST_ID_HEADER};
-use crate::ports::{BlobStore, Clock, EdgeCache, Kdf};
-use crate::store::{Database, SessionStart};
+use crate::ports::{Clock, Database, Platform, SessionStart};
+use json::Fields;
 use serde_json::{Map, Value};
 use std::rc::Rc;
-
-/// The concrete ports of one runtime: Workers bindings, or in-memory fakes in tests.
-pub trait Platform {
-    /// A response body the runtime holds (a stream on Workers, bytes natively).
-    type Body: Payload;
-    /// A request body the runtime holds until a handler reads it.
-    type Incoming: IncomingBody;
-    type Db: Database;
-    type Blobs: BlobStore<Self::Body>;
-    type Cache: EdgeCache<Self::Body>;
-    /// Shared with each request's trace, hence `'static`.
-    type Clock: Clock + 'static;
-    type Kdf: Kdf;
-}
 
 /// The ports are `Timed`, so each request's trace learns where its time went.
 pub struct App<P: Platform> {
@@ -73,9 +65,10 @@ enum Route {
     User(String),
     Pictures,
     SharedLinks,
-    Picture(String),
-    Thumbnail(String, String),
-    Timelink(String),
+    // `None`: a segment that names nothing, a 404 once the caller is known (`named`).
+    Picture(Option<PictureId>),
+    Thumbnail(Option<PictureId>, Option<ThumbnailHeight>),
+    Timelink(Option<LinkId>),
     #[cfg(feature = "test-hooks")]
     TestHook(Vec<String>),
 }
@@ -98,11 +91,11 @@ impl Route {
             ["api", "admin", "users", name] => Route::User((*name).to_owned()),
             ["api", "pictures"] => Route::Pictures,
             ["api", "pictures", "shared"] => Route::SharedLinks,
-            ["api", "picture", id] => Route::Picture((*id).to_owned()),
+            ["api", "picture", id] => Route::Picture(PictureId::parse(id)),
             ["api", "picture", id, height] => {
-                Route::Thumbnail((*id).to_owned(), (*height).to_owned())
+                Route::Thumbnail(PictureId::parse(id), ThumbnailHeight::parse(height))
             }
-            ["api", "timelink", id] => Route::Timelink((*id).to_owned()),
+            ["api", "timelink", id] => Route::Timelink(LinkId::parse(id)),
             #[cfg(feature = "test-hooks")]
             ["__test", rest @ ..] => Route::TestHook(rest.iter().map(|s| s.to_string()).collect()),
             _ => return None,
@@ -261,20 +254,30 @@ impl<P: Platform> App<P> {
             (Route::SharedLinks, _) => self.list_links(&self.caller(req).await?, req).await,
             (Route::Picture(id), Get) => {
                 return self
-                    .read_original(&self.bearer(req)?, req, id)
+                    .read_original(&self.bearer(req)?, req, named(id)?)
                     .await
                     .map(stream::<P>)
             }
-            (Route::Picture(id), Post) => self.create_link(&self.caller(req).await?, req, id).await,
-            (Route::Picture(id), _) => self.delete_picture(&self.caller(req).await?, id).await,
+            (Route::Picture(id), Post) => {
+                self.create_link(&self.caller(req).await?, req, named(id)?)
+                    .await
+            }
+            (Route::Picture(id), _) => {
+                self.delete_picture(&self.caller(req).await?, named(id)?)
+                    .await
+            }
             (Route::Thumbnail(id, height), _) => {
                 return self
-                    .read_thumbnail(&self.bearer(req)?, req, id, height)
+                    .read_thumbnail(&self.bearer(req)?, req, named(id)?, named(height)?)
                     .await
                     .map(stream::<P>)
             }
-            (Route::Timelink(id), Get) => return self.serve_link(req, id).await.map(stream::<P>),
-            (Route::Timelink(id), _) => self.revoke_link(&self.caller(req).await?, id).await,
+            (Route::Timelink(id), Get) => {
+                return self.serve_link(req, named(id)?).await.map(stream::<P>)
+            }
+            (Route::Timelink(id), _) => {
+                self.revoke_link(&self.caller(req).await?, named(id)?).await
+            }
             #[cfg(feature = "test-hooks")]
             (Route::TestHook(path), _) if self.test_hooks => self.test_hook(method, path).await,
             #[cfg(feature = "test-hooks")]
@@ -285,6 +288,17 @@ impl<P: Platform> App<P> {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// The request's JSON object read into a value by `read` (with `json::Fields`): 400 with
+    /// every field's error, as `json_object` when the body is not a JSON object.
+    async fn read_json<T>(
+        &self,
+        req: &Request<P::Incoming>,
+        read: impl FnOnce(Fields<'_>) -> Result<T, FieldErrors>,
+    ) -> Result<T, ApiError> {
+        let body = self.json_object(req).await?;
+        Ok(read(Fields::new(&body))?)
     }
 
     /// The JSON object of a request body; 400 with a message when it is not one.
@@ -307,6 +321,12 @@ impl<P: Platform> App<P> {
             Err(e) => Err(invalid(&format!("JSON parse error: {e}"))),
         }
     }
+}
+
+/// What a path segment names; a segment that names nothing is a 404. Called after the caller is
+/// authenticated, so an anonymous request learns nothing from the path.
+fn named<T: Copy>(segment: &Option<T>) -> Result<T, ApiError> {
+    segment.ok_or(ApiError::NotFound)
 }
 
 /// D1 read replication: a write answers where its session got to, and a read that sends it back

@@ -1,6 +1,7 @@
 //! Keyset pagination for lists: `limit` and an opaque `cursor` in, a `Link: rel="next"` out.
 
-use crate::error::{ApiError, FieldErrors};
+use crate::domain::FieldErrors;
+use crate::error::ApiError;
 use crate::http::{Request, Response};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde_json::Value;

@@ -1,35 +1,21 @@
 //! Pictures: upload, list, read, delete.
 
 use super::auth::{Bearer, Caller};
+use super::json::picture_json;
+use super::media::{upload_error, CLIENT_CACHE_CONTROL};
 use super::pagination::{self, Cursor};
-use super::{App, Platform};
+use super::App;
 use crate::domain::ids::PictureId;
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::{ThumbnailHeight, Tier, Variant};
-use crate::domain::time::rfc3339;
-use crate::error::{ApiError, FieldErrors, REQUIRED};
+use crate::domain::{FieldErrors, REQUIRED};
+use crate::error::ApiError;
 use crate::http::{multipart, Request, Response};
 use crate::media::keys;
-use crate::media::renditions::{upload_error, CLIENT_CACHE_CONTROL};
-use crate::media::upload::{self, Memory, Target, UploadError};
+use crate::media::upload::{self, Memory, Stored, Target, UploadError};
 use crate::ports::EdgeCache;
+use crate::ports::Platform;
 use crate::store;
-use serde_json::{json, Value};
-
-/// The picture object of the API; `urls` follow the owner's current tier.
-pub fn picture_json(picture: &Picture, owner: &str, tier: &Tier) -> Value {
-    json!({
-        "id": picture.id,
-        "owner": owner,
-        "name": picture.name,
-        "urls": keys::urls(&picture.id, tier),
-        "created_at": rfc3339(picture.created_at),
-        "width": picture.width,
-        "height": picture.height,
-        "content_type": picture.content_type,
-        "size": picture.size,
-    })
-}
 
 impl<P: Platform> App<P> {
     /// `GET /api/pictures`: the caller's pictures, newest first, keyset-paginated.
@@ -52,21 +38,45 @@ impl<P: Platform> App<P> {
             rows,
             |p| Cursor {
                 created_at: p.created_at,
-                id: p.id.clone(),
+                id: p.id.to_string(),
             },
             |p| picture_json(p, &caller.username, &caller.tier),
         ))
     }
 
-    /// `POST /api/pictures`: multipart `name` + `img`. The token and the declared length are
-    /// checked before the body is read; the body is streamed through the form parser and the
-    /// imaging pipeline (`media::upload`); the objects go to R2, then the row to D1, so a picture
-    /// is visible only once complete.
+    /// `POST /api/pictures`: multipart `name` + `img`. The objects go to R2, then the row to D1,
+    /// so a picture is visible only once complete.
     pub(crate) async fn upload_picture(
         &self,
         caller: &Caller,
         req: &Request<P::Incoming>,
     ) -> Result<Response, ApiError> {
+        let (id, stored) = self.receive_upload(caller, req).await?;
+        let picture = Picture {
+            id,
+            owner_id: caller.id,
+            name: stored.name.as_str().to_owned(),
+            content_type: stored.probe.format.content_type().to_owned(),
+            width: stored.probe.width.into(),
+            height: stored.probe.height.into(),
+            size: stored.size as i64,
+            created_at: self.now_ms(),
+        };
+        self.insert_picture(&picture, &stored.keys).await?;
+        Ok(Response::json(
+            201,
+            &picture_json(&picture, &caller.username, &caller.tier),
+        ))
+    }
+
+    /// The upload's objects, stored under a new picture id. The token and the declared length
+    /// are checked before the body is read; the body is streamed through the form parser and
+    /// the imaging pipeline (`media::upload`).
+    async fn receive_upload(
+        &self,
+        caller: &Caller,
+        req: &Request<P::Incoming>,
+    ) -> Result<(PictureId, Stored), ApiError> {
         let limits = self.config.upload_limits();
         let declared = req.declared_length();
         if declared.is_some_and(|n| n > limits.max_bytes) {
@@ -78,51 +88,46 @@ impl<P: Platform> App<P> {
         let Some(mut body) = req.take_body() else {
             return Err(upload_error(UploadError::Fields(not_a_form())));
         };
-        let id = PictureId::new_random().to_string();
-        let key = |variant| keys::blob_key(caller.id, &id, variant);
+        let id = PictureId::new_random();
+        let key = |variant| keys::blob_key(caller.id, id, variant);
         let heights: Vec<ThumbnailHeight> = caller.tier.thumbnail_heights.iter().collect();
+        let memory = Memory {
+            budget: &self.isolate.budget,
+            user: caller.id,
+        };
+        let target = Target {
+            key: &key,
+            heights: &heights,
+        };
         let stored = upload::receive(
             &mut body,
             &boundary,
             declared,
             &limits,
-            Memory {
-                budget: &self.isolate.budget,
-                user: caller.id,
-            },
+            memory,
             &*self.clock,
             &self.blobs,
-            Target {
-                key: &key,
-                heights: &heights,
-            },
+            target,
         )
         .await
         .map_err(upload_error)?;
+        Ok((id, stored))
+    }
 
-        let picture = Picture {
-            id: id.clone(),
-            owner_id: caller.id,
-            name: stored.name.as_str().to_owned(),
-            content_type: stored.probe.format.content_type().to_owned(),
-            width: stored.probe.width.into(),
-            height: stored.probe.height.into(),
-            size: stored.size as i64,
-            created_at: self.now_ms(),
+    /// Inserts the row of an upload whose objects are stored; on failure neither the row nor the
+    /// objects are left.
+    async fn insert_picture(&self, picture: &Picture, keys: &[String]) -> Result<(), ApiError> {
+        let Err(e) = store::pictures::insert(&self.db, picture).await else {
+            return Ok(());
         };
-        if let Err(e) = store::pictures::insert(&self.db, &picture).await {
-            // The write may have happened although it was reported as failed: remove the row
-            // too, so no picture is ever listed without its objects.
-            if let Err(cleanup) = store::pictures::delete_owned(&self.db, &id, caller.id).await {
-                crate::error::log(&format!("could not remove picture row {id}: {cleanup}"));
-            }
-            self.remove_objects(&stored.keys).await;
-            return Err(e.into());
+        // The write may have happened although it was reported as failed: remove the row too,
+        // so no picture is ever listed without its objects.
+        let (id, owner) = (picture.id, picture.owner_id);
+        if let Err(cleanup) = store::pictures::delete_owned(&self.db, id, owner).await {
+            crate::error::log(&format!("could not remove picture row {id}: {cleanup}"));
         }
-        Ok(Response::json(
-            201,
-            &picture_json(&picture, &caller.username, &caller.tier),
-        ))
+        self.renditions().remove_objects(keys).await;
+        Err(e.into())
     }
 
     /// `GET /api/picture/{id}`: the original, if the owner's tier allows it.
@@ -130,7 +135,7 @@ impl<P: Platform> App<P> {
         &self,
         bearer: &Bearer,
         req: &Request<P::Incoming>,
-        id: &str,
+        id: PictureId,
     ) -> Result<Response<P::Body>, ApiError> {
         self.read_variant(bearer, req, id, Variant::Original).await
     }
@@ -140,10 +145,9 @@ impl<P: Platform> App<P> {
         &self,
         bearer: &Bearer,
         req: &Request<P::Incoming>,
-        id: &str,
-        height: &str,
+        id: PictureId,
+        height: ThumbnailHeight,
     ) -> Result<Response<P::Body>, ApiError> {
-        let height = ThumbnailHeight::parse(height).ok_or(ApiError::NotFound)?;
         self.read_variant(bearer, req, id, Variant::Thumbnail(height))
             .await
     }
@@ -153,14 +157,13 @@ impl<P: Platform> App<P> {
         &self,
         bearer: &Bearer,
         req: &Request<P::Incoming>,
-        id: &str,
+        id: PictureId,
         variant: Variant,
     ) -> Result<Response<P::Body>, ApiError> {
-        let id = PictureId::parse(id).ok_or(ApiError::NotFound)?.to_string();
-        let check = store::pictures::read_check(&self.db, &id, bearer.user_id, bearer.generation);
+        let check = store::pictures::read_check(&self.db, id, bearer.user_id, bearer.generation);
         // The cache lookup overlaps the check to save a round trip; its result is used only
         // once the check below has passed.
-        let key = keys::cache_key(&id, variant);
+        let key = keys::cache_key(id, variant);
         let (check, cached) = futures_util::future::join(check, self.cache.get(&key)).await;
         let check = check?.ok_or(ApiError::Unauthorized("User not found."))?;
         if !check.token_current {
@@ -179,13 +182,14 @@ impl<P: Platform> App<P> {
     pub(crate) async fn delete_picture(
         &self,
         caller: &Caller,
-        id: &str,
+        id: PictureId,
     ) -> Result<Response, ApiError> {
-        let id = PictureId::parse(id).ok_or(ApiError::NotFound)?.to_string();
-        if !store::pictures::delete_owned(&self.db, &id, caller.id).await? {
+        if !store::pictures::delete_owned(&self.db, id, caller.id).await? {
             return Err(ApiError::NotFound);
         }
-        self.remove_picture_objects(caller.id, &id).await;
+        self.renditions()
+            .remove_picture_objects(caller.id, id)
+            .await;
         Ok(Response::no_content())
     }
 }

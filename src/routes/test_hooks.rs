@@ -2,12 +2,13 @@
 //! links, many pictures). Compiled only with the `test-hooks` feature, so a deployed Worker never
 //! carries them; on only when the run also sets `ENABLE_TEST_HOOKS` on a loopback host.
 
-use super::{App, Platform};
+use super::App;
 use crate::error::ApiError;
 use crate::http::{Method, Response};
 use crate::maintenance;
 use crate::media::keys;
 use crate::ports::BlobStore;
+use crate::ports::Platform;
 use crate::store::test_hooks as sql;
 use serde_json::json;
 

@@ -1,18 +1,20 @@
 //! The `links` table.
 
-use super::pictures::{After, PICTURE_COLUMNS};
+use super::pictures::{After, PictureRow, PICTURE_COLUMNS};
 use super::tiers::{TierRow, TIER_COLUMNS};
-use super::{Database, Statement, StoreError};
+use crate::domain::ids::{LinkId, PictureId};
 use crate::domain::pictures::Picture;
-use crate::domain::tiers::Tier;
+use crate::domain::tiers::{ThumbnailHeight, Tier};
+use crate::ports::{Database, Statement, StoreError};
 use serde::Deserialize;
 
 /// A link to insert.
-pub struct NewLink<'a> {
-    pub id: &'a str,
-    pub picture_id: &'a str,
+pub struct NewLink {
+    pub id: LinkId,
+    pub picture_id: PictureId,
     pub owner_id: i64,
-    pub height: Option<u32>,
+    /// `None`: the original.
+    pub height: Option<ThumbnailHeight>,
     pub lifetime_secs: i64,
     pub created_at: i64,
     pub expires_at: i64,
@@ -20,19 +22,19 @@ pub struct NewLink<'a> {
 
 /// Inserts a link if its picture still exists and is the owner's; whether it did. One
 /// statement, so a picture deleted meanwhile gives `false`, never a foreign-key failure.
-pub async fn insert(db: &impl Database, link: &NewLink<'_>) -> Result<bool, StoreError> {
+pub async fn insert(db: &impl Database, link: &NewLink) -> Result<bool, StoreError> {
     let inserted = db
         .execute(
             Statement::new(
                 "INSERT INTO links (id, picture_id, owner_id, height, lifetime_secs, created_at, expires_at) \
                  SELECT ?, p.id, p.owner_id, ?, ?, ?, ? FROM pictures p WHERE p.id = ? AND p.owner_id = ?",
             )
-            .bind(link.id)
-            .bind(link.height)
+            .bind(link.id.to_string())
+            .bind(link.height.map(ThumbnailHeight::get))
             .bind(link.lifetime_secs)
             .bind(link.created_at)
             .bind(link.expires_at)
-            .bind(link.picture_id)
+            .bind(link.picture_id.to_string())
             .bind(link.owner_id),
         )
         .await?;
@@ -41,7 +43,8 @@ pub async fn insert(db: &impl Database, link: &NewLink<'_>) -> Result<bool, Stor
 
 /// A link that has not expired, with its picture and the owner's current tier.
 pub struct ActiveLink {
-    pub height: Option<u32>,
+    /// `None`: the original.
+    pub height: Option<ThumbnailHeight>,
     pub expires_at: i64,
     pub picture: Picture,
     pub tier: Tier,
@@ -51,7 +54,7 @@ pub struct ActiveLink {
 /// expiry is exact whatever the cron did.
 pub async fn find_active(
     db: &impl Database,
-    id: &str,
+    id: LinkId,
     now: i64,
 ) -> Result<Option<ActiveLink>, StoreError> {
     #[derive(Deserialize)]
@@ -61,7 +64,7 @@ pub async fn find_active(
         #[serde(flatten)]
         tier: TierRow,
         #[serde(flatten)]
-        picture: Picture,
+        picture: PictureRow,
     }
     let row: Option<Row> = super::first(
         db,
@@ -71,15 +74,15 @@ pub async fn find_active(
              JOIN users u ON u.id = p.owner_id JOIN tiers t ON t.id = u.tier_id \
              WHERE l.id = ? AND l.expires_at > ?"
         ))
-        .bind(id)
+        .bind(id.to_string())
         .bind(now),
     )
     .await?;
     row.map(|r| {
         Ok(ActiveLink {
-            height: r.link_height,
+            height: r.link_height.map(stored_height).transpose()?,
             expires_at: r.expires_at,
-            picture: r.picture,
+            picture: r.picture.into_picture()?,
             tier: r.tier.into_tier()?,
         })
     })
@@ -87,14 +90,23 @@ pub async fn find_active(
 }
 
 /// A listed link with its picture.
-#[derive(Debug, Deserialize)]
-pub struct LinkRow {
-    pub link_id: String,
+#[derive(Debug)]
+pub struct ListedLink {
+    pub link_id: LinkId,
     pub lifetime_secs: i64,
     pub link_created_at: i64,
     pub expires_at: i64,
-    #[serde(flatten)]
     pub picture: Picture,
+}
+
+#[derive(Deserialize)]
+struct ListedLinkRow {
+    link_id: String,
+    lifetime_secs: i64,
+    link_created_at: i64,
+    expires_at: i64,
+    #[serde(flatten)]
+    picture: PictureRow,
 }
 
 /// Up to `limit` of the owner's active links after `after`, newest first.
@@ -104,7 +116,7 @@ pub async fn page(
     now: i64,
     limit: u32,
     after: After<'_>,
-) -> Result<Vec<LinkRow>, StoreError> {
+) -> Result<Vec<ListedLink>, StoreError> {
     let select = format!(
         "SELECT l.id AS link_id, l.lifetime_secs, l.created_at AS link_created_at, l.expires_at, {PICTURE_COLUMNS} \
          FROM links l JOIN pictures p ON p.id = l.picture_id WHERE l.owner_id = ? AND l.expires_at > ?"
@@ -123,15 +135,38 @@ pub async fn page(
         .bind(created_at)
         .bind(id),
     };
-    db.query(statement.bind(limit)).await
+    let rows: Vec<ListedLinkRow> = db.query(statement.bind(limit)).await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(ListedLink {
+                link_id: LinkId::parse(&row.link_id).ok_or_else(|| {
+                    StoreError::new(format!("stored link id {:?} is invalid", row.link_id))
+                })?,
+                lifetime_secs: row.lifetime_secs,
+                link_created_at: row.link_created_at,
+                expires_at: row.expires_at,
+                picture: row.picture.into_picture()?,
+            })
+        })
+        .collect()
+}
+
+/// A link's height read back from the database.
+fn stored_height(height: u32) -> Result<ThumbnailHeight, StoreError> {
+    ThumbnailHeight::new(height)
+        .ok_or_else(|| StoreError::new(format!("stored link height {height} is invalid")))
 }
 
 /// Deletes the owner's link; whether there was one.
-pub async fn delete_owned(db: &impl Database, id: &str, owner_id: i64) -> Result<bool, StoreError> {
+pub async fn delete_owned(
+    db: &impl Database,
+    id: LinkId,
+    owner_id: i64,
+) -> Result<bool, StoreError> {
     let deleted = db
         .execute(
             Statement::new("DELETE FROM links WHERE id = ? AND owner_id = ?")
-                .bind(id)
+                .bind(id.to_string())
                 .bind(owner_id),
         )
         .await?;

@@ -1,23 +1,44 @@
-//! The `login_failures` table: attempts per (username, client address) in a fixed window.
+//! The login throttle and its `login_failures` table: at most [`MAX_FAILURES`] attempts per
+//! (username, client address) in a fixed window of [`FAILURE_WINDOW_MS`].
 
-use super::{Database, Statement, StoreError};
+use crate::ports::{Database, Statement, StoreError};
 
-/// Counts one attempt, atomically, and returns the attempts in the current window (this one
-/// included) with the window's start. Called before the password is checked, so a burst of
-/// parallel attempts is counted in full before any of them is let through.
+/// Attempts allowed per (username, client address) within one window.
+pub const MAX_FAILURES: i64 = 10;
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// The attempts counted in the current window, this one included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempts {
+    pub count: i64,
+    pub window_start: i64,
+}
+
+impl Attempts {
+    /// `Some(seconds until the window ends)` when this attempt is over the limit.
+    pub fn retry_after_secs(&self, now: i64) -> Option<i64> {
+        (self.count > MAX_FAILURES).then(|| {
+            let remaining_ms = self.window_start + FAILURE_WINDOW_MS - now;
+            ((remaining_ms + 999) / 1000).max(1)
+        })
+    }
+}
+
+/// Counts one attempt, atomically, and returns the attempts in the current window. Called before
+/// the password is checked, so a burst of parallel attempts is counted in full before any of them
+/// is let through.
 pub async fn count_attempt(
     db: &impl Database,
     username: &str,
     client: &str,
     now: i64,
-    window_ms: i64,
-) -> Result<(i64, i64), StoreError> {
+) -> Result<Attempts, StoreError> {
     #[derive(serde::Deserialize)]
     struct Row {
         failures: i64,
         window_start: i64,
     }
-    let stale_before = now - window_ms;
+    let stale_before = now - FAILURE_WINDOW_MS;
     let row: Option<Row> = super::first(
         db,
         Statement::new(
@@ -35,7 +56,10 @@ pub async fn count_attempt(
     )
     .await?;
     let row = row.ok_or_else(|| StoreError::new("login_failures upsert returned no row"))?;
-    Ok((row.failures, row.window_start))
+    Ok(Attempts {
+        count: row.failures,
+        window_start: row.window_start,
+    })
 }
 
 /// Forgets the attempts of (username, client) after a successful login.
@@ -49,17 +73,22 @@ pub async fn clear(db: &impl Database, username: &str, client: &str) -> Result<(
     Ok(())
 }
 
-/// Forgets every attempt on a username (the user was deleted).
-pub async fn clear_user(db: &impl Database, username: &str) -> Result<(), StoreError> {
-    db.execute(Statement::new("DELETE FROM login_failures WHERE username = ?").bind(username))
-        .await?;
-    Ok(())
+/// The statement that forgets every attempt on `username` once user `user_id` is gone: the
+/// user's delete runs it in the same batch, after the row, so a refused delete forgets nothing.
+pub fn forget_deleted_user(username: &str, user_id: i64) -> Statement {
+    Statement::new(
+        "DELETE FROM login_failures WHERE username = ? \
+         AND NOT EXISTS (SELECT 1 FROM users WHERE id = ?)",
+    )
+    .bind(username)
+    .bind(user_id)
 }
 
 /// Removes rows whose window has passed; the cron calls it.
-pub async fn sweep(db: &impl Database, now: i64, window_ms: i64) -> Result<u64, StoreError> {
+pub async fn sweep(db: &impl Database, now: i64) -> Result<u64, StoreError> {
     db.execute(
-        Statement::new("DELETE FROM login_failures WHERE window_start <= ?").bind(now - window_ms),
+        Statement::new("DELETE FROM login_failures WHERE window_start <= ?")
+            .bind(now - FAILURE_WINDOW_MS),
     )
     .await
 }

@@ -1,6 +1,6 @@
 //! The `maintenance_state` table: small values the cron keeps between runs.
 
-use super::{Database, Statement, StoreError};
+use crate::ports::{Database, Statement, StoreError};
 
 pub async fn get(db: &impl Database, name: &str) -> Result<Option<String>, StoreError> {
     #[derive(serde::Deserialize)]

@@ -1,13 +1,49 @@
 //! The `pictures` table.
 
 use super::tiers::{TierRow, TIER_COLUMNS};
-use super::{Database, Statement, StoreError};
+use crate::domain::ids::PictureId;
 use crate::domain::pictures::Picture;
 use crate::domain::tiers::Tier;
+use crate::ports::{Database, Statement, StoreError};
 use serde::Deserialize;
 
 pub const PICTURE_COLUMNS: &str =
     "p.id, p.owner_id, p.name, p.content_type, p.width, p.height, p.size, p.created_at";
+
+/// A picture as its row holds it: the columns of [`PICTURE_COLUMNS`].
+#[derive(Debug, Deserialize)]
+pub struct PictureRow {
+    id: String,
+    owner_id: i64,
+    name: String,
+    content_type: String,
+    width: i64,
+    height: i64,
+    size: i64,
+    created_at: i64,
+}
+
+impl PictureRow {
+    /// The picture, or a `Failed` error when the stored id is not one (it was written by hand).
+    pub fn into_picture(self) -> Result<Picture, StoreError> {
+        Ok(Picture {
+            id: stored_id(&self.id)?,
+            owner_id: self.owner_id,
+            name: self.name,
+            content_type: self.content_type,
+            width: self.width,
+            height: self.height,
+            size: self.size,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// A picture id read back from the database.
+fn stored_id(id: &str) -> Result<PictureId, StoreError> {
+    PictureId::parse(id)
+        .ok_or_else(|| StoreError::new(format!("stored picture id {id:?} is invalid")))
+}
 
 /// A keyset position: the (created_at, id) of the last row shown.
 pub type After<'a> = Option<(i64, &'a str)>;
@@ -18,7 +54,7 @@ pub async fn insert(db: &impl Database, picture: &Picture) -> Result<(), StoreEr
             "INSERT INTO pictures (id, owner_id, name, content_type, width, height, size, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(picture.id.as_str())
+        .bind(picture.id.to_string())
         .bind(picture.owner_id)
         .bind(picture.name.as_str())
         .bind(picture.content_type.as_str())
@@ -57,23 +93,25 @@ pub async fn page(
     limit: u32,
     after: After<'_>,
 ) -> Result<Vec<Picture>, StoreError> {
-    db.query(page_statement(owner_id, limit, after)).await
+    let rows: Vec<PictureRow> = db.query(page_statement(owner_id, limit, after)).await?;
+    rows.into_iter().map(PictureRow::into_picture).collect()
 }
 
 pub async fn find_owned(
     db: &impl Database,
-    id: &str,
+    id: PictureId,
     owner_id: i64,
 ) -> Result<Option<Picture>, StoreError> {
-    super::first(
+    let row: Option<PictureRow> = super::first(
         db,
         Statement::new(format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures p WHERE p.id = ? AND p.owner_id = ?"
         ))
-        .bind(id)
+        .bind(id.to_string())
         .bind(owner_id),
     )
-    .await
+    .await?;
+    row.map(PictureRow::into_picture).transpose()
 }
 
 /// What every read checks, in one query: whether the token's generation is current, the user's
@@ -86,7 +124,7 @@ pub struct ReadCheck {
 
 pub async fn read_check(
     db: &impl Database,
-    id: &str,
+    id: PictureId,
     user_id: i64,
     generation: i64,
 ) -> Result<Option<ReadCheck>, StoreError> {
@@ -111,14 +149,14 @@ pub async fn read_check(
              FROM users u JOIN tiers t ON t.id = u.tier_id \
              LEFT JOIN pictures p ON p.id = ? AND p.owner_id = u.id WHERE u.id = ?"
         ))
-        .bind(id)
+        .bind(id.to_string())
         .bind(user_id),
     )
     .await?;
     let Some(row) = row else { return Ok(None) };
     let picture = match (row.id, row.owner_id, row.name, row.content_type) {
         (Some(id), Some(owner_id), Some(name), Some(content_type)) => Some(Picture {
-            id,
+            id: stored_id(&id)?,
             owner_id,
             name,
             content_type,
@@ -137,11 +175,15 @@ pub async fn read_check(
 }
 
 /// Deletes the owner's picture (its links cascade); whether there was one.
-pub async fn delete_owned(db: &impl Database, id: &str, owner_id: i64) -> Result<bool, StoreError> {
+pub async fn delete_owned(
+    db: &impl Database,
+    id: PictureId,
+    owner_id: i64,
+) -> Result<bool, StoreError> {
     let deleted = db
         .execute(
             Statement::new("DELETE FROM pictures WHERE id = ? AND owner_id = ?")
-                .bind(id)
+                .bind(id.to_string())
                 .bind(owner_id),
         )
         .await?;
@@ -149,7 +191,7 @@ pub async fn delete_owned(db: &impl Database, id: &str, owner_id: i64) -> Result
 }
 
 /// Which of `ids` have a row (at most 90 per call: D1 binds at most 100 parameters).
-pub async fn existing(db: &impl Database, ids: &[String]) -> Result<Vec<String>, StoreError> {
+pub async fn existing(db: &impl Database, ids: &[PictureId]) -> Result<Vec<PictureId>, StoreError> {
     #[derive(Deserialize)]
     struct Row {
         id: String,
@@ -161,10 +203,12 @@ pub async fn existing(db: &impl Database, ids: &[String]) -> Result<Vec<String>,
             "SELECT id FROM pictures WHERE id IN ({placeholders})"
         ));
         for id in chunk {
-            statement = statement.bind(id.as_str());
+            statement = statement.bind(id.to_string());
         }
         let rows: Vec<Row> = db.query(statement).await?;
-        found.extend(rows.into_iter().map(|r| r.id));
+        for row in rows {
+            found.push(stored_id(&row.id)?);
+        }
     }
     Ok(found)
 }

@@ -1,6 +1,6 @@
 //! The `used_refresh_tokens` table: refresh tokens rotate, so each jti may be exchanged once.
 
-use super::{Database, Statement, StoreError};
+use crate::ports::{Database, Statement, StoreError};
 
 /// Marks a refresh token as used. `Ok(false)` when it already was (a replay).
 pub async fn use_once(

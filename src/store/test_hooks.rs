@@ -1,7 +1,7 @@
 //! The statements behind the test hooks (`routes/test_hooks.rs`); compiled only with the
 //! `test-hooks` feature.
 
-use super::{Database, Statement, StoreError};
+use crate::ports::{Database, Statement, StoreError};
 
 pub struct Counts {
     pub id: i64,

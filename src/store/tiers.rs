@@ -1,7 +1,7 @@
 //! The `tiers` table.
 
-use super::{Database, Statement, StoreError, Value};
 use crate::domain::tiers::{Heights, NewTier, Tier, TierName, TierPatch};
+use crate::ports::{Database, Statement, StoreError, Value};
 use serde::Deserialize;
 
 /// The columns of a tier as D1 returns them (booleans are integers there).
@@ -38,6 +38,12 @@ impl TierRow {
     }
 }
 
+/// Heights as the `thumbnail_heights` column holds them: a JSON array of integers, ascending.
+fn heights_column(heights: &Heights) -> String {
+    let list: Vec<String> = heights.iter().map(|h| h.to_string()).collect();
+    format!("[{}]", list.join(","))
+}
+
 fn select(filter: &str) -> String {
     format!("SELECT {TIER_COLUMNS} FROM tiers t {filter}")
 }
@@ -61,7 +67,7 @@ pub async fn insert(db: &impl Database, tier: &NewTier, now_ms: i64) -> Result<(
              VALUES (?, ?, ?, ?, ?)",
         )
         .bind(tier.name.as_str())
-        .bind(tier.thumbnail_heights.to_json())
+        .bind(heights_column(&tier.thumbnail_heights))
         .bind(tier.allow_original)
         .bind(tier.allow_expiring_links)
         .bind(now_ms),
@@ -86,7 +92,7 @@ pub async fn update(
     }
     if let Some(heights) = &patch.thumbnail_heights {
         sets.push("thumbnail_heights = ?");
-        params.push(heights.to_json().into());
+        params.push(heights_column(heights).into());
     }
     if let Some(allow) = patch.allow_original {
         sets.push("allow_original = ?");
@@ -137,7 +143,8 @@ async fn make_default(db: &impl Database, id: i64) -> Result<(), StoreError> {
         .bind(id),
         Statement::new("UPDATE tiers SET is_default = 1 WHERE id = ?").bind(id),
     ])
-    .await
+    .await?;
+    Ok(())
 }
 
 /// Deletes a tier unless users still have it or it is the default; whether it was deleted. The
@@ -154,4 +161,18 @@ pub async fn delete_unused(db: &impl Database, id: i64) -> Result<bool, StoreErr
         )
         .await?;
     Ok(deleted > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heights_are_stored_as_an_ascending_json_array_and_read_back() {
+        let heights = Heights::parse(&serde_json::json!([400, 200])).unwrap();
+        let column = heights_column(&heights);
+        assert_eq!(column, "[200,400]");
+        let read = serde_json::from_str(&column).unwrap();
+        assert_eq!(Heights::parse(&read).unwrap(), heights);
+    }
 }

@@ -1,8 +1,8 @@
 //! The `users` table.
 
 use super::tiers::{TierRow, TIER_COLUMNS};
-use super::{Database, Statement, StoreError, Value};
-use crate::domain::users::User;
+use crate::domain::users::{EndsTokens, User, UserChanges};
+use crate::ports::{Database, Statement, StoreError, Value};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -121,9 +121,37 @@ fn escape_like(text: &str) -> String {
     out
 }
 
-/// Inserts a user on tier `tier`, or on the default tier when `None`. The tier is resolved by
-/// the insert itself, so a tier deleted meanwhile cannot leave a dangling id: `Ok(false)` when
-/// no such tier exists. `Conflict` when the username is taken.
+/// The insert of a user on tier `tier`, or on the default tier when `None`. The tier is resolved
+/// by the statement itself, so a tier deleted meanwhile cannot leave a dangling id: it inserts
+/// nothing when there is no such tier, and returns the new id otherwise. The one user INSERT:
+/// the admin CLI prints it for `wrangler d1 execute`.
+pub fn insert_statement(
+    username: &str,
+    password_hash: &str,
+    tier: Option<&str>,
+    is_admin: bool,
+    now_ms: i64,
+) -> Statement {
+    let which = match tier {
+        Some(_) => "name = ?",
+        None => "is_default = 1",
+    };
+    let statement = Statement::new(format!(
+        "INSERT INTO users (username, password_hash, tier_id, is_admin, created_at) \
+         SELECT ?, ?, id, ?, ? FROM tiers WHERE {which} RETURNING id"
+    ))
+    .bind(username)
+    .bind(password_hash)
+    .bind(is_admin)
+    .bind(now_ms);
+    match tier {
+        Some(name) => statement.bind(name),
+        None => statement,
+    }
+}
+
+/// Inserts a user (see [`insert_statement`]): `Ok(false)` when no such tier exists, `Conflict`
+/// when the username is taken.
 pub async fn insert(
     db: &impl Database,
     username: &str,
@@ -132,23 +160,9 @@ pub async fn insert(
     is_admin: bool,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
-    let which = match tier {
-        Some(_) => "name = ?",
-        None => "is_default = 1",
-    };
-    let statement = Statement::new(format!(
-        "INSERT INTO users (username, password_hash, tier_id, is_admin, created_at) \
-         SELECT ?, ?, id, ?, ? FROM tiers WHERE {which}"
-    ))
-    .bind(username)
-    .bind(password_hash)
-    .bind(is_admin)
-    .bind(now_ms);
-    let statement = match tier {
-        Some(name) => statement.bind(name),
-        None => statement,
-    };
-    Ok(db.execute(statement).await? > 0)
+    let statement = insert_statement(username, password_hash, tier, is_admin, now_ms);
+    let inserted: Option<serde::de::IgnoredAny> = super::first(db, statement).await?;
+    Ok(inserted.is_some())
 }
 
 /// The condition that keeps at least one admin: the row being changed is not an admin losing
@@ -157,43 +171,33 @@ pub async fn insert(
 const KEEPS_AN_ADMIN: &str =
     "(is_admin = 0 OR EXISTS (SELECT 1 FROM users o WHERE o.is_admin = 1 AND o.id != users.id))";
 
-/// The columns a patch changes; `None` leaves a column as it is.
-#[derive(Debug, Default)]
-pub struct UserChanges<'a> {
-    pub username: Option<&'a str>,
-    pub password_hash: Option<&'a str>,
-    /// A tier name, resolved by the update itself.
-    pub tier: Option<&'a str>,
-    pub is_admin: Option<bool>,
-}
-
 /// Writes the columns `changes` names, and only those, to the user called `username`: a
-/// concurrent patch of other columns keeps its changes. A new password, or a new username that
-/// differs, raises the token generation in SQL, so two resets both count. The user's id, or
-/// `None` when nothing was written: no such user, no such tier, or it would remove the last
-/// admin. `Conflict` when the new username is taken.
+/// concurrent patch of other columns keeps its changes (the tier is resolved by name in the
+/// statement). The token generation is raised in SQL as `changes.ends_tokens` says, so two
+/// resets both count. The user's id, or `None` when nothing was written: no such user, no such
+/// tier, or it would remove the last admin. `Conflict` when the new username is taken.
 pub async fn update(
     db: &impl Database,
     username: &str,
-    changes: &UserChanges<'_>,
+    changes: &UserChanges,
 ) -> Result<Option<i64>, StoreError> {
     let mut sets: Vec<&str> = Vec::new();
     let mut guards: Vec<&str> = vec!["username = ?"];
     let mut params: Vec<Value> = Vec::new();
     let mut guard_params: Vec<Value> = vec![username.into()];
-    if let Some(new_name) = changes.username {
+    if let Some(new_name) = &changes.username {
         sets.push("username = ?");
-        params.push(new_name.into());
+        params.push(new_name.as_str().into());
     }
-    if let Some(hash) = changes.password_hash {
+    if let Some(hash) = &changes.password_hash {
         sets.push("password_hash = ?");
-        params.push(hash.into());
+        params.push(hash.as_str().into());
     }
-    if let Some(tier) = changes.tier {
+    if let Some(tier) = &changes.tier {
         sets.push("tier_id = (SELECT id FROM tiers WHERE name = ?)");
-        params.push(tier.into());
+        params.push(tier.as_str().into());
         guards.push("EXISTS (SELECT 1 FROM tiers WHERE name = ?)");
-        guard_params.push(tier.into());
+        guard_params.push(tier.as_str().into());
     }
     if let Some(is_admin) = changes.is_admin {
         sets.push("is_admin = ?");
@@ -202,12 +206,14 @@ pub async fn update(
             guards.push(KEEPS_AN_ADMIN);
         }
     }
-    if changes.password_hash.is_some() {
-        sets.push("token_generation = token_generation + 1");
-    } else if let Some(new_name) = changes.username {
-        // SET expressions see the row as it was, so this compares with the old name.
-        sets.push("token_generation = token_generation + (username != ?)");
-        params.push(new_name.into());
+    match (changes.ends_tokens, &changes.username) {
+        (EndsTokens::Always, _) => sets.push("token_generation = token_generation + 1"),
+        (EndsTokens::IfRenamed, Some(new_name)) => {
+            // SET expressions see the row as it was, so this compares with the old name.
+            sets.push("token_generation = token_generation + (username != ?)");
+            params.push(new_name.as_str().into());
+        }
+        (EndsTokens::IfRenamed, None) | (EndsTokens::Never, _) => {}
     }
     if sets.is_empty() {
         return Ok(find_by_username(db, username).await?.map(|u| u.id));
@@ -233,19 +239,17 @@ pub async fn update(
 }
 
 /// Deletes a user with their pictures and links (the schema cascades) and their throttle rows,
-/// in one transaction. `Ok(false)` when they are the last admin.
+/// in one transaction (a D1 batch). `Ok(false)` when they are the last admin: then nothing is
+/// deleted.
 pub async fn delete(db: &impl Database, user: &User) -> Result<bool, StoreError> {
-    let deleted = db
-        .execute(
+    let changes = db
+        .batch(vec![
             Statement::new(format!(
                 "DELETE FROM users WHERE id = ? AND {KEEPS_AN_ADMIN}"
             ))
             .bind(user.id),
-        )
+            super::login_failures::forget_deleted_user(&user.username, user.id),
+        ])
         .await?;
-    if deleted == 0 {
-        return Ok(false);
-    }
-    super::login_failures::clear_user(db, &user.username).await?;
-    Ok(true)
+    Ok(changes.first().is_some_and(|&deleted| deleted > 0))
 }

@@ -27,10 +27,10 @@ use storagetiers::domain::tiers::{
 };
 use storagetiers::domain::users::{MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS};
 use storagetiers::observability::REQUEST_ID_HEADER;
-use storagetiers::routes::accounts::{FAILURE_WINDOW_MS, MAX_FAILURES};
 use storagetiers::routes::auth::SESSION_COOKIE;
 use storagetiers::routes::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use storagetiers::routes::BOOKMARK_HEADER;
+use storagetiers::store::login_failures::{FAILURE_WINDOW_MS, MAX_FAILURES};
 
 /// Every format an upload may be, in the order people are told them.
 const FORMATS: [Format; 6] = [

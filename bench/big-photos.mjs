@@ -39,15 +39,20 @@ function generator(seed) {
 
 /** Paths of the big photos in `here`/generated/big, made from the photos in `images` if missing. */
 export async function bigPhotos(here, images) {
+  const paths = [];
+  for (const photo of BIG_PHOTOS) paths.push(await bigPhoto(here, images, photo.name));
+  return paths;
+}
+
+/** The path of one of the big photos (by name), made as `bigPhotos` makes it if missing. */
+export async function bigPhoto(here, images, name) {
+  const photo = BIG_PHOTOS.find((p) => p.name === name);
+  if (!photo) throw new Error(`no big photo named ${name}`);
   const dir = join(here, "generated", "big");
   mkdirSync(dir, { recursive: true });
-  const paths = [];
-  for (const photo of BIG_PHOTOS) {
-    const path = join(dir, photo.name);
-    if (!existsSync(path)) await make(photo, join(images, photo.from), path);
-    paths.push(path);
-  }
-  return paths;
+  const path = join(dir, photo.name);
+  if (!existsSync(path)) await make(photo, join(images, photo.from), path);
+  return path;
 }
 
 async function make(photo, source, path) {

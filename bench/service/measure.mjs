@@ -425,11 +425,22 @@ async function outcome(promise, expected) {
   }
 }
 
-/** Runs `requests` at once while polling the gauge; statuses counted, gauge peaks during and after. */
+/**
+ * Runs `requests` at once while polling the gauge; statuses counted, gauge peaks during and after,
+ * and each answer's latency from its start (the median and p95 over the step's requests).
+ */
 async function concurrentStep(adminToken, requests, expected) {
   const poll = pollGauge(adminToken);
   const started = performance.now();
-  const outcomes = await Promise.all(requests.map((make) => outcome(make(), expected)));
+  const latencies = [];
+  const outcomes = await Promise.all(
+    requests.map(async (make) => {
+      const start = performance.now();
+      const o = await outcome(make(), expected);
+      latencies.push(performance.now() - start);
+      return o;
+    }),
+  );
   const wall_ms = round(performance.now() - started, 1);
   const during = await poll.stop();
   const after = await readGauge(adminToken);
@@ -442,6 +453,8 @@ async function concurrentStep(adminToken, requests, expected) {
     statuses,
     all_expected_or_clean_503: ok,
     wall_ms,
+    p50_ms: round(quantile(latencies, 0.5), 1),
+    p95_ms: round(quantile(latencies, 0.95), 1),
     gauge_samples: during.samples,
     peak_wasm_bytes_during: during.wasm,
     peak_reserved_bytes_during: during.reserved,
@@ -453,17 +466,88 @@ async function concurrentStep(adminToken, requests, expected) {
   };
 }
 
+// 2600 x 2600 RGB: 20.3 MB of pixels, the "ordinary 20 MB PNG" of issue 17's table.
+const NOISE_PNG_SIDE = 2600;
+
 /**
- * For N = 1, 4, 8, 16: N uploads at once of the largest bench photos (round robin), then 2N reads
- * at once of the PNG's original, through the one `wrangler dev` (so one isolate). Each request on
- * a connection of its own. wasm memory never shrinks, so every peak includes the steps before it.
+ * A PNG of noise stored with deflate level 0 (so the file is as large as its pixels), made once
+ * into `dir` and kept there. The noise comes from a fixed seed: the same bytes on every run.
+ */
+function noisePng(dir) {
+  const file = path.join(dir, "noise-20mb.png");
+  if (fs.existsSync(file)) return fs.readFileSync(file);
+  const side = NOISE_PNG_SIDE;
+  const row = 1 + side * 3; // filter byte 0 (none), then RGB
+  const raw = Buffer.alloc(row * side);
+  let state = 17; // xorshift32, seeded with the issue's number
+  for (let y = 0; y < side; y++) {
+    for (let i = y * row + 1; i < (y + 1) * row; i++) {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      raw[i] = state & 0xff;
+    }
+  }
+  const chunk = (kind, data) => {
+    const body = Buffer.concat([Buffer.from(kind, "latin1"), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(zlib.crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(side, 0);
+  ihdr.writeUInt32BE(side, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB; compression, filter and interlace 0
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", zlib.deflateSync(raw, { level: 0 })),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(file, png);
+  return png;
+}
+
+/**
+ * What the concurrency rows upload, each set round robin: the largest bench photos, a 20 MB PNG
+ * of noise (issue 17) and the 48 MP baseline JPEG of bench/big-photos.mjs (issue 18). The last two
+ * are made once into bench/generated/ (git-ignored).
+ */
+async function concurrencySets(imagesDir) {
+  const bench = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+  const generated = path.join(bench, "generated");
+  const read = (name) => ({ name, bytes: fs.readFileSync(path.join(imagesDir, name)) });
+  const { bigPhoto } = await import("../big-photos.mjs");
+  const jpeg48 = await bigPhoto(bench, imagesDir, "big-48mp-baseline.jpg");
+  return [
+    {
+      set: "bench photos",
+      images: ["kleiber-24mp.jpg", "kleiber-20mp.jpg", "dragonfly-13mp-progressive.jpg", "life-6mp-alpha.png"].map(read),
+    },
+    { set: "20 MB noise PNG", images: [{ name: "noise-20mb.png", bytes: noisePng(generated) }] },
+    { set: "48 MP baseline JPEG", images: [{ name: path.basename(jpeg48), bytes: fs.readFileSync(jpeg48) }] },
+  ];
+}
+
+/**
+ * For each set of images and N = 1, 4, 8, 16: N uploads at once (N users, one upload each, round
+ * robin over the set's images); after the bench photos' uploads, 2N reads at once of the PNG's
+ * original. All through the one `wrangler dev` (so one isolate), each request on a connection of
+ * its own. wasm memory never shrinks, so every peak includes the steps (and sets) before it.
  */
 async function concurrency(admin, imagesDir) {
   const NS = (process.env.CONCURRENCY ?? "1,4,8,16").split(",").map(Number);
-  const names = ["kleiber-24mp.jpg", "kleiber-20mp.jpg", "dragonfly-13mp-progressive.jpg", "life-6mp-alpha.png"];
-  const images = names.map((name) => ({ name, bytes: fs.readFileSync(path.join(imagesDir, name)) }));
-  const png = images[3];
-  const user = await createUser(admin, "Premium");
+  const sets = await concurrencySets(imagesDir);
+  const png = sets[0].images[3];
+  // One user per concurrent upload, as N clients would be: one user's uploads together may only
+  // reserve their share of the budget, and the rows measure the isolate's.
+  const users = [];
+  for (let i = 0; i < Math.max(...NS); i++) users.push(await createUser(admin, "Premium"));
+  const user = users[0];
   // No pooling, no cap: N requests are N connections, as N clients would be.
   const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
   const gauge_at_start = await readGauge(admin);
@@ -473,27 +557,36 @@ async function concurrency(admin, imagesDir) {
   const gauge_after_setup = await readGauge(admin);
 
   const steps = [];
-  for (const n of NS) {
-    const uploads_ = await concurrentStep(
-      admin,
-      Array.from({ length: n }, (_, i) => () => upload(user.token, images[i % images.length].name, images[i % images.length].bytes, agent)),
-      { status: 201 },
-    );
-    const reads = await concurrentStep(
-      admin,
-      Array.from({ length: 2 * n }, () => () =>
-        request(SERVICE, "GET", `/api/picture/${pngId}`, { headers: bearer(user.token), agent, discard: true }),
-      ),
-      { status: 200, bytes: png.bytes.length },
-    );
-    steps.push({ n, uploads: uploads_, reads });
+  for (const { set, images } of sets) {
+    for (const n of NS) {
+      const uploads_ = await concurrentStep(
+        admin,
+        Array.from({ length: n }, (_, i) => () => {
+          const image = images[i % images.length];
+          return upload(users[i].token, image.name, image.bytes, agent);
+        }),
+        { status: 201 },
+      );
+      const reads =
+        set === sets[0].set
+          ? await concurrentStep(
+              admin,
+              Array.from({ length: 2 * n }, () => () =>
+                request(SERVICE, "GET", `/api/picture/${pngId}`, { headers: bearer(user.token), agent, discard: true }),
+              ),
+              { status: 200, bytes: png.bytes.length },
+            )
+          : null;
+      steps.push({ set, images: images.map((i) => ({ name: i.name, bytes: i.bytes.length })), n, uploads: uploads_, reads });
+    }
   }
   const health = await request(SERVICE, "GET", "/api/health", { agent, timeoutMs: 30_000 }).catch((e) => ({ status: `error: ${e.message}` }));
   agent.destroy();
-  const peaks = steps.flatMap((s) => [s.uploads.peak_wasm_bytes, s.reads.peak_wasm_bytes]);
+  const measured = steps.flatMap((s) => (s.reads ? [s.uploads, s.reads] : [s.uploads]));
+  const peaks = measured.map((m) => m.peak_wasm_bytes);
   const gauge = peaks.every((p) => p !== null);
   return {
-    images: names,
+    sets: sets.map((s) => s.set),
     read: png.name,
     gauge_available: gauge,
     gauge_at_start,
@@ -501,7 +594,7 @@ async function concurrency(admin, imagesDir) {
     steps,
     health_after: health.status,
     target_wasm_bytes: WASM_TARGET_BYTES,
-    statuses_met: steps.every((s) => s.uploads.all_expected_or_clean_503 && s.reads.all_expected_or_clean_503),
+    statuses_met: measured.every((m) => m.all_expected_or_clean_503),
     // null: no gauge to tell.
     wasm_met: gauge ? peaks.every((p) => p < WASM_TARGET_BYTES) : null,
   };
@@ -675,16 +768,16 @@ function table(r) {
       .join(", ");
   add("concurrency: wasm at start / after setup", `${mib(c_.gauge_at_start?.wasm_memory_bytes)} / ${mib(c_.gauge_after_setup?.wasm_memory_bytes)}`);
   for (const st of c_.steps) {
-    for (const [what, step, code] of [
-      [`${st.n} uploads at once`, st.uploads, 201],
-      [`${2 * st.n} original reads at once`, st.reads, 200],
-    ]) {
+    const rows_ = [[`${st.n} uploads at once`, st.uploads, 201]];
+    if (st.reads) rows_.push([`${2 * st.n} original reads at once`, st.reads, 200]);
+    for (const [what, step, code] of rows_) {
       const met = step.all_expected_or_clean_503 && (step.peak_wasm_bytes === null ? null : step.peak_wasm_bytes < c_.target_wasm_bytes);
       add(
-        `concurrency N=${st.n}: ${what}`,
+        `concurrency ${st.set}, N=${st.n}: ${what}`,
         `${statusText(step.statuses)}; peak wasm ${mib(step.peak_wasm_bytes)}` +
           ` (after ${mib(step.wasm_bytes_after)}), reserved ${mib(step.peak_reserved_bytes_during)},` +
-          ` in flight ${step.peak_in_flight_during ?? "n/a"}; ${(step.wall_ms / 1000).toFixed(1)} s`,
+          ` in flight ${step.peak_in_flight_during ?? "n/a"}; p50/p95 ${step.p50_ms}/${step.p95_ms} ms;` +
+          ` ${(step.wall_ms / 1000).toFixed(1)} s`,
         `${code} or clean 503, < 96 MiB`,
         step.peak_wasm_bytes === null && step.all_expected_or_clean_503 ? null : met,
       );
@@ -718,6 +811,30 @@ function table(r) {
   return [line(["what", "value", "target", ""]), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+/** The concurrency rows alone, one line each: what the memory targets are judged on. */
+function concurrencyTable(c) {
+  const mib = (b) => (b === null || b === undefined ? "n/a" : (b / MiB).toFixed(1));
+  const rows = [["N", "images", "requests", "statuses", "peak wasm MiB", "p50/p95 ms", ""]];
+  for (const st of c.steps) {
+    const steps = [["uploads", st.set, st.uploads]];
+    if (st.reads) steps.push(["reads", `2N reads of ${c.read}`, st.reads]);
+    for (const [kind, what, step] of steps) {
+      const met = step.all_expected_or_clean_503 && step.peak_wasm_bytes !== null && step.peak_wasm_bytes < c.target_wasm_bytes;
+      rows.push([
+        String(st.n),
+        what,
+        `${step.requests} ${kind}`,
+        Object.entries(step.statuses).map(([k, v]) => `${k} x${v}`).join(", "),
+        mib(step.peak_wasm_bytes),
+        `${step.p50_ms}/${step.p95_ms}`,
+        met ? "met" : "NOT met",
+      ]);
+    }
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}
+
 async function main() {
   const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
   let imaging = null;
@@ -730,7 +847,7 @@ async function main() {
 
   const log = (s) => process.stderr.write(`==> ${s}\n`);
   // First, on an isolate that has served nothing big yet, so its memory figures start low.
-  log(`concurrency: N uploads at once, then 2N reads of the PNG original, N = ${process.env.CONCURRENCY ?? "1,4,8,16"}`);
+  log(`concurrency: N uploads at once (bench photos, then 20 MB noise PNGs, then 48 MP JPEGs; 2N reads of the PNG original after the photos), N = ${process.env.CONCURRENCY ?? "1,4,8,16"}`);
   const concurrency_ = await concurrency(admin, env("BENCH_IMAGES"));
   log("uploads");
   const up = await uploads(premium, env("BENCH_IMAGES"), imaging);
@@ -758,6 +875,7 @@ async function main() {
   fs.mkdirSync(path.dirname(env("RESULTS")), { recursive: true });
   fs.writeFileSync(env("RESULTS"), JSON.stringify(result, null, 2) + "\n");
   console.log(table(result));
+  console.log(`\nconcurrency (one isolate, in this order; target: only 201/200 or a clean 503, peak < 96 MiB)\n${concurrencyTable(concurrency_)}`);
   console.log(`\n(written to ${path.relative(process.cwd(), env("RESULTS"))})`);
   for (const a of [...agents.values(), gaugeAgent]) a.destroy();
 }

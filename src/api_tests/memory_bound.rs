@@ -1,9 +1,10 @@
 //! The isolate's memory budget is a bound: for every input, the heap an upload really allocates
 //! (counted by a global allocator, per thread) never exceeds what it reserved from the budget
-//! first. Run over every fixture, the bombs, large images of each kind and a generated corpus
+//! first: neither at its peak nor at any allocation while it holds a reservation. Run over every fixture, the bombs, large images of each kind and a generated corpus
 //! of mutations, through the whole upload path (form parser, imaging, object writes).
 
 use super::*;
+use crate::memory::Budget;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::rc::Rc;
 
@@ -13,6 +14,13 @@ struct Counting;
 thread_local! {
     static LIVE: Cell<i64> = const { Cell::new(0) };
     static PEAK: Cell<i64> = const { Cell::new(0) };
+    /// The budget of the upload being measured (null between uploads), the live heap when it
+    /// started, and the most the heap has since stood above what was reserved at that moment.
+    /// Peaks alone can hide an escape: a decode that reserved nothing still fits under the larger
+    /// reservation the writes make after it.
+    static WATCHED: Cell<*const Budget> = const { Cell::new(std::ptr::null()) };
+    static START: Cell<i64> = const { Cell::new(0) };
+    static OVER: Cell<i64> = const { Cell::new(0) };
 }
 
 fn counted(delta: i64) {
@@ -21,7 +29,25 @@ fn counted(delta: i64) {
         let now = live.get() + delta;
         live.set(now);
         let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+        if delta > 0 {
+            over_reserved(now);
+        }
     });
+}
+
+/// While an upload holds a reservation, how far the heap it allocated stands above it now.
+fn over_reserved(now: i64) {
+    let budget = WATCHED.with(Cell::get);
+    if budget.is_null() {
+        return;
+    }
+    // SAFETY: `Harness::upload` sets the pointer from the `Rc` its app holds for as long as
+    // the request runs, and clears it before that; reading a `Cell` allocates nothing.
+    let reserved = unsafe { (*budget).reserved() } as i64;
+    if reserved > 0 {
+        let over = now - START.with(Cell::get) - reserved;
+        OVER.with(|o| o.set(o.get().max(over)));
+    }
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -52,11 +78,12 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 /// What one upload allocated at its peak, above what was live when it started, and what it
-/// had reserved at most.
+/// had reserved at most; and the most its heap stood above its reservation at any allocation.
 struct Measured {
     status: u16,
     allocated: u64,
     reserved: u64,
+    over_at_once: u64,
 }
 
 struct Harness {
@@ -94,7 +121,11 @@ impl Harness {
         let lines = crate::observability::logs::capture::start();
         let start = LIVE.with(Cell::get);
         PEAK.with(|peak| peak.set(start));
+        START.with(|s| s.set(start));
+        OVER.with(|o| o.set(0));
+        WATCHED.with(|w| w.set(Rc::as_ptr(&self.app.app.isolate.budget)));
         let response = self.app.send(request);
+        WATCHED.with(|w| w.set(std::ptr::null()));
         let allocated = (PEAK.with(Cell::get) - start).max(0) as u64;
         let status = response.status;
         drop(response);
@@ -103,6 +134,7 @@ impl Harness {
             status,
             allocated,
             reserved: self.app.app.isolate.budget.peak(),
+            over_at_once: OVER.with(Cell::get).max(0) as u64,
         }
     }
 
@@ -110,14 +142,29 @@ impl Harness {
     fn check(&self, label: &str, image: &[u8]) -> u16 {
         let measured = self.upload(image);
         assert_ne!(measured.status, 500, "{label}: a 500");
-        assert!(
-            measured.allocated <= measured.reserved,
-            "{label}: allocated {} bytes, reserved {} (status {})",
+        assert_eq!(
+            measured.escaped(),
+            None,
+            "{label}: allocated {} bytes, reserved {}, {} above the reservation at once (status {})",
             measured.allocated,
             measured.reserved,
+            measured.over_at_once,
             measured.status
         );
         measured.status
+    }
+}
+
+impl Measured {
+    /// The bound's verdict: the most bytes allocated past the reservation, at the peaks or at
+    /// once, if any.
+    fn escaped(&self) -> Option<u64> {
+        Some(
+            self.allocated
+                .saturating_sub(self.reserved)
+                .max(self.over_at_once),
+        )
+        .filter(|&over| over > 0)
     }
 }
 
@@ -225,21 +272,68 @@ fn bombs_allocate_no_more_than_their_upload_reserved() {
     let harness = Harness::new();
     let icc = png_with_icc_bomb(60 * 1024 * 1024);
     harness.check("PNG with a 60 MiB iCCP profile", &icc);
-    let status = harness.check("a 20 MB PNG of noise", &{
-        let side = 2600;
-        let mut out = Vec::new();
-        let mut encoder = png::Encoder::new(&mut out, side, side);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_compression(png::Compression::NoCompression);
-        let mut writer = encoder.write_header().unwrap();
-        let pixels: Vec<u8> = (0..u64::from(side * side * 3))
-            .map(|i| (i * 7919 % 251) as u8)
-            .collect();
-        writer.write_image_data(&pixels).unwrap();
-        writer.finish().unwrap();
-        out
-    });
+    let status = harness.check("a 20 MB PNG of noise", &noise_png_20_mb());
     assert_eq!(status, 201);
+}
+
+/// A 2600 x 2600 RGB PNG stored without compression: 20.3 MB, as large as its pixels.
+fn noise_png_20_mb() -> Vec<u8> {
+    let side = 2600;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side, side);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_compression(png::Compression::NoCompression);
+    let mut writer = encoder.write_header().unwrap();
+    let pixels: Vec<u8> = (0..u64::from(side * side * 3))
+        .map(|i| (i * 7919 % 251) as u8)
+        .collect();
+    writer.write_image_data(&pixels).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+/// Sets what the service leaves ungranted of each reservation the imaging pipeline asks for,
+/// until dropped (then everything is granted again).
+struct Ungranted;
+
+impl Ungranted {
+    fn set(share: fn(u64) -> u64) -> Self {
+        crate::media::upload::UNGRANTED.with(|f| f.set(share));
+        Self
+    }
+}
+
+impl Drop for Ungranted {
+    fn drop(&mut self) {
+        crate::media::upload::UNGRANTED.with(|f| f.set(|_| 0));
+    }
+}
+
+#[test]
+fn the_bound_notices_every_upload_whose_decoder_reserved_nothing() {
+    let harness = Harness::new();
+    let mut images: Vec<_> = fixtures()
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with(".md"))
+        .collect();
+    images.push(("a 20 MB PNG of noise".into(), noise_png_20_mb()));
+    let _ungranted = Ungranted::set(|asked| asked);
+
+    for (name, bytes) in &images {
+        let measured = harness.upload(bytes);
+
+        eprintln!(
+            "{name}: allocated {} bytes, reserved {} without the decoder's share, {} above it at once",
+            measured.allocated, measured.reserved, measured.over_at_once
+        );
+        assert_eq!(measured.status, 201, "{name}");
+        assert!(
+            measured.escaped().is_some(),
+            "{name}: allocated {} bytes with only {} reserved, and the bound did not notice",
+            measured.allocated,
+            measured.reserved
+        );
+    }
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The isolate's memory under the uploads that used to exhaust it (issues 17 and 18): camera-sized
-//! JPEGs one at a time and four at once, one user's uploads that trickle in while another user
-//! uploads, and decompression bombs. Each must be answered cleanly (201, 400, 408, 413, or 503
-//! with Retry-After; never 500), with the admin gauge `wasm_memory_bytes` under 96 MiB after it:
-//! wasm memory never shrinks, so the gauge read after a request also bounds that request's peak.
+//! JPEGs one at a time and four at once, four 20 MB PNGs of noise at once, one user's uploads that
+//! trickle in while another user uploads, and decompression bombs. Each must be answered cleanly
+//! (201, 400, 408, 413, or 503 with Retry-After; never 500), with the admin gauge
+//! `wasm_memory_bytes` under 96 MiB after it: wasm memory never shrinks, so the gauge read after a
+//! request also bounds that request's peak.
 //!
 //! The tests of this file run one at a time (`SERIAL`): each measures the one isolate that
 //! `wrangler dev` runs, and a 503 one of them accepts must come from its own load.
@@ -258,30 +259,37 @@ fn a_48_mp_progressive_jpeg_is_stored_with_its_thumbnails_and_the_gauge_stays_un
     assert_gauge_under_limit(&client, "a 48 MP progressive JPEG");
 }
 
-#[test]
-fn four_48_mp_jpegs_at_once_are_each_stored_or_a_clean_503_and_the_gauge_stays_under_96_mib() {
-    let _serial = serial();
-    let client = Client::from_env();
-    let jpeg = baseline_48_mp();
-    let body = upload_body("camera", "camera.jpg", "image/jpeg", jpeg);
-    let users: Vec<TestUser> = (0..4).map(|_| new_user(&client, "Premium")).collect();
-
+/// Four users' uploads of the same body at once, each on a connection of its own; the users
+/// and their answers, in the same order.
+fn four_uploads_at_once(client: &Client, body: &[u8]) -> (Vec<TestUser>, Vec<Reply>) {
+    let users: Vec<TestUser> = (0..4).map(|_| new_user(client, "Premium")).collect();
     let replies: Vec<Reply> = thread::scope(|s| {
         let uploads: Vec<_> = users
             .iter()
             .map(|user| {
-                let body = body.clone();
+                let body = body.to_vec();
                 s.spawn(move || post_upload(&user.access, Body::Whole(body), BIG_ANSWER_WITHIN))
             })
             .collect();
         uploads.into_iter().map(|u| u.join().unwrap()).collect()
     });
+    (users, replies)
+}
 
+/// Each of four answers is a stored picture (checked by `stored`) or a clean 503 that kept
+/// nothing, and at least one is stored.
+fn assert_stored_or_clean_busy(
+    client: &Client,
+    what: &str,
+    users: &[TestUser],
+    replies: &[Reply],
+    stored: impl Fn(&TestUser, &Picture),
+) {
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
-    eprintln!("four 48 MP uploads at once: {statuses:?}");
-    for (user, reply) in users.iter().zip(&replies) {
+    eprintln!("{what}: {statuses:?}");
+    for (user, reply) in users.iter().zip(replies) {
         match reply.status {
-            201 => assert_camera_photo_stored(&client, user, &reply.parse(), jpeg),
+            201 => stored(user, &reply.parse()),
             503 => {
                 assert_clean_busy(reply);
                 assert_eq!(client.counts(&user.username), Counts::NOTHING);
@@ -293,7 +301,86 @@ fn four_48_mp_jpegs_at_once_are_each_stored_or_a_clean_503_and_the_gauge_stays_u
         statuses.contains(&201),
         "at least one of four uploads fits: {statuses:?}"
     );
+}
+
+#[test]
+fn four_48_mp_jpegs_at_once_are_each_stored_or_a_clean_503_and_the_gauge_stays_under_96_mib() {
+    let _serial = serial();
+    let client = Client::from_env();
+    let jpeg = baseline_48_mp();
+    let body = upload_body("camera", "camera.jpg", "image/jpeg", jpeg);
+
+    let (users, replies) = four_uploads_at_once(&client, &body);
+
+    assert_stored_or_clean_busy(
+        &client,
+        "four 48 MP uploads at once",
+        &users,
+        &replies,
+        |user, picture| assert_camera_photo_stored(&client, user, picture, jpeg),
+    );
     assert_gauge_under_limit(&client, "four 48 MP JPEGs at once");
+}
+
+// --- ordinary 20 MB PNGs ----------------------------------------------------------------------
+
+/// 2600 x 2600 RGB: 20.3 MB of pixels.
+const NOISE_SIDE: u32 = 2600;
+
+/// Issue 17's "ordinary 20 MB PNG": noise, stored uncompressed (deflate level 0), so the file
+/// is as large as its pixels.
+fn noise_png_20_mb() -> Vec<u8> {
+    let mut state = 17u32;
+    let pixels: Vec<u8> = (0..NOISE_SIDE * NOISE_SIDE * 3)
+        .map(|_| {
+            // xorshift32: noise that is the same on every run.
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, NOISE_SIDE, NOISE_SIDE);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_compression(png::Compression::NoCompression);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&pixels).unwrap();
+    writer.finish().unwrap();
+    assert!(out.len() > 20_000_000, "{} bytes", out.len());
+    out
+}
+
+#[test]
+fn four_20_mb_noise_pngs_at_once_are_each_stored_or_a_clean_503_and_the_gauge_stays_under_96_mib() {
+    let _serial = serial();
+    let client = Client::from_env();
+    let png = noise_png_20_mb();
+    let body = upload_body("noise", "noise.png", "image/png", &png);
+
+    let (users, replies) = four_uploads_at_once(&client, &body);
+
+    assert_stored_or_clean_busy(
+        &client,
+        "four 20 MB PNGs at once",
+        &users,
+        &replies,
+        |user, picture| {
+            assert_eq!(
+                (
+                    picture.width,
+                    picture.height,
+                    picture.content_type.as_str(),
+                    picture.size
+                ),
+                (NOISE_SIDE, NOISE_SIDE, "image/png", png.len() as u64)
+            );
+            let served = client.get(&format!("/api/picture/{}", picture.id), Some(&user.access));
+            assert_eq!(served.status, 200);
+            assert!(served.body == png, "the original is served byte for byte");
+        },
+    );
+    assert_gauge_under_limit(&client, "four 20 MB PNGs at once");
 }
 
 // --- slow bodies ------------------------------------------------------------------------------

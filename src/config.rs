@@ -1,4 +1,5 @@
-//! Configuration read once per request from the Worker's vars and secrets into a typed struct.
+//! Configuration read from the Worker's vars and secrets into a typed struct (on Workers, once per
+//! isolate: `worker_glue`).
 
 use std::fmt;
 

@@ -32,6 +32,36 @@ const EDGE_CACHE_CONTROL: &str = "public, max-age=2592000";
 thread_local! {
     /// What this isolate's requests share: one memory budget, one gauge.
     static ISOLATE: Rc<Isolate> = Isolate::new(crate::config::DEFAULT_MEMORY_BUDGET_BYTES);
+    /// The vars and secret as parsed on this isolate's first request (each read is a crossing
+    /// into JS, nine per request otherwise). They are fixed for an isolate's life: changing one
+    /// deploys a new version, which runs in new isolates. A failed parse is not kept, so every
+    /// request answers it.
+    static SETTINGS: std::cell::OnceCell<Settings> = const { std::cell::OnceCell::new() };
+}
+
+/// What a request needs from `env` besides its bindings.
+#[derive(Clone)]
+struct Settings {
+    config: Config,
+    /// `ENABLE_TEST_HOOKS=1`.
+    test_hooks_var: bool,
+}
+
+/// This isolate's settings, parsed once.
+fn settings(env: &Env) -> Result<Settings, crate::config::ConfigError> {
+    SETTINGS.with(|cell| {
+        if let Some(settings) = cell.get() {
+            return Ok(settings.clone());
+        }
+        let settings = Settings {
+            config: load_config(env)?,
+            test_hooks_var: env
+                .var("ENABLE_TEST_HOOKS")
+                .map(|v| v.to_string() == "1")
+                .unwrap_or(false),
+        };
+        Ok(cell.get_or_init(|| settings).clone())
+    })
 }
 
 struct Workers;
@@ -51,8 +81,11 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
     console_error_panic_hook::set_once();
     let isolate = ISOLATE.with(Rc::clone);
     let _in_flight = isolate.enter();
-    let config = match load_config(&env) {
-        Ok(config) => config,
+    let Settings {
+        config,
+        test_hooks_var,
+    } = match settings(&env) {
+        Ok(settings) => settings,
         Err(e) => {
             // Answered inside a trace of its own, so the body and the logged cause carry the id
             // the client gets.
@@ -75,20 +108,16 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
         db: Timed(D1::new(env.d1(DB_BINDING)?)),
         blobs: Timed(R2(env.bucket(BUCKET_BINDING)?)),
         cache: Timed(EdgeCacheApi {
-            cache: worker::Cache::default(),
+            cache: default_cache()?,
             ctx: Rc::new(ctx),
         }),
         clock: Rc::new(SystemClock),
         kdf: WebCryptoKdf,
         config,
         isolate: Rc::clone(&isolate),
-        test_hooks: test_hooks_enabled(&env, url.host_str()),
+        test_hooks: test_hooks_enabled(test_hooks_var, url.host_str()),
     };
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .entries()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect();
+    let headers = request_headers(req.headers());
     // The runtime's own method string: workers-rs maps methods it does not know (PROPFIND,
     // PURGE, ...) to GET.
     let method = Method::parse(&req.inner().method());
@@ -109,14 +138,28 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
 }
 
 /// Test hooks exist only in a build with the `test-hooks` feature, and are on only when the run
-/// sets `ENABLE_TEST_HOOKS=1` and the request is to a loopback host.
-fn test_hooks_enabled(env: &Env, host: Option<&str>) -> bool {
+/// sets `ENABLE_TEST_HOOKS=1` (`var_set`) and the request is to a loopback host.
+fn test_hooks_enabled(var_set: bool, host: Option<&str>) -> bool {
     cfg!(feature = "test-hooks")
         && matches!(host, Some("127.0.0.1" | "localhost" | "[::1]"))
-        && env
-            .var("ENABLE_TEST_HOOKS")
-            .map(|v| v.to_string() == "1")
-            .unwrap_or(false)
+        && var_set
+}
+
+/// The request's headers, names in lower case (as `Headers` iterates them), in three crossings:
+/// the pairs are read as one JSON string rather than one call per name and value.
+fn request_headers(headers: &Headers) -> Vec<(String, String)> {
+    let pairs = js_sys::Array::from(headers.as_ref());
+    let json = js_sys::JSON::stringify(&pairs)
+        .ok()
+        .and_then(|s| s.as_string());
+    match json.map(|s| serde_json::from_str::<Vec<(String, String)>>(&s)) {
+        Some(Ok(pairs)) => pairs,
+        // Not expected (header names and values are strings): the pairs one by one, then.
+        _ => headers
+            .entries()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect(),
+    }
 }
 
 #[event(scheduled)]
@@ -332,6 +375,8 @@ fn http_metadata(content_type: &str) -> Result<JsValue, JsValue> {
 }
 
 fn to_worker_response(response: http::Response<WasmBody>) -> worker::Result<worker::Response> {
+    // One append per header: measured cheaper than `new Headers(pairs)` from one JSON string,
+    // whose constructor converts each pair slowly.
     let headers = Headers::new();
     for (name, value) in &response.headers {
         headers.append(name, value)?;
@@ -384,6 +429,20 @@ impl D1 {
     }
 }
 
+/// The rows of a D1 result, read as one JSON string and parsed in wasm (as the native fake
+/// does): decoding the JS objects would cross into JS for every column of every row.
+fn rows<T: DeserializeOwned>(result: &JsValue) -> Result<Vec<T>, StoreError> {
+    let results = js_sys::Reflect::get(result, &"results".into()).map_err(js_error)?;
+    if results.is_null() || results.is_undefined() {
+        return Ok(Vec::new());
+    }
+    let json = js_sys::JSON::stringify(&results)
+        .map_err(js_error)?
+        .as_string()
+        .ok_or_else(|| StoreError::new("D1 rows did not stringify"))?;
+    serde_json::from_str(&json).map_err(store_error)
+}
+
 impl Database for D1 {
     fn begin_session(&self, start: SessionStart) {
         let constraint = match &start {
@@ -405,8 +464,15 @@ impl Database for D1 {
     }
 
     async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError> {
-        let result = self.prepare(&statement)?.all().await.map_err(d1_error)?;
-        result.results::<T>().map_err(store_error)
+        let promise = self
+            .prepare(&statement)?
+            .inner()
+            .all()
+            .map_err(|e| d1_error(e.into()))?;
+        let result = JsFuture::from(promise)
+            .await
+            .map_err(|e| d1_error(e.into()))?;
+        rows(&result)
     }
 
     async fn execute(&self, statement: Statement) -> Result<u64, StoreError> {
@@ -579,21 +645,40 @@ impl ObjectUpload for R2Upload {
 }
 
 struct EdgeCacheApi {
-    cache: worker::Cache,
+    /// `caches.default`, as `web_sys` has it: reads and deletes call it directly.
+    cache: web_sys::Cache,
     ctx: Rc<Context>,
+}
+
+/// `caches.default`.
+fn default_cache() -> worker::Result<web_sys::Cache> {
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let caches: JsValue = global.caches()?.into();
+    let default = js_sys::Reflect::get(&caches, &"default".into())?;
+    Ok(default.unchecked_into())
 }
 
 impl EdgeCache<WasmBody> for EdgeCacheApi {
     async fn get(&self, key: &str) -> Result<Option<Cached<WasmBody>>, StoreError> {
-        let Some(response) = self.cache.get(key, false).await.map_err(store_error)? else {
+        // `cache.match` itself: `worker::Cache::get` would also read the hit's status, headers,
+        // `cf` and `webSocket` into a `worker::Response`, each a crossing, where only the
+        // content type and the body stream are used.
+        let found = JsFuture::from(self.cache.match_with_str(key))
+            .await
+            .map_err(js_error)?;
+        if found.is_undefined() {
             return Ok(None);
-        };
+        }
+        let response: web_sys::Response = found.unchecked_into();
         let content_type = response
             .headers()
             .get("content-type")
-            .map_err(store_error)?
+            .map_err(js_error)?
             .unwrap_or_default();
-        let (_, body) = response.into_parts();
+        let body = match response.body() {
+            Some(stream) => ResponseBody::Stream(stream),
+            None => ResponseBody::Empty,
+        };
         Ok(Some(Cached {
             body: WasmBody(body),
             content_type,
@@ -626,7 +711,9 @@ impl EdgeCache<WasmBody> for EdgeCacheApi {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.cache.delete(key, false).await.map_err(store_error)?;
+        JsFuture::from(self.cache.delete_with_str(key))
+            .await
+            .map_err(js_error)?;
         Ok(())
     }
 }

@@ -3,6 +3,11 @@
 //! src/media/renditions.rs), written as a plain JS Worker: HS256 verify with WebCrypto, the same
 //! D1 query, a `caches.default.match`, the cached body passed through with the same headers. The
 //! bench holds the service to this (>= 1.0x its req/s, p99 no higher).
+//!
+//! With `x-reference-work: observed` on a request it also does what the service does for an
+//! operator on every request (issue 20): the query in a D1 session (`first-unconstrained`), a
+//! request id and `Server-Timing` in the answer, and one JSON log line. The bench shows that
+//! variant beside the plain one, to tell the cost of the checks from the cost of observability.
 
 // The service's SQL, verbatim (`read_check` in src/store/pictures.rs, with TIER_COLUMNS of
 // src/store/tiers.rs and PICTURE_COLUMNS expanded).
@@ -97,42 +102,85 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === "/ready") return new Response("ready");
     if (request.method === "PUT" && url.pathname === "/seed") return seed(request, env);
-
-    const m = /^\/api\/picture\/([^/]+)\/(\d+)\/?$/.exec(url.pathname);
-    if (request.method !== "GET" || !m) return problem(404, "Not found.");
-    const claims = await verify(request.headers.get("authorization"), env.JWT_SECRET);
-    if (!claims) return problem(401, "Token is invalid.");
-    const [, id, height] = m;
-    if (!UUID.test(id)) return problem(404, "Not found.");
-    const variant = String(Number(height));
-
-    // As the service does: the cache lookup overlaps the check, its result used only after it.
-    const [rows, cached] = await Promise.all([
-      env.DB.prepare(READ_CHECK_SQL).bind(id.toLowerCase(), claims.user_id).all(),
-      caches.default.match(cacheKey(id.toLowerCase(), variant)),
-    ]);
-    const row = rows.results[0];
-    if (!row) return problem(401, "User not found.");
-    // A password or username change raises the generation; older tokens stop working.
-    if (row.token_generation !== (claims.generation ?? 0)) return problem(401, "Token is no longer valid.");
-    if (row.id === null) return problem(404, "Not found.");
-    if (!JSON.parse(row.thumbnail_heights).includes(Number(height))) {
-      return problem(403, "Your tier does not include thumbnails of this height.");
-    }
-    const etag = etagOf(id.toLowerCase(), variant);
-    const headers = new Headers({
-      etag,
-      "cache-control": CLIENT_CACHE_CONTROL,
-      "x-content-type-options": "nosniff",
-    });
-    const inm = request.headers.get("if-none-match");
-    if (inm && inm.split(",").some((c) => c.trim() === "*" || c.trim().replace(/^W\//, "") === etag)) {
-      return new Response(null, { status: 304, headers });
-    }
-    // The reference has no R2: only hits are measured.
-    if (!cached) return problem(503, "not seeded");
-    headers.set("content-type", cached.headers.get("content-type") ?? "application/octet-stream");
-    headers.set("cf-cache-status", "HIT");
-    return new Response(cached.body, { status: 200, headers });
+    if (request.headers.get("x-reference-work") === "observed") return observed(request, env);
+    return read(request, env, env.DB, null);
   },
 };
+
+/**
+ * `read` as the service answers it, with its operator's view: a D1 session, the request id (the
+ * `cf-ray`, else a random one) and `Server-Timing` on the answer, one JSON log line of the same
+ * fields as the service's.
+ */
+async function observed(request, env) {
+  const started = Date.now();
+  const ray = request.headers.get("cf-ray");
+  const id = ray && /^[A-Za-z0-9-]{1,64}$/.test(ray) ? ray : crypto.randomUUID().replaceAll("-", "");
+  const trace = { d1: 0, cache: 0, lookup: null, user: null };
+  const response = await read(request, env, env.DB.withSession("first-unconstrained"), trace);
+  const total = Date.now() - started;
+  const timing = [];
+  if (trace.lookup) timing.push(`d1;dur=${trace.d1}`, `cache;desc=${trace.lookup};dur=${trace.cache}`);
+  timing.push(`total;dur=${total}`);
+  response.headers.set("x-request-id", id);
+  response.headers.set("server-timing", timing.join(", "));
+  const line = {
+    message: "request", request_id: id, method: request.method, route: "/api/picture/{id}/{height}",
+    status: response.status, duration_ms: total, user_id: trace.user, bytes: null, level: "info",
+  };
+  if (trace.lookup) Object.assign(line, { d1_ms: trace.d1, d1_calls: 1, cache_ms: trace.cache, cache_calls: 1, cache: trace.lookup });
+  console.log(JSON.stringify(line));
+  return response;
+}
+
+/** The cached read; `trace`, when given, learns the user and the D1 and cache times. */
+async function read(request, env, db, trace) {
+  const url = new URL(request.url);
+  const m = /^\/api\/picture\/([^/]+)\/(\d+)\/?$/.exec(url.pathname);
+  if (request.method !== "GET" || !m) return problem(404, "Not found.");
+  const claims = await verify(request.headers.get("authorization"), env.JWT_SECRET);
+  if (!claims) return problem(401, "Token is invalid.");
+  if (trace) trace.user = claims.user_id;
+  const [, id, height] = m;
+  if (!UUID.test(id)) return problem(404, "Not found.");
+  const variant = String(Number(height));
+
+  // As the service does: the cache lookup overlaps the check, its result used only after it.
+  // The plain reference awaits the calls themselves, with nothing added.
+  const timed = trace
+    ? async (step, promise) => {
+        const start = Date.now();
+        const value = await promise;
+        trace[step] = Date.now() - start;
+        return value;
+      }
+    : (_, promise) => promise;
+  const [rows, cached] = await Promise.all([
+    timed("d1", db.prepare(READ_CHECK_SQL).bind(id.toLowerCase(), claims.user_id).all()),
+    timed("cache", caches.default.match(cacheKey(id.toLowerCase(), variant))),
+  ]);
+  if (trace) trace.lookup = cached ? "hit" : "miss";
+  const row = rows.results[0];
+  if (!row) return problem(401, "User not found.");
+  // A password or username change raises the generation; older tokens stop working.
+  if (row.token_generation !== (claims.generation ?? 0)) return problem(401, "Token is no longer valid.");
+  if (row.id === null) return problem(404, "Not found.");
+  if (!JSON.parse(row.thumbnail_heights).includes(Number(height))) {
+    return problem(403, "Your tier does not include thumbnails of this height.");
+  }
+  const etag = etagOf(id.toLowerCase(), variant);
+  const headers = new Headers({
+    etag,
+    "cache-control": CLIENT_CACHE_CONTROL,
+    "x-content-type-options": "nosniff",
+  });
+  const inm = request.headers.get("if-none-match");
+  if (inm && inm.split(",").some((c) => c.trim() === "*" || c.trim().replace(/^W\//, "") === etag)) {
+    return new Response(null, { status: 304, headers });
+  }
+  // The reference has no R2: only hits are measured.
+  if (!cached) return problem(503, "not seeded");
+  headers.set("content-type", cached.headers.get("content-type") ?? "application/octet-stream");
+  headers.set("cf-cache-status", "HIT");
+  return new Response(cached.body, { status: 200, headers });
+}

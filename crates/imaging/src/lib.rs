@@ -9,7 +9,9 @@
 
 #[cfg(feature = "avif")]
 mod avif;
+mod bytes;
 mod encode;
+mod exif;
 pub mod formats;
 mod headers;
 mod jpeg;
@@ -30,7 +32,8 @@ pub use avif::{
 };
 pub use orientation::Orientation;
 pub use pixels::Pixels;
-pub use stream::{sniff, Step, Thumbnailer, BUFFERED_MAX_BYTES};
+pub use headers::sniff;
+pub use stream::{Step, Thumbnailer, BUFFERED_MAX_BYTES};
 
 /// The tallest thumbnail the service may ask for: the one source of this rule
 /// (the service's tier validation uses it). Every image [`plan`] accepts can be
@@ -191,8 +194,26 @@ pub struct Plan {
 /// (these, or one [`MAX_THUMBNAIL_HEIGHT`] high) would not fit
 /// [`REQUEST_MEMORY_BYTES`] with the input ([`ImageError::TooMuchMemory`]).
 pub fn plan(bytes: &[u8], heights: &[u32], limits: &Limits) -> Result<Plan, ImageError> {
-    let header = headers::read(bytes, limits)?;
+    let header = headers::read(bytes)?;
+    check_pixels(&header, limits)?;
     plan_header(&header, bytes.len() as u64, heights)
+}
+
+/// Refuses a header over the pixel limit: `limits.max_pixels`, and for the formats decoded
+/// at full size the count their decode can afford ([`formats::check_pixels`]).
+pub(crate) fn check_pixels(header: &headers::Header, limits: &Limits) -> Result<(), ImageError> {
+    if let headers::HeaderFormat::Other(other) = &header.format {
+        formats::check_pixels(other, limits)?;
+    }
+    let pixels = u64::from(header.stored_width) * u64::from(header.stored_height);
+    if pixels > limits.max_pixels {
+        return Err(ImageError::TooManyPixels {
+            width: header.stored_width,
+            height: header.stored_height,
+            max: limits.max_pixels,
+        });
+    }
+    Ok(())
 }
 
 /// [`plan`] from headers already read, for an input of `input` bytes held while decoding
@@ -208,7 +229,7 @@ pub(crate) fn plan_header(
     let probe = header.probe();
     if let headers::HeaderFormat::Other(other) = &header.format {
         // Decoded at full size; the header's pixel limit already covers a
-        // MAX_THUMBNAIL_HEIGHT thumbnail (formats::read).
+        // MAX_THUMBNAIL_HEIGHT thumbnail (formats::check_pixels).
         let peak = formats::plan(other, heights).peak;
         let needed = input.saturating_add(peak);
         if needed > REQUEST_MEMORY_BYTES {
@@ -277,13 +298,7 @@ pub(crate) fn thumbnails_planned(
         plan::Reduction::Png { factor } => png_stream::decode_reduced(bytes, factor)?,
         // Full-size decoders: their own pipeline, which keeps the full image unrotated.
         plan::Reduction::FullSize => {
-            let other = formats::read(
-                bytes,
-                &Limits {
-                    max_pixels: u64::MAX,
-                },
-            )?
-            .ok_or(ImageError::Unsupported)?;
+            let other = headers::read_other(bytes)?.ok_or(ImageError::Unsupported)?;
             return formats::thumbnails(bytes, &other, heights).map(|t| (probe, t));
         }
     };

@@ -14,6 +14,7 @@
 //! The CRCs of the chunks left out are still checked, by headers.rs, which
 //! reads every chunk before any decoder runs.
 
+use crate::bytes::be32;
 use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
 /// Signature, then chunks of length (4), type (4), data, CRC (4).
@@ -45,19 +46,21 @@ impl<'a> UsedChunks<'a> {
     /// Moves `at`/`end` to the next kept run, skipping unused chunks whole.
     fn advance(&mut self) {
         while self.at == self.end && self.at < self.bytes.len() {
-            let header = self.bytes.get(self.at..self.at + 8);
-            let Some(header) = header else {
+            let (Some(len), Some(kind)) = (
+                be32(self.bytes, self.at),
+                self.bytes.get(self.at + 4..self.at + 8),
+            ) else {
                 // A truncated chunk header: pass the rest, png reports it.
                 self.end = self.bytes.len();
                 return;
             };
-            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            let len = len as usize;
             let chunk_end = self
                 .at
                 .saturating_add(CHUNK_OVERHEAD)
                 .saturating_add(len)
                 .min(self.bytes.len());
-            if is_used(&header[4..8]) {
+            if is_used(kind) {
                 self.end = chunk_end;
             } else {
                 self.at = chunk_end;

@@ -7,7 +7,7 @@
 //! allocated yet; the caller reserves that many bytes (or refuses the upload) and calls
 //! [`Thumbnailer::grant`], which allocates at most that much, and feeds on.
 
-use crate::headers::{Header, HeaderFormat};
+use crate::headers::{self, sniff, Header, HeaderFormat};
 use crate::jpeg_stream::{JpegStream, Progress};
 use crate::plan::Reduction;
 use crate::{Format, ImageError, Limits, Probe, Thumbnail};
@@ -269,7 +269,7 @@ impl Thumbnailer {
     }
 
     fn recognise(&mut self, head: Vec<u8>, consumed: usize) -> Result<Step, ImageError> {
-        let format = sniff(&head).ok_or_else(|| crate::formats::refusal(&head))?;
+        let format = sniff(&head).ok_or_else(|| headers::refusal(&head))?;
         if format == Format::Jpeg {
             // Streamed: what the decoder holds before its header is known, then (on the next
             // Reserve) its plan. The sniffed bytes go to it first.
@@ -314,45 +314,16 @@ fn plan_jpeg(
     heights: &[u32],
     limits: &Limits,
 ) -> Result<crate::Plan, ImageError> {
-    let pixels = u64::from(jpeg.width) * u64::from(jpeg.height);
-    if pixels > limits.max_pixels {
-        return Err(ImageError::TooManyPixels {
-            width: jpeg.width,
-            height: jpeg.height,
-            max: limits.max_pixels,
-        });
-    }
     let header = Header {
         stored_width: jpeg.width,
         stored_height: jpeg.height,
         orientation: jpeg.orientation,
         format: HeaderFormat::Jpeg(jpeg),
     };
+    crate::check_pixels(&header, limits)?;
     crate::plan_header(&header, 0, heights)
 }
 
 fn out_of_order() -> ImageError {
     ImageError::Corrupt("imaging calls out of order".into())
-}
-
-/// The format of an upload from its first bytes (content, never names).
-pub fn sniff(head: &[u8]) -> Option<Format> {
-    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some(Format::Png)
-    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some(Format::Jpeg)
-    } else if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
-        Some(Format::WebP)
-    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
-        Some(Format::Gif)
-    } else if head.starts_with(b"BM") {
-        Some(Format::Bmp)
-    } else if [&b"II*\0"[..], b"MM\0*", b"II+\0", b"MM\0+"]
-        .iter()
-        .any(|s| head.starts_with(s))
-    {
-        Some(Format::Tiff)
-    } else {
-        None
-    }
 }

@@ -6,7 +6,7 @@
 //! image, and orientation is applied to each thumbnail instead of the full image.
 
 use super::gif_blocks::WithoutMetadata;
-use super::header::{Kind, OtherHeader};
+use crate::headers::{Kind, OtherHeader};
 use super::{max_pixels, plan, HEADER_BUDGET, WORKING_BUDGET};
 use crate::pixels::Pixels;
 use crate::{encode, orientation, resize, Format, ImageError, Thumbnail};

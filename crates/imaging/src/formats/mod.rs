@@ -10,15 +10,11 @@
 
 mod decode;
 mod gif_blocks;
-pub(crate) mod header;
-mod sniff;
 
 pub(crate) use decode::thumbnails;
-pub(crate) use header::OtherHeader;
-pub(crate) use sniff::refusal;
 
+use crate::headers::{Kind, OtherHeader};
 use crate::{ImageError, Limits};
-use header::Kind;
 
 /// A header is accepted only if decoding it and making a thumbnail this tall
 /// fits [`HEADER_BUDGET`], so any tier height can be served later.
@@ -34,23 +30,20 @@ pub(crate) const WORKING_BUDGET: u64 = crate::REQUEST_MEMORY_BYTES;
 /// JPEG encoder's block copy (up to 3 MiB for a 1 MP thumbnail).
 const FIXED_OVERHEAD: u64 = 4 * 1024 * 1024;
 
-/// Reads a WebP, GIF, BMP or TIFF header and applies its pixel limit: at most
+/// Applies the pixel limit of a WebP, GIF, BMP or TIFF header: at most
 /// `limits.max_pixels`, and the decode plus a [`PLANNED_HEIGHT`] thumbnail must
-/// fit [`HEADER_BUDGET`]. `Ok(None)` when the bytes are none of these formats.
-pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Option<OtherHeader>, ImageError> {
-    let Some(header) = header::read(bytes)? else {
-        return Ok(None);
-    };
-    let (width, height) = extent(&header);
+/// fit [`HEADER_BUDGET`].
+pub(crate) fn check_pixels(header: &OtherHeader, limits: &Limits) -> Result<(), ImageError> {
+    let (width, height) = extent(header);
     let pixels = u64::from(width) * u64::from(height);
-    if pixels > limits.max_pixels || pixels > max_pixels(&header) {
+    if pixels > limits.max_pixels || pixels > max_pixels(header) {
         return Err(ImageError::TooManyPixels {
             width,
             height,
-            max: limits.max_pixels.min(max_pixels(&header)),
+            max: limits.max_pixels.min(max_pixels(header)),
         });
     }
-    Ok(Some(header))
+    Ok(())
 }
 
 /// The size that bounds the decode, as a refusal names it: the image's, or a
@@ -89,7 +82,7 @@ pub(crate) fn max_pixels(header: &OtherHeader) -> u64 {
 /// intermediate rows and the thumbnails. `thumbnails` refuses (TooManyPixels)
 /// when input + this exceeds `REQUEST_MEMORY_BYTES`.
 pub fn peak_bytes(bytes: &[u8], heights: &[u32]) -> Option<u64> {
-    let header = header::read(bytes).ok()??;
+    let header = crate::headers::read_other(bytes).ok()??;
     Some(plan(&header, heights).peak)
 }
 

@@ -1,10 +1,11 @@
 //! Reads WebP, GIF, BMP and TIFF headers (size, kind of coding, EXIF orientation) without decoding or allocating.
 //!
-//! Like crates/imaging/src/headers.rs for PNG and JPEG, this is the gate every
+//! Like the PNG and JPEG readers beside it (headers/mod.rs), this is the gate every
 //! upload passes before any decoder sees it: sizes, strip tables and frame
 //! descriptors are checked over the borrowed bytes, so a bomb is refused here.
 
-use crate::headers::exif_orientation;
+use crate::bytes::{le16, le24, le32};
+use crate::exif::{self, Tiff};
 use crate::orientation::Orientation;
 use crate::{Format, ImageError};
 
@@ -54,19 +55,6 @@ pub(crate) struct OtherHeader {
 
 fn corrupt(what: &str) -> ImageError {
     ImageError::Corrupt(what.to_owned())
-}
-
-fn le16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn le24(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at + 3)?;
-    Some(u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16)
-}
-
-fn le32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// Reads the header if the bytes are a WebP, GIF, BMP or TIFF; `Ok(None)` for anything else.
@@ -166,7 +154,7 @@ fn read_webp_extended(
                 if let Some(exif) = bytes.get(data_start..data_end) {
                     // Some writers keep the JPEG APP1 prefix.
                     let exif = exif.strip_prefix(b"Exif\0\0").unwrap_or(exif);
-                    orientation = exif_orientation(exif).unwrap_or(Orientation::Normal);
+                    orientation = exif::orientation(exif).unwrap_or(Orientation::Normal);
                 }
             }
             b"ALPH" => alph = true,
@@ -352,7 +340,7 @@ mod tag {
     pub const COMPRESSION: u16 = 259;
     pub const PHOTOMETRIC: u16 = 262;
     pub const STRIP_OFFSETS: u16 = 273;
-    pub const ORIENTATION: u16 = 274;
+    pub const ORIENTATION: u16 = crate::exif::ORIENTATION;
     pub const SAMPLES_PER_PIXEL: u16 = 277;
     pub const ROWS_PER_STRIP: u16 = 278;
     pub const STRIP_BYTE_COUNTS: u16 = 279;
@@ -363,59 +351,20 @@ mod tag {
     pub const SAMPLE_FORMAT: u16 = 339;
 }
 
-/// One IFD entry: type, count and where its values are (inline when they fit in 4 bytes).
+/// An entry we read: its type, count and where its values are.
 #[derive(Clone, Copy)]
-struct Entry {
+struct Values {
     kind: u16,
     count: u32,
-    values_at: usize,
-}
-
-struct Tiff<'a> {
-    bytes: &'a [u8],
-    little: bool,
-}
-
-impl Tiff<'_> {
-    fn u16_at(&self, at: usize) -> Option<u16> {
-        let b: [u8; 2] = self.bytes.get(at..at + 2)?.try_into().ok()?;
-        Some(if self.little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
-    }
-
-    fn u32_at(&self, at: usize) -> Option<u32> {
-        let b: [u8; 4] = self.bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    }
-
-    /// Value `i` of an entry of type BYTE (1), SHORT (3) or LONG (4).
-    fn value(&self, entry: Entry, i: u32) -> Option<u32> {
-        let i = i as usize;
-        match entry.kind {
-            1 => self.bytes.get(entry.values_at + i).map(|&b| u32::from(b)),
-            3 => self.u16_at(entry.values_at + 2 * i).map(u32::from),
-            4 => self.u32_at(entry.values_at + 4 * i),
-            _ => None,
-        }
-    }
+    at: usize,
 }
 
 fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
-    let tiff = Tiff {
-        bytes,
-        little: bytes[0] == b'I',
-    };
     let truncated = || corrupt("TIFF truncated in its first directory");
-    let ifd = tiff.u32_at(4).ok_or_else(truncated)? as usize;
-    let count = usize::from(tiff.u16_at(ifd).ok_or_else(truncated)?);
-    let mut entries: [Option<Entry>; 15] = [None; 15];
+    let tiff = Tiff::new(bytes).ok_or_else(truncated)?;
+    let ifd = tiff.first_directory().ok_or_else(truncated)?;
+    let count = tiff.entry_count(ifd).ok_or_else(truncated)?;
+    let mut entries: [Option<Values>; 15] = [None; 15];
     let wanted = [
         tag::WIDTH,
         tag::HEIGHT,
@@ -434,30 +383,17 @@ fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
         tag::SAMPLE_FORMAT,
     ];
     for i in 0..count {
-        let at = ifd + 2 + 12 * i;
-        let id = tiff.u16_at(at).ok_or_else(truncated)?;
-        let kind = tiff.u16_at(at + 2).ok_or_else(truncated)?;
-        let n = tiff.u32_at(at + 4).ok_or_else(truncated)?;
-        let size = match kind {
-            1 | 2 | 6 | 7 => 1u64,
-            3 | 8 => 2,
-            4 | 9 | 11 | 13 => 4,
-            _ => 8,
-        } * u64::from(n);
-        let values_at = if size <= 4 {
-            at + 8
-        } else {
-            tiff.u32_at(at + 8).ok_or_else(truncated)? as usize
-        };
+        let entry = tiff.entry(ifd, i).ok_or_else(truncated)?;
+        let at = tiff.values_at(entry).ok_or_else(truncated)?;
         // Every value array must lie inside the file: no table larger than the upload.
-        if values_at as u64 + size > bytes.len() as u64 {
+        if at as u64 + entry.size() > bytes.len() as u64 {
             return Err(corrupt("TIFF tag values lie outside the file"));
         }
-        if let Some(slot) = wanted.iter().position(|&w| w == id) {
-            entries[slot] = Some(Entry {
-                kind,
-                count: n,
-                values_at,
+        if let Some(slot) = wanted.iter().position(|&w| w == entry.tag) {
+            entries[slot] = Some(Values {
+                kind: entry.kind,
+                count: entry.count,
+                at,
             });
         }
     }
@@ -467,7 +403,8 @@ fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
             .position(|&w| w == id)
             .and_then(|i| entries[i])
     };
-    let first = |id: u16| get(id).and_then(|e| tiff.value(e, 0));
+    let value = |e: Values, i: u32| tiff.value(e.kind, e.at, i);
+    let first = |id: u16| get(id).and_then(|e| value(e, 0));
 
     let width = first(tag::WIDTH).ok_or_else(|| corrupt("TIFF without a width"))?;
     let height = first(tag::HEIGHT).ok_or_else(|| corrupt("TIFF without a height"))?;
@@ -526,7 +463,7 @@ fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
             return Err(corrupt("TIFF strip table does not match its height"));
         }
         for i in 0..strips {
-            let (Some(offset), Some(len)) = (tiff.value(offsets, i), tiff.value(counts, i)) else {
+            let (Some(offset), Some(len)) = (value(offsets, i), value(counts, i)) else {
                 return Err(corrupt("TIFF strip table is invalid"));
             };
             if u64::from(offset) + u64::from(len) > bytes.len() as u64 {

@@ -1,12 +1,22 @@
-//! Reads PNG and JPEG headers (size, coding, EXIF orientation) without decoding pixels.
+//! Reads every format's header (size, coding, EXIF orientation) without decoding pixels: PNG and JPEG here, the others in `other`.
 //!
 //! This is the gate every upload passes first, so it only walks marker and chunk
 //! headers over the borrowed bytes and never allocates: a tiny file that declares
-//! 100000x100000 pixels is refused here before any decoder sees it.
+//! 100000x100000 pixels is read here (and refused by the plan) before any decoder
+//! sees it. Pixel limits are the plan's business (crates/imaging/src/plan.rs), since
+//! some depend on the memory a coding needs.
 
+mod other;
+mod sniff;
+
+pub(crate) use other::{Kind, OtherHeader};
+pub use sniff::sniff;
+pub(crate) use sniff::refusal;
+
+use crate::bytes::{be16, be32};
 use crate::orientation::Orientation;
 use crate::scans::{self, Frame};
-use crate::{Format, ImageError, Limits, Probe};
+use crate::{exif, Format, ImageError, Probe};
 
 const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 
@@ -26,7 +36,7 @@ pub(crate) enum HeaderFormat {
     Jpeg(crate::jpeg_stream::JpegHeader),
     Png(PngHeader),
     /// WebP, GIF, BMP or TIFF (crates/imaging/src/formats).
-    Other(crate::formats::OtherHeader),
+    Other(OtherHeader),
 }
 
 #[derive(Clone, Debug)]
@@ -58,42 +68,32 @@ impl Header {
     }
 }
 
-pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Header, ImageError> {
-    let header = if bytes.starts_with(PNG_SIGNATURE) {
-        read_png(bytes)?
+/// Reads the header of any format we decode; refuses what is not one of them by name
+/// when it can ([`refusal`]).
+pub(crate) fn read(bytes: &[u8]) -> Result<Header, ImageError> {
+    if bytes.starts_with(PNG_SIGNATURE) {
+        read_png(bytes)
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        read_jpeg(bytes)?
-    } else if let Some(other) = crate::formats::read(bytes, limits)? {
-        Header {
+        read_jpeg(bytes)
+    } else if let Some(other) = other::read(bytes)? {
+        Ok(Header {
             format: HeaderFormat::Other(other),
             stored_width: other.width,
             stored_height: other.height,
             orientation: other.orientation,
-        }
+        })
     } else {
-        return Err(crate::formats::refusal(bytes));
-    };
-    let pixels = u64::from(header.stored_width) * u64::from(header.stored_height);
-    if pixels > limits.max_pixels {
-        return Err(ImageError::TooManyPixels {
-            width: header.stored_width,
-            height: header.stored_height,
-            max: limits.max_pixels,
-        });
+        Err(refusal(bytes))
     }
-    Ok(header)
+}
+
+/// The header of a WebP, GIF, BMP or TIFF; `Ok(None)` for any other bytes.
+pub(crate) fn read_other(bytes: &[u8]) -> Result<Option<OtherHeader>, ImageError> {
+    other::read(bytes)
 }
 
 fn corrupt(what: &str) -> ImageError {
     ImageError::Corrupt(what.to_owned())
-}
-
-fn be16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn be32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
 fn read_png(bytes: &[u8]) -> Result<Header, ImageError> {
@@ -139,7 +139,7 @@ fn read_png(bytes: &[u8]) -> Result<Header, ImageError> {
             b"IDAT" => in_header = false,
             b"tRNS" if in_header => has_alpha = true,
             b"eXIf" if in_header => {
-                orientation = exif_orientation(data).unwrap_or(Orientation::Normal);
+                orientation = exif::orientation(data).unwrap_or(Orientation::Normal);
             }
             _ => {}
         }
@@ -181,7 +181,7 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
             .ok_or_else(|| corrupt("JPEG truncated in a marker segment"))?;
         match marker {
             0xE1 if segment.starts_with(b"Exif\0\0") => {
-                orientation = exif_orientation(&segment[6..]).unwrap_or(Orientation::Normal);
+                orientation = exif::orientation(&segment[6..]).unwrap_or(Orientation::Normal);
             }
             // SOF0 baseline, SOF1 extended, SOF2 progressive: what we decode.
             0xC0..=0xC2 => {
@@ -230,35 +230,4 @@ fn read_frame(segment: &[u8], progressive: bool) -> Result<(u32, u32, Frame), Im
         return Err(corrupt("JPEG with an unusual number of components"));
     }
     Ok((width, height, Frame::parse(segment, progressive)?))
-}
-
-/// Finds tag 0x0112 in IFD0 of a TIFF-structured EXIF block.
-pub(crate) fn exif_orientation(tiff: &[u8]) -> Option<Orientation> {
-    let little = match tiff.get(0..4)? {
-        b"II*\0" => true,
-        b"MM\0*" => false,
-        _ => return None,
-    };
-    let u16_at = |at: usize| -> Option<u16> {
-        let b: [u8; 2] = tiff.get(at..at + 2)?.try_into().ok()?;
-        Some(if little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
-    };
-    let u32_at = |at: usize| -> Option<u32> {
-        let b: [u8; 4] = tiff.get(at..at + 4)?.try_into().ok()?;
-        Some(if little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    };
-    let ifd = u32_at(4)? as usize;
-    let entries = usize::from(u16_at(ifd)?);
-    (0..entries)
-        .map(|i| ifd + 2 + 12 * i)
-        .find(|&entry| u16_at(entry) == Some(0x0112))
-        .and_then(|entry| Orientation::from_exif(u16_at(entry + 8)?))
 }

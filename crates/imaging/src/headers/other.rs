@@ -7,58 +7,15 @@
 use crate::bytes::{le16, le24, le32};
 use crate::exif::{self, Tiff};
 use crate::orientation::Orientation;
-use crate::{Format, ImageError};
-
-/// How the pixels are coded, which decides what the decoder holds in memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// VP8 (lossy); `alpha` when an ALPH chunk comes with it. `vp8_bytes`: the
-    /// VP8 chunk's length, which the decoder copies into memory.
-    WebpLossy { alpha: bool, vp8_bytes: u32 },
-    /// VP8L (lossless); `alpha` as its header declares.
-    WebpLossless { alpha: bool },
-    /// An animation: only the first frame is decoded, composited onto the canvas.
-    /// `vp8_bytes`: the length of that frame's VP8 chunk (0 when it is VP8L).
-    WebpAnimated { vp8_bytes: u32 },
-    /// The first image descriptor's size, and whether it fills the full width of the
-    /// logical screen (then it is decoded straight into the canvas, otherwise into
-    /// a second buffer first).
-    Gif {
-        frame_width: u32,
-        frame_height: u32,
-        fills_width: bool,
-    },
-    /// Bits per pixel (1, 4, 8, 16, 24, 32).
-    Bmp { bits: u16 },
-    /// Samples per pixel and bytes per sample (1 or 2); `alpha` when the last
-    /// sample is alpha; `cmyk` for separated (ink) images.
-    Tiff {
-        samples: u16,
-        sample_bytes: u16,
-        alpha: bool,
-        cmyk: bool,
-        rows_per_strip: u32,
-    },
-}
-
-/// What the header of a WebP, GIF, BMP or TIFF says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct OtherHeader {
-    pub format: Format,
-    pub kind: Kind,
-    /// Size as stored, before orientation.
-    pub width: u32,
-    pub height: u32,
-    pub orientation: Orientation,
-    pub may_have_alpha: bool,
-}
+use super::{Coding, Header};
+use crate::ImageError;
 
 fn corrupt(what: &str) -> ImageError {
     ImageError::Corrupt(what.to_owned())
 }
 
 /// Reads the header if the bytes are a WebP, GIF, BMP or TIFF; `Ok(None)` for anything else.
-pub(crate) fn read(bytes: &[u8]) -> Result<Option<OtherHeader>, ImageError> {
+pub(crate) fn read(bytes: &[u8]) -> Result<Option<Header>, ImageError> {
     let header = if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
         read_webp(bytes)?
     } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
@@ -78,7 +35,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Option<OtherHeader>, ImageError> {
     Ok(Some(header))
 }
 
-fn read_webp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
+fn read_webp(bytes: &[u8]) -> Result<Header, ImageError> {
     let truncated = || corrupt("WebP truncated in its header");
     let first = bytes.get(12..16).ok_or_else(truncated)?;
     let payload = bytes.get(20..).ok_or_else(truncated)?;
@@ -91,7 +48,7 @@ fn read_webp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
             let w = le16(payload, 6).ok_or_else(truncated)? & 0x3FFF;
             let h = le16(payload, 8).ok_or_else(truncated)? & 0x3FFF;
             let vp8_bytes = le32(bytes, 16).ok_or_else(truncated)?;
-            let kind = Kind::WebpLossy {
+            let kind = Coding::WebpLossy {
                 alpha: false,
                 vp8_bytes,
             };
@@ -99,19 +56,18 @@ fn read_webp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
         }
         b"VP8L" => {
             let (w, h, alpha) = vp8l_size(payload).ok_or_else(truncated)?;
-            let kind = Kind::WebpLossless { alpha };
+            let kind = Coding::WebpLossless { alpha };
             (kind, w, h, Orientation::Normal)
         }
         b"VP8X" => read_webp_extended(bytes, payload)?,
         _ => return Err(corrupt("WebP without an image chunk first")),
     };
     let may_have_alpha = match kind {
-        Kind::WebpLossy { alpha, .. } | Kind::WebpLossless { alpha } => alpha,
+        Coding::WebpLossy { alpha, .. } | Coding::WebpLossless { alpha } => alpha,
         _ => true,
     };
-    Ok(OtherHeader {
-        format: Format::WebP,
-        kind,
+    Ok(Header {
+        coding: kind,
         width,
         height,
         orientation,
@@ -136,7 +92,7 @@ fn vp8l_size(payload: &[u8]) -> Option<(u32, u32, bool)> {
 fn read_webp_extended(
     bytes: &[u8],
     vp8x: &[u8],
-) -> Result<(Kind, u32, u32, Orientation), ImageError> {
+) -> Result<(Coding, u32, u32, Orientation), ImageError> {
     let truncated = || corrupt("WebP truncated in its VP8X header");
     let flags = *vp8x.first().ok_or_else(truncated)?;
     let width = le24(vp8x, 4).ok_or_else(truncated)? + 1;
@@ -185,12 +141,12 @@ fn read_webp_extended(
     }
     let kind = match (animated, coding) {
         (true, _) if !first_frame_checked => return Err(corrupt("WebP animation without frames")),
-        (true, _) => Kind::WebpAnimated { vp8_bytes },
-        (false, Some(false)) => Kind::WebpLossy {
+        (true, _) => Coding::WebpAnimated { vp8_bytes },
+        (false, Some(false)) => Coding::WebpLossy {
             alpha: alph,
             vp8_bytes,
         },
-        (false, Some(true)) => Kind::WebpLossless {
+        (false, Some(true)) => Coding::WebpLossless {
             alpha: flags & 0x10 != 0,
         },
         (false, None) => return Err(corrupt("WebP without image data")),
@@ -242,7 +198,7 @@ fn check_first_frame(anmf: &[u8], width: u32, height: u32) -> Result<u32, ImageE
     Err(invalid())
 }
 
-fn read_gif(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
+fn read_gif(bytes: &[u8]) -> Result<Header, ImageError> {
     let truncated = || corrupt("GIF truncated before its first image");
     let width = u32::from(le16(bytes, 6).ok_or_else(truncated)?);
     let height = u32::from(le16(bytes, 8).ok_or_else(truncated)?);
@@ -277,9 +233,8 @@ fn read_gif(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
     if frame_width == 0 || frame_height == 0 {
         return Err(corrupt("GIF frame declares a zero size"));
     }
-    Ok(OtherHeader {
-        format: Format::Gif,
-        kind: Kind::Gif {
+    Ok(Header {
+        coding: Coding::Gif {
             frame_width,
             frame_height,
             fills_width: left == 0 && frame_width == width && top + frame_height <= height,
@@ -292,7 +247,7 @@ fn read_gif(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
     })
 }
 
-fn read_bmp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
+fn read_bmp(bytes: &[u8]) -> Result<Header, ImageError> {
     let truncated = || corrupt("BMP truncated in its header");
     let info_size = le32(bytes, 14).ok_or_else(truncated)?;
     let (width, height, bits, compression) = if info_size == 12 {
@@ -322,9 +277,8 @@ fn read_bmp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
     if !matches!(compression, 0..=3 | 6) {
         return Err(ImageError::Unsupported);
     }
-    Ok(OtherHeader {
-        format: Format::Bmp,
-        kind: Kind::Bmp { bits },
+    Ok(Header {
+        coding: Coding::Bmp { bits },
         width: width as u32,
         height: height as u32,
         orientation: Orientation::Normal,
@@ -359,7 +313,7 @@ struct Values {
     at: usize,
 }
 
-fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
+fn read_tiff(bytes: &[u8]) -> Result<Header, ImageError> {
     let truncated = || corrupt("TIFF truncated in its first directory");
     let tiff = Tiff::new(bytes).ok_or_else(truncated)?;
     let ifd = tiff.first_directory().ok_or_else(truncated)?;
@@ -471,9 +425,8 @@ fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
             }
         }
     }
-    Ok(OtherHeader {
-        format: Format::Tiff,
-        kind: Kind::Tiff {
+    Ok(Header {
+        coding: Coding::Tiff {
             samples: samples as u16,
             sample_bytes: (bits / 8) as u16,
             alpha: extra == 1,

@@ -53,7 +53,7 @@ pub enum Progress {
 }
 
 /// What a JPEG's markers before its first scan say.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JpegHeader {
     pub width: u32,
     pub height: u32,

@@ -7,8 +7,6 @@
 //! or 1/8 scale in the DCT domain, PNGs are box-reduced row by row while they
 //! inflate, and only one decoded image is alive at a time.
 
-#[cfg(feature = "avif")]
-mod avif;
 mod bytes;
 mod encode;
 mod exif;
@@ -26,11 +24,6 @@ mod scans;
 mod stream;
 mod thumbnails;
 
-#[cfg(feature = "avif")]
-pub use avif::{
-    avif_from_thumbnail, encode_avif, AvifSettings, AvifThumbnail, AVIF_CONTENT_TYPE,
-    AVIF_MAX_PIXELS,
-};
 pub use orientation::Orientation;
 pub use pixels::Pixels;
 pub use plan::{plan, probe, thumbnail_size, Plan};
@@ -90,7 +83,7 @@ pub struct Limits {
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 
 impl Default for Limits {
-    /// 25 megapixels: every 24 MP camera photo (6000x4000) fits with a little margin.
+    /// [`DEFAULT_MAX_PIXELS`].
     ///
     /// Memory is bounded separately, from the headers: [`plan`] refuses with
     /// [`ImageError::TooMuchMemory`] what would not fit [`REQUEST_MEMORY_BYTES`]
@@ -98,7 +91,7 @@ impl Default for Limits {
     /// crates/imaging/README.md has the figures.
     fn default() -> Self {
         Limits {
-            max_pixels: 25_000_000,
+            max_pixels: DEFAULT_MAX_PIXELS,
         }
     }
 }

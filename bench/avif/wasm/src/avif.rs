@@ -1,4 +1,4 @@
-//! AVIF thumbnails (feature `avif`): re-encodes pixels or one of our own JPEG/PNG thumbnails with ravif.
+//! AVIF thumbnails, measured and not shipped: re-encodes pixels or one of the imaging crate's JPEG/PNG thumbnails with ravif.
 //!
 //! ravif drives rav1e, a pure-Rust AV1 encoder, so this builds for
 //! wasm32-unknown-unknown unchanged (no assembly, and no threads: ravif runs
@@ -8,7 +8,7 @@
 //! leaves the original's decode (and every input format) to `thumbnails`.
 //! bench/avif/README.md has the figures that chose the settings below.
 
-use crate::ImageError;
+use imaging::ImageError;
 use ravif::{Img, RGB8, RGBA8};
 use rgb::FromSlice;
 
@@ -160,7 +160,7 @@ fn check_size(width: u32, height: u32) -> Result<(), ImageError> {
 }
 
 fn decode_jpeg(bytes: &[u8]) -> Result<Decoded, ImageError> {
-    use crate::jpeg_stream::{JpegStream, Progress};
+    use imaging::jpeg_stream::{JpegStream, Progress};
     let mut stream = JpegStream::new();
     if stream.feed(bytes)? != Progress::Header {
         return Err(ImageError::Corrupt(

@@ -10,6 +10,7 @@
 mod bytes;
 mod encode;
 mod exif;
+mod filtered;
 pub mod formats;
 mod headers;
 mod jpeg;

@@ -5,7 +5,7 @@
 //! or dropped in place, box reduction in place) or on the much smaller reduced
 //! image, and orientation is applied to each thumbnail instead of the full image.
 
-use super::gif_blocks::WithoutMetadata;
+use super::gif_blocks::without_metadata;
 use crate::headers::{Coding, Header};
 use crate::pixels::Pixels;
 use crate::plan::full_size::{max_pixels, stored_sizes, HEADER_BUDGET};
@@ -83,7 +83,7 @@ fn decode(bytes: &[u8], header: &Header) -> Result<Pixels, ImageError> {
     let (data, channels) = match header.format() {
         Format::WebP => read_image(WebPDecoder::new(Cursor::new(bytes)), header)?,
         // Metadata extensions never reach gif (gif_blocks.rs says why).
-        Format::Gif => read_image(GifDecoder::new(WithoutMetadata::new(bytes)), header)?,
+        Format::Gif => read_image(GifDecoder::new(without_metadata(bytes)), header)?,
         Format::Bmp => read_image(BmpDecoder::new(Cursor::new(bytes)), header)?,
         Format::Tiff => read_tiff(bytes, header)?,
         Format::Png | Format::Jpeg => return Err(ImageError::Unsupported),

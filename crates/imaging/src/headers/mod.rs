@@ -3,7 +3,7 @@
 //! This is the gate every upload passes first, so it only walks marker and chunk
 //! headers over the borrowed bytes and never allocates: a tiny file that declares
 //! 100000x100000 pixels is read here (and refused by the plan) before any decoder
-//! sees it. Pixel limits are the plan's business (crates/imaging/src/plan.rs), since
+//! sees it. Pixel limits are the plan's business (crates/imaging/src/plan/mod.rs), since
 //! some depend on the memory a coding needs.
 
 mod other;

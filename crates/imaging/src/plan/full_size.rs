@@ -15,7 +15,7 @@ use crate::{ImageError, Limits};
 /// fits [`HEADER_BUDGET`], so any tier height can be served later.
 pub(crate) const PLANNED_HEIGHT: u32 = crate::MAX_THUMBNAIL_HEIGHT;
 /// What a decode and its tallest thumbnail may need, before counting the input;
-/// a compressed upload's bytes fit in what is left of [`WORKING_BUDGET`].
+/// a compressed upload's bytes fit in what is left of [`crate::REQUEST_MEMORY_BYTES`].
 pub(crate) const HEADER_BUDGET: u64 = 80 * 1024 * 1024;
 /// Decoder tables, Huffman trees, line buffers, the resizer's coefficients, the
 /// JPEG encoder's block copy (up to 3 MiB for a 1 MP thumbnail).

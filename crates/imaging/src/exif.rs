@@ -127,12 +127,25 @@ mod tests {
     use super::*;
 
     fn exif(little: bool, entries: &[(u16, u16, u32, u32)]) -> Vec<u8> {
-        let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if little {
-            (u16::to_le_bytes, u32::to_le_bytes)
-        } else {
-            (u16::to_be_bytes, u32::to_be_bytes)
+        let u16b = |v: u16| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
         };
-        let mut out = if little { b"II*\0".to_vec() } else { b"MM\0*".to_vec() };
+        let u32b = |v: u32| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
+        let mut out = if little {
+            b"II*\0".to_vec()
+        } else {
+            b"MM\0*".to_vec()
+        };
         out.extend_from_slice(&u32b(8));
         out.extend_from_slice(&u16b(entries.len() as u16));
         for &(tag, kind, count, field) in entries {

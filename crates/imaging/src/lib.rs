@@ -25,10 +25,10 @@ mod scans;
 mod stream;
 mod thumbnails;
 
+pub use headers::sniff;
 pub use orientation::Orientation;
 pub use pixels::Pixels;
 pub use plan::{plan, probe, thumbnail_size, Plan};
-pub use headers::sniff;
 pub use stream::{Step, Thumbnailer, BUFFERED_MAX_BYTES};
 pub use thumbnails::thumbnails;
 

@@ -133,7 +133,8 @@ impl Thumbnailer {
                             .header()
                             .copied()
                             .ok_or_else(|| ImageError::Corrupt("JPEG without a frame".into()))?;
-                        let planned = plan_header(Header::jpeg(header), 0, &self.heights, &self.limits)?;
+                        let planned =
+                            plan_header(Header::jpeg(header), 0, &self.heights, &self.limits)?;
                         let bytes = planned.peak_bytes;
                         *plan = Some(planned);
                         Ok(Step::Reserve {
@@ -240,8 +241,7 @@ impl Thumbnailer {
                 begun: true,
             } => {
                 let decoded = stream.finish()?;
-                resize_and_encode(decoded, plan.probe, &self.heights)
-                    .map(|t| (plan.probe, t))
+                resize_and_encode(decoded, plan.probe, &self.heights).map(|t| (plan.probe, t))
             }
             State::Planned { bytes, plan } => {
                 let made = thumbnails_planned(&bytes, &self.heights, &plan);

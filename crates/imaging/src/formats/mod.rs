@@ -9,6 +9,6 @@
 mod decode;
 mod gif_blocks;
 
-pub(crate) use decode::thumbnails;
 /// Predicted peak heap of `thumbnails` for a WebP, GIF, BMP or TIFF upload (the plan's figure).
 pub use crate::plan::full_size::peak_bytes;
+pub(crate) use decode::thumbnails;

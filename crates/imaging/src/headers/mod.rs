@@ -9,8 +9,8 @@
 mod other;
 mod sniff;
 
-pub use sniff::sniff;
 pub(crate) use sniff::refusal;
+pub use sniff::sniff;
 
 use crate::bytes::{be16, be32};
 use crate::jpeg_stream::JpegHeader;
@@ -86,9 +86,9 @@ impl Header {
         match self.coding {
             Coding::Jpeg(_) => Format::Jpeg,
             Coding::Png { .. } => Format::Png,
-            Coding::WebpLossy { .. } | Coding::WebpLossless { .. } | Coding::WebpAnimated { .. } => {
-                Format::WebP
-            }
+            Coding::WebpLossy { .. }
+            | Coding::WebpLossless { .. }
+            | Coding::WebpAnimated { .. } => Format::WebP,
             Coding::Gif { .. } => Format::Gif,
             Coding::Bmp { .. } => Format::Bmp,
             Coding::Tiff { .. } => Format::Tiff,

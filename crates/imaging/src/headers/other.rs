@@ -4,10 +4,10 @@
 //! upload passes before any decoder sees it: sizes, strip tables and frame
 //! descriptors are checked over the borrowed bytes, so a bomb is refused here.
 
+use super::{Coding, Header};
 use crate::bytes::{le16, le24, le32};
 use crate::exif::{self, Tiff};
 use crate::orientation::Orientation;
-use super::{Coding, Header};
 use crate::ImageError;
 
 fn corrupt(what: &str) -> ImageError {

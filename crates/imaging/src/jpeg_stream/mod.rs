@@ -700,8 +700,8 @@ impl JpegStream {
                 0xC3 | 0xC5..=0xCF => return Err(ImageError::Unsupported),
                 0xE0 if segment.starts_with(b"JFIF\0") => self.jfif = true,
                 0xE1 if segment.starts_with(b"Exif\0\0") && self.header.is_none() => {
-                    self.orientation = crate::exif::orientation(&segment[6..])
-                        .unwrap_or(Orientation::Normal);
+                    self.orientation =
+                        crate::exif::orientation(&segment[6..]).unwrap_or(Orientation::Normal);
                 }
                 0xEE if segment.starts_with(b"Adobe") && segment.len() >= 12 => {
                     self.adobe = Some(segment[11]);

@@ -12,9 +12,6 @@ use imaging::ImageError;
 use ravif::{Img, RGB8, RGBA8};
 use rgb::FromSlice;
 
-/// The media type to serve the bytes with.
-pub const AVIF_CONTENT_TYPE: &str = "image/avif";
-
 /// The largest thumbnail (width x height) encoded: rav1e's working memory grows
 /// with the frame, and the service asks for at most 2000 px tall thumbnails.
 pub const AVIF_MAX_PIXELS: u64 = 4_000_000;
@@ -32,14 +29,6 @@ impl AvifSettings {
     pub fn new(quality: u8, speed: u8) -> Option<AvifSettings> {
         ((1..=100).contains(&quality) && (1..=10).contains(&speed))
             .then_some(AvifSettings { quality, speed })
-    }
-
-    pub fn quality(self) -> u8 {
-        self.quality
-    }
-
-    pub fn speed(self) -> u8 {
-        self.speed
     }
 }
 
@@ -352,7 +341,7 @@ mod tests {
         assert!(AvifSettings::new(70, 0).is_none());
         assert!(AvifSettings::new(70, 11).is_none());
         assert_eq!(
-            AvifSettings::new(100, 10).map(|s| (s.quality(), s.speed())),
+            AvifSettings::new(100, 10).map(|s| (s.quality, s.speed)),
             Some((100, 10))
         );
     }

@@ -119,9 +119,8 @@ pub unsafe extern "C" fn avif_thumbnail(
 ) -> u32 {
     let bytes = std::slice::from_raw_parts(ptr, len);
     settle(
-        settings(quality, speed).and_then(|s| {
-            avif::avif_from_thumbnail(bytes, s).map(|t| (t.bytes, t.width, false))
-        }),
+        settings(quality, speed)
+            .and_then(|s| avif::avif_from_thumbnail(bytes, s).map(|t| (t.bytes, t.width, false))),
     )
 }
 

@@ -7,9 +7,10 @@
 //! or 1/8 scale in the DCT domain, PNGs are box-reduced row by row while they
 //! inflate, and only one decoded image is alive at a time.
 
-#[cfg(feature = "avif")]
-mod avif;
+mod bytes;
 mod encode;
+mod exif;
+mod filtered;
 pub mod formats;
 mod headers;
 mod jpeg;
@@ -22,15 +23,14 @@ mod png_stream;
 mod resize;
 mod scans;
 mod stream;
+mod thumbnails;
 
-#[cfg(feature = "avif")]
-pub use avif::{
-    avif_from_thumbnail, encode_avif, AvifSettings, AvifThumbnail, AVIF_CONTENT_TYPE,
-    AVIF_MAX_PIXELS,
-};
+pub use headers::sniff;
 pub use orientation::Orientation;
 pub use pixels::Pixels;
-pub use stream::{sniff, Step, Thumbnailer, BUFFERED_MAX_BYTES};
+pub use plan::{plan, probe, thumbnail_size, Plan};
+pub use stream::{Step, Thumbnailer, BUFFERED_MAX_BYTES};
+pub use thumbnails::thumbnails;
 
 /// The tallest thumbnail the service may ask for: the one source of this rule
 /// (the service's tier validation uses it). Every image [`plan`] accepts can be
@@ -84,7 +84,7 @@ pub struct Limits {
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 
 impl Default for Limits {
-    /// 25 megapixels: every 24 MP camera photo (6000x4000) fits with a little margin.
+    /// [`DEFAULT_MAX_PIXELS`].
     ///
     /// Memory is bounded separately, from the headers: [`plan`] refuses with
     /// [`ImageError::TooMuchMemory`] what would not fit [`REQUEST_MEMORY_BYTES`]
@@ -92,7 +92,7 @@ impl Default for Limits {
     /// crates/imaging/README.md has the figures.
     fn default() -> Self {
         Limits {
-            max_pixels: 25_000_000,
+            max_pixels: DEFAULT_MAX_PIXELS,
         }
     }
 }
@@ -172,176 +172,4 @@ pub enum ImageError {
     /// decoded from one buffer ([`BUFFERED_MAX_BYTES`]).
     #[error("the file is larger than the {max} bytes accepted for its format")]
     FileTooLarge { max: u64 },
-}
-
-/// What [`thumbnails`] will cost, known before any pixel is decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Plan {
-    pub probe: Probe,
-    /// Upper bound of the heap `thumbnails` allocates for these heights, the
-    /// input bytes excluded (the caller holds those and counts them itself).
-    pub peak_bytes: u64,
-    reduction: plan::Reduction,
-}
-
-/// Reads the headers and predicts what `thumbnails(bytes, heights, limits)`
-/// needs, so the caller can reserve memory before decoding. Refuses what
-/// `thumbnails` would: unsupported or corrupt headers, too many pixels, JPEG
-/// scans too costly ([`ImageError::TooComplex`]), and images whose thumbnails
-/// (these, or one [`MAX_THUMBNAIL_HEIGHT`] high) would not fit
-/// [`REQUEST_MEMORY_BYTES`] with the input ([`ImageError::TooMuchMemory`]).
-pub fn plan(bytes: &[u8], heights: &[u32], limits: &Limits) -> Result<Plan, ImageError> {
-    let header = headers::read(bytes, limits)?;
-    plan_header(&header, bytes.len() as u64, heights)
-}
-
-/// [`plan`] from headers already read, for an input of `input` bytes held while decoding
-/// (0 for a JPEG streamed through its decoder).
-pub(crate) fn plan_header(
-    header: &headers::Header,
-    input: u64,
-    heights: &[u32],
-) -> Result<Plan, ImageError> {
-    if let Some(&zero) = heights.iter().find(|&&h| h == 0) {
-        return Err(ImageError::InvalidHeight(zero));
-    }
-    let probe = header.probe();
-    if let headers::HeaderFormat::Other(other) = &header.format {
-        // Decoded at full size; the header's pixel limit already covers a
-        // MAX_THUMBNAIL_HEIGHT thumbnail (formats::read).
-        let peak = formats::plan(other, heights).peak;
-        let needed = input.saturating_add(peak);
-        if needed > REQUEST_MEMORY_BYTES {
-            return Err(ImageError::TooMuchMemory {
-                needed,
-                budget: REQUEST_MEMORY_BYTES,
-            });
-        }
-        return Ok(Plan {
-            probe,
-            peak_bytes: peak,
-            reduction: plan::Reduction::FullSize,
-        });
-    }
-    plan::estimate(
-        header,
-        input,
-        &[plan::tallest_servable(header)],
-        REQUEST_MEMORY_BYTES,
-    )?;
-    let sizes: Vec<(u32, u32)> = heights
-        .iter()
-        .map(|&h| thumbnail_size(probe.width, probe.height, h))
-        .collect();
-    let estimate = plan::estimate(header, input, &sizes, REQUEST_MEMORY_BYTES)?;
-    Ok(Plan {
-        probe,
-        peak_bytes: estimate.peak,
-        reduction: estimate.reduction,
-    })
-}
-
-/// Reads only signatures and headers: never allocates pixel buffers. Content
-/// decides the format (PNG/JPEG magic), not names. Accepts exactly what
-/// [`plan`] and [`thumbnails`] accept, short of corrupt pixel data.
-pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe, ImageError> {
-    plan(bytes, &[], limits).map(|plan| plan.probe)
-}
-
-/// One decode, every requested height, EXIF orientation applied.
-///
-/// Thumbnails come back in the order of `heights` (the service passes them sorted
-/// ascending and distinct). A height at or above the upright height gives the
-/// full-size image re-encoded: we never upscale. Opaque images become JPEG q85
-/// 4:2:0; an image with any alpha below 255 stays PNG.
-pub fn thumbnails(
-    bytes: &[u8],
-    heights: &[u32],
-    limits: &Limits,
-) -> Result<(Probe, Vec<Thumbnail>), ImageError> {
-    let planned = plan(bytes, heights, limits)?;
-    thumbnails_planned(bytes, heights, planned)
-}
-
-/// [`thumbnails`] with the plan already made (by [`plan`] over the same bytes and heights).
-pub(crate) fn thumbnails_planned(
-    bytes: &[u8],
-    heights: &[u32],
-    planned: Plan,
-) -> Result<(Probe, Vec<Thumbnail>), ImageError> {
-    let probe = planned.probe;
-
-    // The plan decoded only as much as the tallest thumbnail needs.
-    let upright = match planned.reduction {
-        plan::Reduction::Jpeg { block_side } => jpeg::decode_scaled(bytes, block_side)?,
-        plan::Reduction::Png { factor } => png_stream::decode_reduced(bytes, factor)?,
-        // Full-size decoders: their own pipeline, which keeps the full image unrotated.
-        plan::Reduction::FullSize => {
-            let other = formats::read(
-                bytes,
-                &Limits {
-                    max_pixels: u64::MAX,
-                },
-            )?
-            .ok_or(ImageError::Unsupported)?;
-            return formats::thumbnails(bytes, &other, heights).map(|t| (probe, t));
-        }
-    };
-    resize_and_encode(upright, probe, heights).map(|t| (probe, t))
-}
-
-/// The thumbnails of `heights` from an image decoded as stored: orientation, then each size.
-pub(crate) fn resize_and_encode(
-    decoded: Pixels,
-    probe: Probe,
-    heights: &[u32],
-) -> Result<Vec<Thumbnail>, ImageError> {
-    let sizes: Vec<(u32, u32)> = heights
-        .iter()
-        .map(|&h| thumbnail_size(probe.width, probe.height, h))
-        .collect();
-    let upright = orientation::apply(decoded, probe.orientation);
-
-    // Each thumbnail is encoded as soon as it is resized, so only one is held as
-    // pixels. The last one resized is encoded after the decoded image is dropped,
-    // so the largest encoder never coexists with it; one as large as the decoded
-    // image (no downscale needed) takes its buffer instead of a copy.
-    let mut resizer = resize::Resizer::new();
-    let translucent = upright.is_translucent();
-    let same_size = sizes
-        .iter()
-        .rposition(|&(w, h)| (w, h) == (upright.width, upright.height));
-    let resized: Vec<usize> = (0..sizes.len()).filter(|&i| Some(i) != same_size).collect();
-    let mut thumbnails: Vec<Option<Thumbnail>> = vec![None; sizes.len()];
-    let mut pending = None;
-    for &i in &resized {
-        let (w, h) = sizes[i];
-        let pixels = resizer.resize(&upright, w, h)?;
-        if Some(&i) == resized.last() {
-            pending = Some((i, pixels));
-        } else {
-            thumbnails[i] = Some(encode::encode(pixels, translucent)?);
-        }
-    }
-    drop(resizer);
-    let kept = same_size.map(|i| (i, upright.unpremultiplied()));
-    for (i, pixels) in pending.into_iter().chain(kept) {
-        thumbnails[i] = Some(encode::encode(pixels, translucent)?);
-    }
-    Ok(thumbnails.into_iter().flatten().collect())
-}
-
-/// The size of the thumbnail of an upright `width` x `height` image for a
-/// requested height: the same aspect ratio, never larger than the original.
-pub fn thumbnail_size(width: u32, height: u32, requested_height: u32) -> (u32, u32) {
-    if requested_height >= height {
-        return (width, height);
-    }
-    let (w, h, r) = (
-        u64::from(width),
-        u64::from(height),
-        u64::from(requested_height),
-    );
-    let scaled = (2 * w * r + h) / (2 * h);
-    (scaled.max(1) as u32, requested_height)
 }

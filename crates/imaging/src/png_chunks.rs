@@ -6,63 +6,46 @@
 //! allocate 134 MiB. It can be told to ignore text and iCCP, but not eXIf
 //! ("TODO: allow skipping" in its source), and any chunk a later version learns
 //! to parse would be buffered the same way. So the decoder reads the PNG through
-//! [`UsedChunks`], which passes the signature, the critical chunks (IHDR, PLTE,
+//! [`UsedChunks`] (a [`Filtered`] reader), which passes the signature, the critical chunks (IHDR, PLTE,
 //! IDAT, IEND and any unknown critical one, which png then refuses) and tRNS
 //! (transparency, which changes the pixels), and leaves every other ancillary
 //! chunk out. Nothing is copied: the reader hands out slices of the upload.
 //!
-//! The CRCs of the chunks left out are still checked, by headers.rs, which
+//! The CRCs of the chunks left out are still checked, by headers/mod.rs, which
 //! reads every chunk before any decoder runs.
 
-use std::io::{self, BufRead, Read, Seek, SeekFrom};
+use crate::bytes::be32;
+use crate::filtered::{Filtered, Runs};
 
 /// Signature, then chunks of length (4), type (4), data, CRC (4).
 const SIGNATURE_LEN: usize = 8;
 const CHUNK_OVERHEAD: usize = 12;
 
 /// The bytes of a PNG without its unused ancillary chunks, as a `BufRead`.
-pub(crate) struct UsedChunks<'a> {
-    bytes: &'a [u8],
-    /// Next byte to hand out.
-    at: usize,
-    /// End of the run of bytes being handed out (the signature or a kept
-    /// chunk); at `at == end` the next chunk header decides what comes next.
-    end: usize,
-    /// Bytes handed out so far: the position png sees.
-    position: u64,
+pub(crate) type UsedChunks<'a> = Filtered<'a, Chunks>;
+
+/// The signature, then the chunks [`is_used`] keeps.
+pub(crate) fn used_chunks(bytes: &[u8]) -> UsedChunks<'_> {
+    Filtered::new(bytes, SIGNATURE_LEN, Chunks)
 }
 
-impl<'a> UsedChunks<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> UsedChunks<'a> {
-        UsedChunks {
-            bytes,
-            at: 0,
-            end: SIGNATURE_LEN.min(bytes.len()),
-            position: 0,
-        }
-    }
+/// Walks chunk headers: a kept chunk is one run, an unused one is skipped whole.
+pub(crate) struct Chunks;
 
-    /// Moves `at`/`end` to the next kept run, skipping unused chunks whole.
-    fn advance(&mut self) {
-        while self.at == self.end && self.at < self.bytes.len() {
-            let header = self.bytes.get(self.at..self.at + 8);
-            let Some(header) = header else {
-                // A truncated chunk header: pass the rest, png reports it.
-                self.end = self.bytes.len();
-                return;
-            };
-            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-            let chunk_end = self
-                .at
-                .saturating_add(CHUNK_OVERHEAD)
-                .saturating_add(len)
-                .min(self.bytes.len());
-            if is_used(&header[4..8]) {
-                self.end = chunk_end;
-            } else {
-                self.at = chunk_end;
-                self.end = chunk_end;
-            }
+impl Runs for Chunks {
+    fn next_run(&mut self, bytes: &[u8], at: usize) -> (usize, usize) {
+        let (Some(len), Some(kind)) = (be32(bytes, at), bytes.get(at + 4..at + 8)) else {
+            // A truncated chunk header: pass the rest, png reports it.
+            return (at, bytes.len());
+        };
+        let chunk_end = at
+            .saturating_add(CHUNK_OVERHEAD)
+            .saturating_add(len as usize)
+            .min(bytes.len());
+        if is_used(kind) {
+            (at, chunk_end)
+        } else {
+            (chunk_end, chunk_end)
         }
     }
 }
@@ -72,46 +55,10 @@ fn is_used(kind: &[u8]) -> bool {
     kind.first().is_some_and(u8::is_ascii_uppercase) || kind == b"tRNS"
 }
 
-impl Read for UsedChunks<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for UsedChunks<'_> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.advance();
-        Ok(&self.bytes[self.at..self.end])
-    }
-
-    fn consume(&mut self, amount: usize) {
-        let amount = amount.min(self.end - self.at);
-        self.at += amount;
-        self.position += amount as u64;
-    }
-}
-
-/// png 0.18 asks for `Seek` but never seeks; only the current position is
-/// answered, as a stream without the left-out chunks would place it.
-impl Seek for UsedChunks<'_> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        match to {
-            SeekFrom::Current(0) => Ok(self.position),
-            _ => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the PNG reader only reads forward",
-            )),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Seek, SeekFrom};
 
     fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
         let mut out = (data.len() as u32).to_be_bytes().to_vec();
@@ -140,7 +87,7 @@ mod tests {
         png.extend_from_slice(&kept[3]);
 
         let mut read = Vec::new();
-        UsedChunks::new(&png).read_to_end(&mut read).unwrap();
+        used_chunks(&png).read_to_end(&mut read).unwrap();
 
         let expected: Vec<u8> = b"\x89PNG\r\n\x1a\n"
             .iter()
@@ -157,7 +104,7 @@ mod tests {
         png.extend_from_slice(&[0, 0, 0]);
 
         let mut read = Vec::new();
-        UsedChunks::new(&png).read_to_end(&mut read).unwrap();
+        used_chunks(&png).read_to_end(&mut read).unwrap();
 
         assert_eq!(read, png);
     }
@@ -167,7 +114,7 @@ mod tests {
         let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
         png.extend_from_slice(&chunk(b"iTXt", &[1; 30]));
         png.extend_from_slice(&chunk(b"IEND", &[]));
-        let mut reader = UsedChunks::new(&png);
+        let mut reader = used_chunks(&png);
 
         reader.read_to_end(&mut Vec::new()).unwrap();
 

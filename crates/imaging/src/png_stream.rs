@@ -7,7 +7,7 @@
 //! the Lanczos pass then starts from an image only about twice the thumbnail's height.
 
 use crate::pixels::Pixels;
-use crate::png_chunks::UsedChunks;
+use crate::png_chunks::used_chunks;
 use crate::ImageError;
 use png::{Adam7Info, ColorType, Decoder, InterlaceInfo, Transformations};
 
@@ -31,7 +31,7 @@ const ADAM7: [(usize, usize, usize, usize); 7] = [
 /// Decodes into boxes of `factor` x `factor` pixels (the plan's choice, see [`box_factor`]).
 pub(crate) fn decode_reduced(bytes: &[u8], factor: u32) -> Result<Pixels, ImageError> {
     // Metadata chunks never reach png (png_chunks.rs says why).
-    let mut decoder = Decoder::new(UsedChunks::new(bytes));
+    let mut decoder = Decoder::new(used_chunks(bytes));
     decoder.set_transformations(Transformations::normalize_to_color8());
     let mut reader = decoder.read_info().map_err(to_image_error)?;
     let (width, height) = (reader.info().width, reader.info().height);

@@ -7,6 +7,7 @@
 //! that is not a restart marker or a stuffed 0xFF00, so this walk costs one
 //! byte comparison per input byte and allocates nothing.
 
+use crate::bytes::be16;
 use crate::ImageError;
 
 /// More scans than any encoder's script writes: libjpeg's default progressive
@@ -44,9 +45,9 @@ impl Frame {
     /// `headers` has already checked.
     pub fn parse(segment: &[u8], progressive: bool) -> Result<Frame, ImageError> {
         let truncated = || ImageError::Corrupt("JPEG frame header truncated".into());
-        let height = u32::from(u16::from_be_bytes([segment[1], segment[2]]));
-        let width = u32::from(u16::from_be_bytes([segment[3], segment[4]]));
-        let count = usize::from(segment[5]);
+        let height = u32::from(be16(segment, 1).ok_or_else(truncated)?);
+        let width = u32::from(be16(segment, 3).ok_or_else(truncated)?);
+        let count = usize::from(*segment.get(5).ok_or_else(truncated)?);
         let specs = segment.get(6..6 + 3 * count).ok_or_else(truncated)?;
         let components: Vec<_> = specs
             .chunks_exact(3)
@@ -135,10 +136,7 @@ pub(crate) fn check(
             0x01 | 0xD0..=0xD7 => continue,
             _ => {}
         }
-        let Some(len) = bytes
-            .get(at..at + 2)
-            .map(|b| usize::from(b[0]) << 8 | usize::from(b[1]))
-        else {
+        let Some(len) = be16(bytes, at).map(usize::from) else {
             break;
         };
         let Some(segment) = bytes.get(at + 2..at + len.max(2)) else {

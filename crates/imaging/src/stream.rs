@@ -7,9 +7,10 @@
 //! allocated yet; the caller reserves that many bytes (or refuses the upload) and calls
 //! [`Thumbnailer::grant`], which allocates at most that much, and feeds on.
 
-use crate::headers::{Header, HeaderFormat};
+use crate::headers::{self, sniff, Header};
 use crate::jpeg_stream::{JpegStream, Progress};
-use crate::plan::Reduction;
+use crate::plan::{plan, plan_header, Plan, Reduction};
+use crate::thumbnails::{resize_and_encode, thumbnails_planned};
 use crate::{Format, ImageError, Limits, Probe, Thumbnail};
 
 /// Bytes the format is recognised from (the longest signature we test, the ISO BMFF brands
@@ -40,7 +41,7 @@ enum State {
     /// A JPEG, decoded as it arrives: `plan` is set once its header is known.
     Jpeg {
         stream: Box<JpegStream>,
-        plan: Option<crate::Plan>,
+        plan: Option<Plan>,
         begun: bool,
     },
     /// The format is known; the input buffer waits for its reservation.
@@ -54,11 +55,11 @@ enum State {
     /// `end` asked for the decode's memory.
     AwaitingDecode {
         bytes: Vec<u8>,
-        plan: crate::Plan,
+        plan: Plan,
     },
     Planned {
         bytes: Vec<u8>,
-        plan: crate::Plan,
+        plan: Plan,
     },
     /// Thumbnails made; the input is kept for the caller to store.
     Finished {
@@ -130,9 +131,10 @@ impl Thumbnailer {
                     Progress::Header => {
                         let header = stream
                             .header()
-                            .cloned()
+                            .copied()
                             .ok_or_else(|| ImageError::Corrupt("JPEG without a frame".into()))?;
-                        let planned = plan_jpeg(header, &self.heights, &self.limits)?;
+                        let planned =
+                            plan_header(Header::jpeg(header), 0, &self.heights, &self.limits)?;
                         let bytes = planned.peak_bytes;
                         *plan = Some(planned);
                         Ok(Step::Reserve {
@@ -161,7 +163,7 @@ impl Thumbnailer {
             begun,
         } = &mut self.state
         {
-            let Some(crate::Plan {
+            let Some(Plan {
                 reduction: Reduction::Jpeg { block_side },
                 ..
             }) = plan
@@ -217,7 +219,7 @@ impl Thumbnailer {
                 Ok(Step::Ready)
             }
             State::Buffering { bytes } => {
-                let plan = crate::plan(&bytes, &self.heights, &self.limits)?;
+                let plan = plan(&bytes, &self.heights, &self.limits)?;
                 let peak = plan.peak_bytes;
                 self.state = State::AwaitingDecode { bytes, plan };
                 Ok(Step::Reserve {
@@ -239,11 +241,10 @@ impl Thumbnailer {
                 begun: true,
             } => {
                 let decoded = stream.finish()?;
-                crate::resize_and_encode(decoded, plan.probe, &self.heights)
-                    .map(|t| (plan.probe, t))
+                resize_and_encode(decoded, plan.probe, &self.heights).map(|t| (plan.probe, t))
             }
             State::Planned { bytes, plan } => {
-                let made = crate::thumbnails_planned(&bytes, &self.heights, plan);
+                let made = thumbnails_planned(&bytes, &self.heights, &plan);
                 self.state = State::Finished { bytes };
                 made
             }
@@ -269,7 +270,7 @@ impl Thumbnailer {
     }
 
     fn recognise(&mut self, head: Vec<u8>, consumed: usize) -> Result<Step, ImageError> {
-        let format = sniff(&head).ok_or_else(|| crate::formats::refusal(&head))?;
+        let format = sniff(&head).ok_or_else(|| headers::refusal(&head))?;
         if format == Format::Jpeg {
             // Streamed: what the decoder holds before its header is known, then (on the next
             // Reserve) its plan. The sniffed bytes go to it first.
@@ -308,51 +309,6 @@ impl Thumbnailer {
     }
 }
 
-/// The plan of a streamed JPEG from its header: nothing of the input is held.
-fn plan_jpeg(
-    jpeg: crate::jpeg_stream::JpegHeader,
-    heights: &[u32],
-    limits: &Limits,
-) -> Result<crate::Plan, ImageError> {
-    let pixels = u64::from(jpeg.width) * u64::from(jpeg.height);
-    if pixels > limits.max_pixels {
-        return Err(ImageError::TooManyPixels {
-            width: jpeg.width,
-            height: jpeg.height,
-            max: limits.max_pixels,
-        });
-    }
-    let header = Header {
-        stored_width: jpeg.width,
-        stored_height: jpeg.height,
-        orientation: jpeg.orientation,
-        format: HeaderFormat::Jpeg(jpeg),
-    };
-    crate::plan_header(&header, 0, heights)
-}
-
 fn out_of_order() -> ImageError {
     ImageError::Corrupt("imaging calls out of order".into())
-}
-
-/// The format of an upload from its first bytes (content, never names).
-pub fn sniff(head: &[u8]) -> Option<Format> {
-    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some(Format::Png)
-    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some(Format::Jpeg)
-    } else if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
-        Some(Format::WebP)
-    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
-        Some(Format::Gif)
-    } else if head.starts_with(b"BM") {
-        Some(Format::Bmp)
-    } else if [&b"II*\0"[..], b"MM\0*", b"II+\0", b"MM\0+"]
-        .iter()
-        .any(|s| head.starts_with(s))
-    {
-        Some(Format::Tiff)
-    } else {
-        None
-    }
 }

@@ -9,36 +9,10 @@ mod other_formats;
 
 use common::*;
 use imaging::{plan, thumbnails, ImageError, Limits};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 const MIB: u64 = 1024 * 1024;
 /// No bomb below may cost more than this, whatever its plan says.
 const SMALL: u64 = 20 * MIB;
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// The tests of this binary must not allocate at the same time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
-        if !ptr.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-            PEAK.fetch_max(now, Ordering::SeqCst);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        CURRENT.fetch_sub(layout.size(), Ordering::SeqCst);
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -54,10 +28,7 @@ struct Outcome {
 fn thumbnail_measured(bytes: &[u8]) -> Outcome {
     let heights = [200, 400];
     let planned = plan(bytes, &heights, &Limits::default()).map_or(0, |p| p.peak_bytes);
-    let before = CURRENT.load(Ordering::SeqCst);
-    PEAK.store(before, Ordering::SeqCst);
-    let result = thumbnails(bytes, &heights, &Limits::default()).map(|_| ());
-    let peak = (PEAK.load(Ordering::SeqCst) - before) as u64;
+    let (peak, result) = peak_of(|| thumbnails(bytes, &heights, &Limits::default()).map(|_| ()));
     Outcome {
         result,
         peak,

@@ -416,7 +416,7 @@ fn full_size_codings_get_pixel_limits_below_the_default_from_their_memory() {
         // Act
         let (w, h) = header_limit(declaring);
 
-        // Assert: a real limit, below the 25 MP default, and a header just above it refused.
+        // Assert: a real limit, below the default pixel limit, and a header just above it refused.
         let pixels = u64::from(w) * u64::from(h);
         eprintln!("{name}: {w}x{h} ({:.1} MP)", pixels as f64 / 1e6);
         assert!(

@@ -2,32 +2,9 @@
 
 mod common;
 
-use common::{bench_image, rgb};
+use common::{bench_image, peak_of, rgb, Counting};
 use imaging::jpeg_stream::{JpegHeader, JpegStream, Progress};
 use imaging::Orientation;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
-        if !ptr.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-            PEAK.fetch_max(now, Ordering::SeqCst);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        CURRENT.fetch_sub(layout.size(), Ordering::SeqCst);
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -39,25 +16,24 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// delivers them) and returns the peak heap above what was live before, with
 /// the decoder's own bound.
 fn peak_while_decoding(bytes: &[u8], side: u32) -> (u64, u64) {
-    let before = CURRENT.load(Ordering::SeqCst);
-    PEAK.store(before, Ordering::SeqCst);
-    let mut stream = JpegStream::new();
     let mut bound = 0;
-    for chunk in bytes.chunks(64 * 1024) {
-        let mut progress = stream.feed(chunk).unwrap();
-        if progress == Progress::Header {
-            bound = JpegStream::memory_bound(stream.header().unwrap(), side);
-            stream.begin(side).unwrap();
-            progress = stream.feed(&[]).unwrap();
+    let (peak, pixels) = peak_of(|| {
+        let mut stream = JpegStream::new();
+        for chunk in bytes.chunks(64 * 1024) {
+            let mut progress = stream.feed(chunk).unwrap();
+            if progress == Progress::Header {
+                bound = JpegStream::memory_bound(stream.header().unwrap(), side);
+                stream.begin(side).unwrap();
+                progress = stream.feed(&[]).unwrap();
+            }
+            if progress == Progress::Done {
+                break;
+            }
         }
-        if progress == Progress::Done {
-            break;
-        }
-    }
-    let pixels = stream.finish().unwrap();
-    let peak = PEAK.load(Ordering::SeqCst) - before;
+        stream.finish().unwrap()
+    });
     drop(pixels);
-    (peak as u64, bound)
+    (peak, bound)
 }
 
 /// A noisy photo-like image that compresses like a camera's (about 1.5 bytes a pixel at q90).

@@ -13,33 +13,7 @@ mod other_formats;
 use common::*;
 use imaging::{plan, thumbnails, Limits};
 use other_formats::*;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// The tests of this binary must not allocate at the same time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
-        if !ptr.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-            PEAK.fetch_max(now, Ordering::SeqCst);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        CURRENT.fetch_sub(layout.size(), Ordering::SeqCst);
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -124,10 +98,9 @@ fn run(seeds: &[(&str, Vec<u8>)], cases: usize) -> Vec<String> {
                 continue;
             };
             accepted += 1;
-            let before = CURRENT.load(Ordering::SeqCst);
-            PEAK.store(before, Ordering::SeqCst);
-            let result = catch_unwind(AssertUnwindSafe(|| thumbnails(&bytes, &heights, &limits)));
-            let peak = (PEAK.load(Ordering::SeqCst) - before) as u64;
+            let (peak, result) = peak_of(|| {
+                catch_unwind(AssertUnwindSafe(|| thumbnails(&bytes, &heights, &limits)))
+            });
             let reserved = bytes.len() as u64 + planned.peak_bytes;
             match result {
                 Err(_) => failures.push(format!("{name} case {case}: panicked")),

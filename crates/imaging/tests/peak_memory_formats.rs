@@ -10,9 +10,6 @@ mod other_formats;
 use common::*;
 use imaging::{formats, probe, thumbnails, ImageError, Limits};
 use other_formats::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use tiff::encoder::colortype;
 
 /// What the isolate can give us: 128 MB less the runtime and the Worker's own needs.
@@ -22,38 +19,12 @@ const WORKING_BUDGET: u64 = 88 * 1024 * 1024;
 /// The heights the service asks for: the two tiers on upload, the tallest on demand.
 const HEIGHT_SETS: [&[u32]; 2] = [&[200, 400], &[1000]];
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// The two tests of this binary must not allocate at the same time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
-        if !ptr.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-            PEAK.fetch_max(now, Ordering::SeqCst);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        CURRENT.fetch_sub(layout.size(), Ordering::SeqCst);
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
 /// Peak heap above what was live before, and whether the thumbnails were made.
 fn peak_while_thumbnailing(bytes: &[u8], heights: &[u32]) -> (u64, Result<(), ImageError>) {
-    let before = CURRENT.load(Ordering::SeqCst);
-    PEAK.store(before, Ordering::SeqCst);
-    let result = thumbnails(bytes, heights, &Limits::default()).map(|_| ());
-    ((PEAK.load(Ordering::SeqCst) - before) as u64, result)
+    peak_of(|| thumbnails(bytes, heights, &Limits::default()).map(|_| ()))
 }
 
 /// One coding: a header-only file declaring w x h (cheap, to find the largest size

@@ -1,8 +1,10 @@
-//! Exposes the imaging crate's thumbnails and AVIF encoder to bench/avif/avif.mjs as plain wasm exports.
+//! Exposes the imaging crate's thumbnails and this bench's AVIF encoder (avif.rs) to bench/avif/avif.mjs as plain wasm exports.
 //!
 //! Raw exports (pointers and lengths) rather than wasm-bindgen, as in
 //! bench/imaging-wasm: the bench instantiates one compiled module many times, and
 //! a fresh instance per measurement gives that step's own peak linear memory.
+
+mod avif;
 
 use std::sync::Mutex;
 
@@ -38,11 +40,11 @@ fn settle(result: Result<(Vec<u8>, u32, bool), imaging::ImageError>) -> u32 {
     }
 }
 
-fn settings(quality: u32, speed: u32) -> Result<imaging::AvifSettings, imaging::ImageError> {
+fn settings(quality: u32, speed: u32) -> Result<avif::AvifSettings, imaging::ImageError> {
     u8::try_from(quality)
         .ok()
         .zip(u8::try_from(speed).ok())
-        .and_then(|(q, s)| imaging::AvifSettings::new(q, s))
+        .and_then(|(q, s)| avif::AvifSettings::new(q, s))
         .ok_or_else(|| imaging::ImageError::Corrupt(format!("bad settings q{quality} s{speed}")))
 }
 
@@ -99,7 +101,7 @@ pub unsafe extern "C" fn avif_pixels(
 ) -> u32 {
     let pixels = std::slice::from_raw_parts(ptr, len);
     settle(settings(quality, speed).and_then(|s| {
-        imaging::encode_avif(pixels, width, height, channels as usize, s)
+        avif::encode_avif(pixels, width, height, channels as usize, s)
             .map(|bytes| (bytes, width, false))
     }))
 }
@@ -117,9 +119,8 @@ pub unsafe extern "C" fn avif_thumbnail(
 ) -> u32 {
     let bytes = std::slice::from_raw_parts(ptr, len);
     settle(
-        settings(quality, speed).and_then(|s| {
-            imaging::avif_from_thumbnail(bytes, s).map(|t| (t.bytes, t.width, false))
-        }),
+        settings(quality, speed)
+            .and_then(|s| avif::avif_from_thumbnail(bytes, s).map(|t| (t.bytes, t.width, false))),
     )
 }
 

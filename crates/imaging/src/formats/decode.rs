@@ -5,46 +5,36 @@
 //! or dropped in place, box reduction in place) or on the much smaller reduced
 //! image, and orientation is applied to each thumbnail instead of the full image.
 
-use super::gif_blocks::WithoutMetadata;
-use super::header::{Kind, OtherHeader};
-use super::{max_pixels, plan, HEADER_BUDGET, WORKING_BUDGET};
+use super::gif_blocks::without_metadata;
+use crate::headers::{Coding, Header};
 use crate::pixels::Pixels;
+use crate::plan::full_size::{max_pixels, stored_sizes, HEADER_BUDGET};
 use crate::{encode, orientation, resize, Format, ImageError, Thumbnail};
 use image::codecs::{bmp::BmpDecoder, gif::GifDecoder, webp::WebPDecoder};
 use image::{ColorType, ImageDecoder};
 use std::io::Cursor;
 
-/// The thumbnails of an image whose header was read by `formats::read`, in the order of `heights`.
+/// The thumbnails, in the order of `heights`, of an image the plan accepted: its header, and
+/// the box `factor` it chose to reduce the decoded image by.
 pub(crate) fn thumbnails(
     bytes: &[u8],
-    header: &OtherHeader,
+    header: &Header,
+    factor: u32,
     heights: &[u32],
 ) -> Result<Vec<Thumbnail>, ImageError> {
-    let plan = plan(header, heights);
-    let working = bytes.len() as u64 + plan.peak;
-    if working > WORKING_BUDGET {
-        // Refused before decoding, as for a JPEG whose decode would not fit.
-        let pixels = u64::from(header.width) * u64::from(header.height);
-        return Err(ImageError::TooManyPixels {
-            width: header.width,
-            height: header.height,
-            max: pixels * WORKING_BUDGET / working,
-        });
-    }
+    let sizes = stored_sizes(header, heights);
     let mut image = decode(bytes, header)?;
     prepare_alpha(&mut image);
     let translucent = image.translucent;
-    reduce_in_place(&mut image, plan.factor);
+    reduce_in_place(&mut image, factor);
 
-    // As in lib.rs: resize everything, drop the decoded image, then encode; a
+    // As in thumbnails.rs: resize everything, drop the decoded image, then encode; a
     // thumbnail as large as the decoded image takes its buffer.
     let mut resizer = resize::Resizer::new();
-    let same_size = plan
-        .stored_sizes
+    let same_size = sizes
         .iter()
         .rposition(|&size| size == (image.width, image.height));
-    let mut resized: Vec<Option<Pixels>> = plan
-        .stored_sizes
+    let mut resized: Vec<Option<Pixels>> = sizes
         .iter()
         .enumerate()
         .map(|(i, &(w, h))| match same_size {
@@ -89,11 +79,11 @@ impl Layout {
     }
 }
 
-fn decode(bytes: &[u8], header: &OtherHeader) -> Result<Pixels, ImageError> {
-    let (data, channels) = match header.format {
+fn decode(bytes: &[u8], header: &Header) -> Result<Pixels, ImageError> {
+    let (data, channels) = match header.format() {
         Format::WebP => read_image(WebPDecoder::new(Cursor::new(bytes)), header)?,
         // Metadata extensions never reach gif (gif_blocks.rs says why).
-        Format::Gif => read_image(GifDecoder::new(WithoutMetadata::new(bytes)), header)?,
+        Format::Gif => read_image(GifDecoder::new(without_metadata(bytes)), header)?,
         Format::Bmp => read_image(BmpDecoder::new(Cursor::new(bytes)), header)?,
         Format::Tiff => read_tiff(bytes, header)?,
         Format::Png | Format::Jpeg => return Err(ImageError::Unsupported),
@@ -111,7 +101,7 @@ fn decode(bytes: &[u8], header: &OtherHeader) -> Result<Pixels, ImageError> {
 /// Decodes with one of `image`'s decoders into a buffer sized for the 8-bit RGB(A) result.
 fn read_image<D: ImageDecoder>(
     decoder: image::ImageResult<D>,
-    header: &OtherHeader,
+    header: &Header,
 ) -> Result<(Vec<u8>, usize), ImageError> {
     let mut decoder = decoder.map_err(|e| image_error(e, header))?;
     // The header gate already bounds the size; this keeps the decoder itself honest.
@@ -156,14 +146,14 @@ fn read_image<D: ImageDecoder>(
 
 /// Decodes with the `tiff` crate into our own buffer: `image`'s TIFF decoder
 /// would decode into one of its own and copy, twice the memory.
-fn read_tiff(bytes: &[u8], header: &OtherHeader) -> Result<(Vec<u8>, usize), ImageError> {
-    let Kind::Tiff {
+fn read_tiff(bytes: &[u8], header: &Header) -> Result<(Vec<u8>, usize), ImageError> {
+    let Coding::Tiff {
         samples,
         sample_bytes,
         alpha,
         cmyk,
         ..
-    } = header.kind
+    } = header.coding
     else {
         return Err(ImageError::Unsupported);
     };
@@ -206,7 +196,7 @@ fn read_tiff(bytes: &[u8], header: &OtherHeader) -> Result<(Vec<u8>, usize), Ima
 }
 
 /// One buffer large enough for both the decoder's samples and the 8-bit RGB(A) result.
-fn allocate(pixels: usize, layout: Layout, header: &OtherHeader) -> Result<Vec<u8>, ImageError> {
+fn allocate(pixels: usize, layout: Layout, header: &Header) -> Result<Vec<u8>, ImageError> {
     let capacity = pixels * layout.bytes_per_pixel().max(layout.channels_out());
     let mut data = Vec::new();
     data.try_reserve_exact(capacity)
@@ -342,7 +332,7 @@ fn reduce_in_place(image: &mut Pixels, factor: u32) {
     image.height = oh as u32;
 }
 
-fn image_error(error: image::ImageError, header: &OtherHeader) -> ImageError {
+fn image_error(error: image::ImageError, header: &Header) -> ImageError {
     match error {
         image::ImageError::Limits(_) => ImageError::TooManyPixels {
             width: header.width,

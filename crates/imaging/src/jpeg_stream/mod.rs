@@ -53,7 +53,7 @@ pub enum Progress {
 }
 
 /// What a JPEG's markers before its first scan say.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JpegHeader {
     pub width: u32,
     pub height: u32,
@@ -293,8 +293,7 @@ fn corrupt(what: &str) -> ImageError {
 }
 
 fn be16(data: &[u8], at: usize) -> Option<usize> {
-    let b = data.get(at..at + 2)?;
-    Some(usize::from(b[0]) << 8 | usize::from(b[1]))
+    crate::bytes::be16(data, at).map(usize::from)
 }
 
 /// The next marker at or after `from`, skipping stuffed bytes, fill bytes and
@@ -701,8 +700,8 @@ impl JpegStream {
                 0xC3 | 0xC5..=0xCF => return Err(ImageError::Unsupported),
                 0xE0 if segment.starts_with(b"JFIF\0") => self.jfif = true,
                 0xE1 if segment.starts_with(b"Exif\0\0") && self.header.is_none() => {
-                    self.orientation = crate::headers::exif_orientation(&segment[6..])
-                        .unwrap_or(Orientation::Normal);
+                    self.orientation =
+                        crate::exif::orientation(&segment[6..]).unwrap_or(Orientation::Normal);
                 }
                 0xEE if segment.starts_with(b"Adobe") && segment.len() >= 12 => {
                     self.adobe = Some(segment[11]);

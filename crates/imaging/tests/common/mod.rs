@@ -1,5 +1,44 @@
-//! Fixture builders shared by the integration tests: small synthetic JPEGs and PNGs made in memory.
+//! Fixture builders shared by the integration tests (small synthetic JPEGs and PNGs made in memory), and the counting allocator the memory tests measure the heap with.
 #![allow(dead_code)] // each test binary uses a different subset
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// The system allocator, counting the bytes live and their peak. A test binary that measures
+/// declares it its own: `#[global_allocator] static ALLOCATOR: Counting = Counting;`.
+pub struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Held by each test of a measuring binary, so no other test allocates during its measurement.
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ptr = System.alloc(layout);
+        if !ptr.is_null() {
+            let now = CURRENT.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
+            PEAK.fetch_max(now, Ordering::SeqCst);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        CURRENT.fetch_sub(layout.size(), Ordering::SeqCst);
+    }
+}
+
+/// Runs `f` and returns the peak heap it reached above what was live before (under
+/// [`Counting`]; 0 under any other allocator), with its result, still alive when measured.
+pub fn peak_of<T>(f: impl FnOnce() -> T) -> (u64, T) {
+    let before = CURRENT.load(Ordering::SeqCst);
+    PEAK.store(before, Ordering::SeqCst);
+    let result = f();
+    let peak = PEAK.load(Ordering::SeqCst).saturating_sub(before);
+    (peak as u64, result)
+}
 
 pub const BENCH_IMAGES: &str = "../../../shared/bench-images";
 

@@ -1,4 +1,4 @@
-//! AVIF thumbnails (feature `avif`): re-encodes pixels or one of our own JPEG/PNG thumbnails with ravif.
+//! AVIF thumbnails, measured and not shipped: re-encodes pixels or one of the imaging crate's JPEG/PNG thumbnails with ravif.
 //!
 //! ravif drives rav1e, a pure-Rust AV1 encoder, so this builds for
 //! wasm32-unknown-unknown unchanged (no assembly, and no threads: ravif runs
@@ -8,12 +8,9 @@
 //! leaves the original's decode (and every input format) to `thumbnails`.
 //! bench/avif/README.md has the figures that chose the settings below.
 
-use crate::ImageError;
+use imaging::ImageError;
 use ravif::{Img, RGB8, RGBA8};
 use rgb::FromSlice;
-
-/// The media type to serve the bytes with.
-pub const AVIF_CONTENT_TYPE: &str = "image/avif";
 
 /// The largest thumbnail (width x height) encoded: rav1e's working memory grows
 /// with the frame, and the service asks for at most 2000 px tall thumbnails.
@@ -32,14 +29,6 @@ impl AvifSettings {
     pub fn new(quality: u8, speed: u8) -> Option<AvifSettings> {
         ((1..=100).contains(&quality) && (1..=10).contains(&speed))
             .then_some(AvifSettings { quality, speed })
-    }
-
-    pub fn quality(self) -> u8 {
-        self.quality
-    }
-
-    pub fn speed(self) -> u8 {
-        self.speed
     }
 }
 
@@ -160,7 +149,7 @@ fn check_size(width: u32, height: u32) -> Result<(), ImageError> {
 }
 
 fn decode_jpeg(bytes: &[u8]) -> Result<Decoded, ImageError> {
-    use crate::jpeg_stream::{JpegStream, Progress};
+    use imaging::jpeg_stream::{JpegStream, Progress};
     let mut stream = JpegStream::new();
     if stream.feed(bytes)? != Progress::Header {
         return Err(ImageError::Corrupt(
@@ -352,7 +341,7 @@ mod tests {
         assert!(AvifSettings::new(70, 0).is_none());
         assert!(AvifSettings::new(70, 11).is_none());
         assert_eq!(
-            AvifSettings::new(100, 10).map(|s| (s.quality(), s.speed())),
+            AvifSettings::new(100, 10).map(|s| (s.quality, s.speed)),
             Some((100, 10))
         );
     }

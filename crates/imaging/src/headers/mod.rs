@@ -1,99 +1,143 @@
-//! Reads PNG and JPEG headers (size, coding, EXIF orientation) without decoding pixels.
+//! Reads every format's header (size, coding, EXIF orientation) without decoding pixels: PNG and JPEG here, the others in `other`.
 //!
 //! This is the gate every upload passes first, so it only walks marker and chunk
 //! headers over the borrowed bytes and never allocates: a tiny file that declares
-//! 100000x100000 pixels is refused here before any decoder sees it.
+//! 100000x100000 pixels is read here (and refused by the plan) before any decoder
+//! sees it. Pixel limits are the plan's business (crates/imaging/src/plan/mod.rs), since
+//! some depend on the memory a coding needs.
 
+mod other;
+mod sniff;
+
+pub(crate) use sniff::refusal;
+pub use sniff::sniff;
+
+use crate::bytes::{be16, be32};
+use crate::jpeg_stream::JpegHeader;
 use crate::orientation::Orientation;
 use crate::scans::{self, Frame};
-use crate::{Format, ImageError, Limits, Probe};
+use crate::{exif, Format, ImageError, Probe};
 
 const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 
-#[derive(Clone, Debug)]
+/// What a header says: the one description of an upload every later step works from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Header {
-    pub format: HeaderFormat,
+    pub coding: Coding,
     /// Size as stored, before orientation.
-    pub stored_width: u32,
-    pub stored_height: u32,
+    pub width: u32,
+    pub height: u32,
     pub orientation: Orientation,
+    /// Whether the coding can carry transparency (PNG with alpha or tRNS, WebP with
+    /// alpha, any GIF, 32-bit BMP, TIFF with an alpha sample).
+    pub may_have_alpha: bool,
 }
 
-#[derive(Clone, Debug)]
-pub(crate) enum HeaderFormat {
-    /// The frame's geometry, which decides the decoder's memory (as the streaming decoder
-    /// reports it, or as read from the whole file's markers).
-    Jpeg(crate::jpeg_stream::JpegHeader),
-    Png(PngHeader),
-    /// WebP, GIF, BMP or TIFF (crates/imaging/src/formats).
-    Other(crate::formats::OtherHeader),
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct PngHeader {
-    pub has_alpha: bool,
+/// How the pixels are coded, which decides how they are decoded and what the decoder holds in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Coding {
+    /// The frame's geometry (as the streaming decoder reports it, or as read from the
+    /// whole file's markers).
+    Jpeg(JpegHeader),
     /// Adam7: rows come back to every band, so the box sums cover the whole image.
-    pub interlaced: bool,
+    Png { interlaced: bool },
+    /// VP8 (lossy); `alpha` when an ALPH chunk comes with it. `vp8_bytes`: the
+    /// VP8 chunk's length, which the decoder copies into memory.
+    WebpLossy { alpha: bool, vp8_bytes: u32 },
+    /// VP8L (lossless); `alpha` as its header declares.
+    WebpLossless { alpha: bool },
+    /// An animation: only the first frame is decoded, composited onto the canvas.
+    /// `vp8_bytes`: the length of that frame's VP8 chunk (0 when it is VP8L).
+    WebpAnimated { vp8_bytes: u32 },
+    /// The first image descriptor's size, and whether it fills the full width of the
+    /// logical screen (then it is decoded straight into the canvas, otherwise into
+    /// a second buffer first).
+    Gif {
+        frame_width: u32,
+        frame_height: u32,
+        fills_width: bool,
+    },
+    /// Bits per pixel (1, 4, 8, 16, 24, 32).
+    Bmp { bits: u16 },
+    /// Samples per pixel and bytes per sample (1 or 2); `alpha` when the last
+    /// sample is alpha; `cmyk` for separated (ink) images.
+    Tiff {
+        samples: u16,
+        sample_bytes: u16,
+        alpha: bool,
+        cmyk: bool,
+        rows_per_strip: u32,
+    },
 }
 
 impl Header {
+    /// A streamed JPEG's header, as its decoder read it.
+    pub fn jpeg(jpeg: JpegHeader) -> Header {
+        Header {
+            width: jpeg.width,
+            height: jpeg.height,
+            orientation: jpeg.orientation,
+            may_have_alpha: false,
+            coding: Coding::Jpeg(jpeg),
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        match self.coding {
+            Coding::Jpeg(_) => Format::Jpeg,
+            Coding::Png { .. } => Format::Png,
+            Coding::WebpLossy { .. }
+            | Coding::WebpLossless { .. }
+            | Coding::WebpAnimated { .. } => Format::WebP,
+            Coding::Gif { .. } => Format::Gif,
+            Coding::Bmp { .. } => Format::Bmp,
+            Coding::Tiff { .. } => Format::Tiff,
+        }
+    }
+
+    /// Whether the image is decoded at full size (WebP, GIF, BMP, TIFF: crates/imaging/src/formats)
+    /// rather than scaled while decoding (JPEG, PNG).
+    pub fn full_size(&self) -> bool {
+        !matches!(self.coding, Coding::Jpeg(_) | Coding::Png { .. })
+    }
+
     pub fn probe(&self) -> Probe {
         let (width, height) = if self.orientation.swaps_axes() {
-            (self.stored_height, self.stored_width)
+            (self.height, self.width)
         } else {
-            (self.stored_width, self.stored_height)
-        };
-        let (format, may_have_alpha) = match &self.format {
-            HeaderFormat::Jpeg(_) => (Format::Jpeg, false),
-            HeaderFormat::Png(png) => (Format::Png, png.has_alpha),
-            HeaderFormat::Other(other) => (other.format, other.may_have_alpha),
+            (self.width, self.height)
         };
         Probe {
-            format,
+            format: self.format(),
             width,
             height,
             orientation: self.orientation,
-            may_have_alpha,
+            may_have_alpha: self.may_have_alpha,
         }
     }
 }
 
-pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Header, ImageError> {
-    let header = if bytes.starts_with(PNG_SIGNATURE) {
-        read_png(bytes)?
+/// Reads the header of any format we decode; refuses what is not one of them by name
+/// when it can ([`refusal`]).
+pub(crate) fn read(bytes: &[u8]) -> Result<Header, ImageError> {
+    if bytes.starts_with(PNG_SIGNATURE) {
+        read_png(bytes)
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        read_jpeg(bytes)?
-    } else if let Some(other) = crate::formats::read(bytes, limits)? {
-        Header {
-            format: HeaderFormat::Other(other),
-            stored_width: other.width,
-            stored_height: other.height,
-            orientation: other.orientation,
-        }
+        read_jpeg(bytes)
+    } else if let Some(other) = other::read(bytes)? {
+        Ok(other)
     } else {
-        return Err(crate::formats::refusal(bytes));
-    };
-    let pixels = u64::from(header.stored_width) * u64::from(header.stored_height);
-    if pixels > limits.max_pixels {
-        return Err(ImageError::TooManyPixels {
-            width: header.stored_width,
-            height: header.stored_height,
-            max: limits.max_pixels,
-        });
+        Err(refusal(bytes))
     }
-    Ok(header)
+}
+
+/// The header of a WebP, GIF, BMP or TIFF; `Ok(None)` for any other bytes.
+pub(crate) fn read_other(bytes: &[u8]) -> Result<Option<Header>, ImageError> {
+    other::read(bytes)
 }
 
 fn corrupt(what: &str) -> ImageError {
     ImageError::Corrupt(what.to_owned())
-}
-
-fn be16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn be32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
 fn read_png(bytes: &[u8]) -> Result<Header, ImageError> {
@@ -139,20 +183,20 @@ fn read_png(bytes: &[u8]) -> Result<Header, ImageError> {
             b"IDAT" => in_header = false,
             b"tRNS" if in_header => has_alpha = true,
             b"eXIf" if in_header => {
-                orientation = exif_orientation(data).unwrap_or(Orientation::Normal);
+                orientation = exif::orientation(data).unwrap_or(Orientation::Normal);
             }
             _ => {}
         }
         at = data_end + 4;
     }
     Ok(Header {
-        format: HeaderFormat::Png(PngHeader {
-            has_alpha,
+        coding: Coding::Png {
             interlaced: ihdr[20] == 1,
-        }),
-        stored_width: width,
-        stored_height: height,
+        },
+        width,
+        height,
         orientation,
+        may_have_alpha: has_alpha,
     })
 }
 
@@ -181,7 +225,7 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
             .ok_or_else(|| corrupt("JPEG truncated in a marker segment"))?;
         match marker {
             0xE1 if segment.starts_with(b"Exif\0\0") => {
-                orientation = exif_orientation(&segment[6..]).unwrap_or(Orientation::Normal);
+                orientation = exif::orientation(&segment[6..]).unwrap_or(Orientation::Normal);
             }
             // SOF0 baseline, SOF1 extended, SOF2 progressive: what we decode.
             0xC0..=0xC2 => {
@@ -190,10 +234,11 @@ fn read_jpeg(bytes: &[u8]) -> Result<Header, ImageError> {
                 frame.metadata_bytes = metadata_bytes + after;
                 frame.first_scan_components = first_scan.unwrap_or(frame.components.len());
                 return Ok(Header {
-                    format: HeaderFormat::Jpeg(crate::jpeg_stream::JpegHeader::from_frame(&frame)),
-                    stored_width: width,
-                    stored_height: height,
+                    coding: Coding::Jpeg(JpegHeader::from_frame(&frame)),
+                    width,
+                    height,
                     orientation,
+                    may_have_alpha: false,
                 });
             }
             // Lossless, hierarchical and arithmetic coded frames.
@@ -230,35 +275,4 @@ fn read_frame(segment: &[u8], progressive: bool) -> Result<(u32, u32, Frame), Im
         return Err(corrupt("JPEG with an unusual number of components"));
     }
     Ok((width, height, Frame::parse(segment, progressive)?))
-}
-
-/// Finds tag 0x0112 in IFD0 of a TIFF-structured EXIF block.
-pub(crate) fn exif_orientation(tiff: &[u8]) -> Option<Orientation> {
-    let little = match tiff.get(0..4)? {
-        b"II*\0" => true,
-        b"MM\0*" => false,
-        _ => return None,
-    };
-    let u16_at = |at: usize| -> Option<u16> {
-        let b: [u8; 2] = tiff.get(at..at + 2)?.try_into().ok()?;
-        Some(if little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
-    };
-    let u32_at = |at: usize| -> Option<u32> {
-        let b: [u8; 4] = tiff.get(at..at + 4)?.try_into().ok()?;
-        Some(if little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    };
-    let ifd = u32_at(4)? as usize;
-    let entries = usize::from(u16_at(ifd)?);
-    (0..entries)
-        .map(|i| ifd + 2 + 12 * i)
-        .find(|&entry| u16_at(entry) == Some(0x0112))
-        .and_then(|entry| Orientation::from_exif(u16_at(entry + 8)?))
 }

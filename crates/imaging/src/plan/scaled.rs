@@ -1,4 +1,4 @@
-//! Predicts the peak heap of `thumbnails` from the headers alone, and picks the decode reduction that keeps it in budget.
+//! JPEG and PNG, scaled while they decode: picks the DCT scale or box size that keeps the peak heap in budget, and predicts that peak.
 //!
 //! The service reserves memory from one isolate-wide budget before it decodes
 //! (issue 10), so this must be an upper bound of what the pipeline allocates,
@@ -7,9 +7,10 @@
 //! once, with the sizes the decoders and resizer really allocate;
 //! `tests/peak_memory.rs` checks it against a counting allocator.
 
-use crate::headers::{Header, HeaderFormat};
+use super::{thumbnail_size, Estimate, Reduction};
+use crate::headers::{Coding, Header};
 use crate::jpeg_stream::{JpegHeader, JpegStream};
-use crate::{jpeg, png_stream, thumbnail_size, ImageError, MAX_THUMBNAIL_HEIGHT};
+use crate::{jpeg, png_stream, ImageError, MAX_THUMBNAIL_HEIGHT};
 
 const MIB: u64 = 1024 * 1024;
 /// Small allocations no formula follows: Huffman and quantisation tables,
@@ -17,24 +18,6 @@ const MIB: u64 = 1024 * 1024;
 const FIXED_SLACK: u64 = MIB;
 /// 1%: the rest of what no formula follows.
 const RELATIVE_SLACK_DIVISOR: u64 = 100;
-
-/// How the decoder shrinks the image while decoding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reduction {
-    /// JPEG: pixels per 8x8 block side in the inverse DCT (8 full size, 4, 2 or 1).
-    Jpeg { block_side: u32 },
-    /// PNG: side of the boxes rows are summed into.
-    Png { factor: u32 },
-    /// WebP, GIF, BMP, TIFF: decoded at full size (`formats` plans those).
-    FullSize,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Estimate {
-    pub reduction: Reduction,
-    /// Peak heap bytes of the whole call, the input excluded.
-    pub peak: u64,
-}
 
 /// Chooses the reduction for thumbnails of `sizes` (upright width, height) and
 /// predicts the peak; refuses when input and peak would exceed `budget`.
@@ -46,13 +29,13 @@ pub(crate) fn estimate(
 ) -> Result<Estimate, ImageError> {
     let upright_height = header.probe().height;
     let tallest = sizes.iter().map(|&(_, h)| h).max().unwrap_or(1);
-    let candidates: Vec<Reduction> = match &header.format {
-        HeaderFormat::Jpeg(frame) => vec![Reduction::Jpeg {
+    let candidates: Vec<Reduction> = match &header.coding {
+        Coding::Jpeg(frame) => vec![Reduction::Jpeg {
             block_side: jpeg::block_side(frame.width, frame.height, upright_height, tallest),
         }],
-        HeaderFormat::Png(png) => {
-            let channels = if png.has_alpha { 4 } else { 3 };
-            let (w, h) = (header.stored_width, header.stored_height);
+        Coding::Png { .. } => {
+            let channels = if header.may_have_alpha { 4 } else { 3 };
+            let (w, h) = (header.width, header.height);
             let ideal = png_stream::box_factor(w, h, upright_height, tallest, channels);
             // When the ideal leaves no room, box-reduce down to the thumbnail's
             // own height and let Lanczos do only the last, small step.
@@ -63,8 +46,8 @@ pub(crate) fn estimate(
             }
             factors
         }
-        // Planned by `formats::plan`; never reaches here.
-        HeaderFormat::Other(_) => Vec::new(),
+        // Decoded at full size: planned by `full_size`, never here.
+        _ => Vec::new(),
     };
     let mut needed = u64::MAX;
     for reduction in candidates {
@@ -85,14 +68,14 @@ pub(crate) fn tallest_servable(header: &Header) -> (u32, u32) {
 }
 
 fn peak_bytes(header: &Header, reduction: Reduction, sizes: &[(u32, u32)]) -> u64 {
-    let (decode, decoded) = match (&header.format, reduction) {
-        (HeaderFormat::Jpeg(jpeg), Reduction::Jpeg { block_side }) => jpeg_decode(jpeg, block_side),
-        (HeaderFormat::Png(png), Reduction::Png { factor }) => png_decode(
-            header.stored_width,
-            header.stored_height,
+    let (decode, decoded) = match (&header.coding, reduction) {
+        (Coding::Jpeg(jpeg), Reduction::Jpeg { block_side }) => jpeg_decode(jpeg, block_side),
+        (Coding::Png { interlaced }, Reduction::Png { factor }) => png_decode(
+            header.width,
+            header.height,
             factor,
-            if png.has_alpha { 4 } else { 3 },
-            png.interlaced,
+            if header.may_have_alpha { 4 } else { 3 },
+            *interlaced,
         ),
         _ => (u64::MAX / 4, (0, 0, 3)),
     };

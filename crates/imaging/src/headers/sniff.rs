@@ -1,10 +1,32 @@
-//! Recognises formats we cannot decode here (HEIC, AVIF, JPEG XL, SVG, PDF) by their signatures, to refuse them by name.
+//! Recognises formats by their signatures: the six we decode, and those we cannot decode here (HEIC, AVIF, JPEG XL, SVG, PDF), to refuse them by name.
 //!
 //! An upload from a phone is often HEIC and from a design tool SVG or PDF; a
 //! plain "unsupported" leaves the user guessing, so the error names the format
 //! and the message says what to send instead.
 
-use crate::ImageError;
+use crate::{Format, ImageError};
+
+/// The format of an upload from its first bytes (content, never names).
+pub fn sniff(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(Format::Png)
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(Format::Jpeg)
+    } else if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        Some(Format::WebP)
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        Some(Format::Gif)
+    } else if head.starts_with(b"BM") {
+        Some(Format::Bmp)
+    } else if [&b"II*\0"[..], b"MM\0*", b"II+\0", b"MM\0+"]
+        .iter()
+        .any(|s| head.starts_with(s))
+    {
+        Some(Format::Tiff)
+    } else {
+        None
+    }
+}
 
 /// The refusal for bytes that are none of the formats we decode.
 pub(crate) fn refusal(bytes: &[u8]) -> ImageError {
@@ -37,7 +59,7 @@ fn isobmff_image(bytes: &[u8]) -> Option<&'static str> {
     if bytes.get(4..8)? != b"ftyp" {
         return None;
     }
-    let size = u32::from_be_bytes(bytes.get(0..4)?.try_into().ok()?) as usize;
+    let size = crate::bytes::be32(bytes, 0)? as usize;
     // Major brand at 8..12, minor version at 12..16, compatible brands after.
     let ftyp = bytes.get(8..size.clamp(12, bytes.len().max(12)))?;
     let brands = std::iter::once(&ftyp[0..4]).chain(ftyp.get(8..).unwrap_or(&[]).chunks_exact(4));

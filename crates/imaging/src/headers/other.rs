@@ -1,76 +1,21 @@
 //! Reads WebP, GIF, BMP and TIFF headers (size, kind of coding, EXIF orientation) without decoding or allocating.
 //!
-//! Like crates/imaging/src/headers.rs for PNG and JPEG, this is the gate every
+//! Like the PNG and JPEG readers beside it (headers/mod.rs), this is the gate every
 //! upload passes before any decoder sees it: sizes, strip tables and frame
 //! descriptors are checked over the borrowed bytes, so a bomb is refused here.
 
-use crate::headers::exif_orientation;
+use super::{Coding, Header};
+use crate::bytes::{le16, le24, le32};
+use crate::exif::{self, Tiff};
 use crate::orientation::Orientation;
-use crate::{Format, ImageError};
-
-/// How the pixels are coded, which decides what the decoder holds in memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// VP8 (lossy); `alpha` when an ALPH chunk comes with it. `vp8_bytes`: the
-    /// VP8 chunk's length, which the decoder copies into memory.
-    WebpLossy { alpha: bool, vp8_bytes: u32 },
-    /// VP8L (lossless); `alpha` as its header declares.
-    WebpLossless { alpha: bool },
-    /// An animation: only the first frame is decoded, composited onto the canvas.
-    /// `vp8_bytes`: the length of that frame's VP8 chunk (0 when it is VP8L).
-    WebpAnimated { vp8_bytes: u32 },
-    /// The first image descriptor's size, and whether it fills the full width of the
-    /// logical screen (then it is decoded straight into the canvas, otherwise into
-    /// a second buffer first).
-    Gif {
-        frame_width: u32,
-        frame_height: u32,
-        fills_width: bool,
-    },
-    /// Bits per pixel (1, 4, 8, 16, 24, 32).
-    Bmp { bits: u16 },
-    /// Samples per pixel and bytes per sample (1 or 2); `alpha` when the last
-    /// sample is alpha; `cmyk` for separated (ink) images.
-    Tiff {
-        samples: u16,
-        sample_bytes: u16,
-        alpha: bool,
-        cmyk: bool,
-        rows_per_strip: u32,
-    },
-}
-
-/// What the header of a WebP, GIF, BMP or TIFF says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct OtherHeader {
-    pub format: Format,
-    pub kind: Kind,
-    /// Size as stored, before orientation.
-    pub width: u32,
-    pub height: u32,
-    pub orientation: Orientation,
-    pub may_have_alpha: bool,
-}
+use crate::ImageError;
 
 fn corrupt(what: &str) -> ImageError {
     ImageError::Corrupt(what.to_owned())
 }
 
-fn le16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn le24(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at + 3)?;
-    Some(u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16)
-}
-
-fn le32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
 /// Reads the header if the bytes are a WebP, GIF, BMP or TIFF; `Ok(None)` for anything else.
-pub(crate) fn read(bytes: &[u8]) -> Result<Option<OtherHeader>, ImageError> {
+pub(crate) fn read(bytes: &[u8]) -> Result<Option<Header>, ImageError> {
     let header = if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
         read_webp(bytes)?
     } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
@@ -90,7 +35,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Option<OtherHeader>, ImageError> {
     Ok(Some(header))
 }
 
-fn read_webp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
+fn read_webp(bytes: &[u8]) -> Result<Header, ImageError> {
     let truncated = || corrupt("WebP truncated in its header");
     let first = bytes.get(12..16).ok_or_else(truncated)?;
     let payload = bytes.get(20..).ok_or_else(truncated)?;
@@ -103,7 +48,7 @@ fn read_webp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
             let w = le16(payload, 6).ok_or_else(truncated)? & 0x3FFF;
             let h = le16(payload, 8).ok_or_else(truncated)? & 0x3FFF;
             let vp8_bytes = le32(bytes, 16).ok_or_else(truncated)?;
-            let kind = Kind::WebpLossy {
+            let kind = Coding::WebpLossy {
                 alpha: false,
                 vp8_bytes,
             };
@@ -111,19 +56,18 @@ fn read_webp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
         }
         b"VP8L" => {
             let (w, h, alpha) = vp8l_size(payload).ok_or_else(truncated)?;
-            let kind = Kind::WebpLossless { alpha };
+            let kind = Coding::WebpLossless { alpha };
             (kind, w, h, Orientation::Normal)
         }
         b"VP8X" => read_webp_extended(bytes, payload)?,
         _ => return Err(corrupt("WebP without an image chunk first")),
     };
     let may_have_alpha = match kind {
-        Kind::WebpLossy { alpha, .. } | Kind::WebpLossless { alpha } => alpha,
+        Coding::WebpLossy { alpha, .. } | Coding::WebpLossless { alpha } => alpha,
         _ => true,
     };
-    Ok(OtherHeader {
-        format: Format::WebP,
-        kind,
+    Ok(Header {
+        coding: kind,
         width,
         height,
         orientation,
@@ -148,7 +92,7 @@ fn vp8l_size(payload: &[u8]) -> Option<(u32, u32, bool)> {
 fn read_webp_extended(
     bytes: &[u8],
     vp8x: &[u8],
-) -> Result<(Kind, u32, u32, Orientation), ImageError> {
+) -> Result<(Coding, u32, u32, Orientation), ImageError> {
     let truncated = || corrupt("WebP truncated in its VP8X header");
     let flags = *vp8x.first().ok_or_else(truncated)?;
     let width = le24(vp8x, 4).ok_or_else(truncated)? + 1;
@@ -166,7 +110,7 @@ fn read_webp_extended(
                 if let Some(exif) = bytes.get(data_start..data_end) {
                     // Some writers keep the JPEG APP1 prefix.
                     let exif = exif.strip_prefix(b"Exif\0\0").unwrap_or(exif);
-                    orientation = exif_orientation(exif).unwrap_or(Orientation::Normal);
+                    orientation = exif::orientation(exif).unwrap_or(Orientation::Normal);
                 }
             }
             b"ALPH" => alph = true,
@@ -197,12 +141,12 @@ fn read_webp_extended(
     }
     let kind = match (animated, coding) {
         (true, _) if !first_frame_checked => return Err(corrupt("WebP animation without frames")),
-        (true, _) => Kind::WebpAnimated { vp8_bytes },
-        (false, Some(false)) => Kind::WebpLossy {
+        (true, _) => Coding::WebpAnimated { vp8_bytes },
+        (false, Some(false)) => Coding::WebpLossy {
             alpha: alph,
             vp8_bytes,
         },
-        (false, Some(true)) => Kind::WebpLossless {
+        (false, Some(true)) => Coding::WebpLossless {
             alpha: flags & 0x10 != 0,
         },
         (false, None) => return Err(corrupt("WebP without image data")),
@@ -254,7 +198,7 @@ fn check_first_frame(anmf: &[u8], width: u32, height: u32) -> Result<u32, ImageE
     Err(invalid())
 }
 
-fn read_gif(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
+fn read_gif(bytes: &[u8]) -> Result<Header, ImageError> {
     let truncated = || corrupt("GIF truncated before its first image");
     let width = u32::from(le16(bytes, 6).ok_or_else(truncated)?);
     let height = u32::from(le16(bytes, 8).ok_or_else(truncated)?);
@@ -289,9 +233,8 @@ fn read_gif(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
     if frame_width == 0 || frame_height == 0 {
         return Err(corrupt("GIF frame declares a zero size"));
     }
-    Ok(OtherHeader {
-        format: Format::Gif,
-        kind: Kind::Gif {
+    Ok(Header {
+        coding: Coding::Gif {
             frame_width,
             frame_height,
             fills_width: left == 0 && frame_width == width && top + frame_height <= height,
@@ -304,7 +247,7 @@ fn read_gif(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
     })
 }
 
-fn read_bmp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
+fn read_bmp(bytes: &[u8]) -> Result<Header, ImageError> {
     let truncated = || corrupt("BMP truncated in its header");
     let info_size = le32(bytes, 14).ok_or_else(truncated)?;
     let (width, height, bits, compression) = if info_size == 12 {
@@ -334,9 +277,8 @@ fn read_bmp(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
     if !matches!(compression, 0..=3 | 6) {
         return Err(ImageError::Unsupported);
     }
-    Ok(OtherHeader {
-        format: Format::Bmp,
-        kind: Kind::Bmp { bits },
+    Ok(Header {
+        coding: Coding::Bmp { bits },
         width: width as u32,
         height: height as u32,
         orientation: Orientation::Normal,
@@ -352,7 +294,7 @@ mod tag {
     pub const COMPRESSION: u16 = 259;
     pub const PHOTOMETRIC: u16 = 262;
     pub const STRIP_OFFSETS: u16 = 273;
-    pub const ORIENTATION: u16 = 274;
+    pub const ORIENTATION: u16 = crate::exif::ORIENTATION;
     pub const SAMPLES_PER_PIXEL: u16 = 277;
     pub const ROWS_PER_STRIP: u16 = 278;
     pub const STRIP_BYTE_COUNTS: u16 = 279;
@@ -363,59 +305,20 @@ mod tag {
     pub const SAMPLE_FORMAT: u16 = 339;
 }
 
-/// One IFD entry: type, count and where its values are (inline when they fit in 4 bytes).
+/// An entry we read: its type, count and where its values are.
 #[derive(Clone, Copy)]
-struct Entry {
+struct Values {
     kind: u16,
     count: u32,
-    values_at: usize,
+    at: usize,
 }
 
-struct Tiff<'a> {
-    bytes: &'a [u8],
-    little: bool,
-}
-
-impl Tiff<'_> {
-    fn u16_at(&self, at: usize) -> Option<u16> {
-        let b: [u8; 2] = self.bytes.get(at..at + 2)?.try_into().ok()?;
-        Some(if self.little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
-    }
-
-    fn u32_at(&self, at: usize) -> Option<u32> {
-        let b: [u8; 4] = self.bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    }
-
-    /// Value `i` of an entry of type BYTE (1), SHORT (3) or LONG (4).
-    fn value(&self, entry: Entry, i: u32) -> Option<u32> {
-        let i = i as usize;
-        match entry.kind {
-            1 => self.bytes.get(entry.values_at + i).map(|&b| u32::from(b)),
-            3 => self.u16_at(entry.values_at + 2 * i).map(u32::from),
-            4 => self.u32_at(entry.values_at + 4 * i),
-            _ => None,
-        }
-    }
-}
-
-fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
-    let tiff = Tiff {
-        bytes,
-        little: bytes[0] == b'I',
-    };
+fn read_tiff(bytes: &[u8]) -> Result<Header, ImageError> {
     let truncated = || corrupt("TIFF truncated in its first directory");
-    let ifd = tiff.u32_at(4).ok_or_else(truncated)? as usize;
-    let count = usize::from(tiff.u16_at(ifd).ok_or_else(truncated)?);
-    let mut entries: [Option<Entry>; 15] = [None; 15];
+    let tiff = Tiff::new(bytes).ok_or_else(truncated)?;
+    let ifd = tiff.first_directory().ok_or_else(truncated)?;
+    let count = tiff.entry_count(ifd).ok_or_else(truncated)?;
+    let mut entries: [Option<Values>; 15] = [None; 15];
     let wanted = [
         tag::WIDTH,
         tag::HEIGHT,
@@ -434,30 +337,17 @@ fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
         tag::SAMPLE_FORMAT,
     ];
     for i in 0..count {
-        let at = ifd + 2 + 12 * i;
-        let id = tiff.u16_at(at).ok_or_else(truncated)?;
-        let kind = tiff.u16_at(at + 2).ok_or_else(truncated)?;
-        let n = tiff.u32_at(at + 4).ok_or_else(truncated)?;
-        let size = match kind {
-            1 | 2 | 6 | 7 => 1u64,
-            3 | 8 => 2,
-            4 | 9 | 11 | 13 => 4,
-            _ => 8,
-        } * u64::from(n);
-        let values_at = if size <= 4 {
-            at + 8
-        } else {
-            tiff.u32_at(at + 8).ok_or_else(truncated)? as usize
-        };
+        let entry = tiff.entry(ifd, i).ok_or_else(truncated)?;
+        let at = tiff.values_at(entry).ok_or_else(truncated)?;
         // Every value array must lie inside the file: no table larger than the upload.
-        if values_at as u64 + size > bytes.len() as u64 {
+        if at as u64 + entry.size() > bytes.len() as u64 {
             return Err(corrupt("TIFF tag values lie outside the file"));
         }
-        if let Some(slot) = wanted.iter().position(|&w| w == id) {
-            entries[slot] = Some(Entry {
-                kind,
-                count: n,
-                values_at,
+        if let Some(slot) = wanted.iter().position(|&w| w == entry.tag) {
+            entries[slot] = Some(Values {
+                kind: entry.kind,
+                count: entry.count,
+                at,
             });
         }
     }
@@ -467,7 +357,8 @@ fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
             .position(|&w| w == id)
             .and_then(|i| entries[i])
     };
-    let first = |id: u16| get(id).and_then(|e| tiff.value(e, 0));
+    let value = |e: Values, i: u32| tiff.value(e.kind, e.at, i);
+    let first = |id: u16| get(id).and_then(|e| value(e, 0));
 
     let width = first(tag::WIDTH).ok_or_else(|| corrupt("TIFF without a width"))?;
     let height = first(tag::HEIGHT).ok_or_else(|| corrupt("TIFF without a height"))?;
@@ -526,7 +417,7 @@ fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
             return Err(corrupt("TIFF strip table does not match its height"));
         }
         for i in 0..strips {
-            let (Some(offset), Some(len)) = (tiff.value(offsets, i), tiff.value(counts, i)) else {
+            let (Some(offset), Some(len)) = (value(offsets, i), value(counts, i)) else {
                 return Err(corrupt("TIFF strip table is invalid"));
             };
             if u64::from(offset) + u64::from(len) > bytes.len() as u64 {
@@ -534,9 +425,8 @@ fn read_tiff(bytes: &[u8]) -> Result<OtherHeader, ImageError> {
             }
         }
     }
-    Ok(OtherHeader {
-        format: Format::Tiff,
-        kind: Kind::Tiff {
+    Ok(Header {
+        coding: Coding::Tiff {
             samples: samples as u16,
             sample_bytes: (bits / 8) as u16,
             alpha: extra == 1,

@@ -32,29 +32,6 @@ use storagetiers::routes::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use storagetiers::routes::BOOKMARK_HEADER;
 use storagetiers::store::login_failures::{FAILURE_WINDOW_MS, MAX_FAILURES};
 
-/// Every format an upload may be, in the order people are told them.
-const FORMATS: [Format; 6] = [
-    Format::Jpeg,
-    Format::Png,
-    Format::WebP,
-    Format::Gif,
-    Format::Bmp,
-    Format::Tiff,
-];
-
-/// How a format is named to people. The match is exhaustive, so a format the imaging crate
-/// gains fails this build until it is named (and added to `FORMATS`).
-fn format_name(format: Format) -> &'static str {
-    match format {
-        Format::Jpeg => "JPEG",
-        Format::Png => "PNG",
-        Format::WebP => "WebP",
-        Format::Gif => "GIF",
-        Format::Bmp => "BMP",
-        Format::Tiff => "TIFF",
-    }
-}
-
 /// Whether the format is decoded as it streams in (`imaging::Thumbnailer`), so that only the
 /// upload limit bounds its file; every other format is decoded from one buffer.
 fn is_streamed(format: Format) -> bool {
@@ -90,12 +67,11 @@ fn or_list(names: &[&str]) -> String {
 
 /// "JPEG, PNG, WebP, GIF, BMP or TIFF".
 fn format_list() -> String {
-    let names: Vec<&str> = FORMATS.iter().map(|f| format_name(*f)).collect();
-    or_list(&names)
+    Format::ACCEPTED.to_owned()
 }
 
 fn content_types() -> Vec<&'static str> {
-    FORMATS.iter().map(|f| f.content_type()).collect()
+    Format::ALL.iter().map(|f| f.content_type()).collect()
 }
 
 /// 100000000 -> "100 MB", 50331648 -> "48 MiB": as the README and the error messages say them.
@@ -123,10 +99,10 @@ fn pixels_text(n: u64) -> String {
 /// MAX_IMAGE_PIXELS (100 MP), streamed; PNG, WebP, GIF, BMP or TIFF up to 48 MiB".
 fn upload_limits_text() -> String {
     let names = |streamed: bool| -> Vec<&str> {
-        FORMATS
+        Format::ALL
             .iter()
             .filter(|f| is_streamed(**f) == streamed)
-            .map(|f| format_name(*f))
+            .map(|f| f.name())
             .collect()
     };
     let buffered = names(false);
@@ -155,8 +131,8 @@ fn limits() -> Value {
             "max_bytes": DEFAULT_MAX_UPLOAD_BYTES,
             "max_pixels": DEFAULT_MAX_IMAGE_PIXELS,
             "name_max_chars": MAX_PICTURE_NAME_CHARS,
-            "formats": FORMATS.iter().map(|f| json!({
-                "name": format_name(*f),
+            "formats": Format::ALL.iter().map(|f| json!({
+                "name": f.name(),
                 "content_type": f.content_type(),
                 "max_bytes": format_max_bytes(*f),
             })).collect::<Vec<_>>(),
@@ -999,7 +975,7 @@ mod tests {
         let served = doc["paths"]["/api/picture/{id}"]["get"]["responses"]["200"]["content"]
             .as_object()
             .unwrap();
-        for format in FORMATS {
+        for format in Format::ALL {
             assert!(answered
                 .as_array()
                 .unwrap()

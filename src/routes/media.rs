@@ -99,12 +99,13 @@ pub fn image_error(error: imaging::ImageError) -> ApiError {
     match error {
         Unsupported => ApiError::Validation(FieldErrors::single(
             "img",
-            "Upload a valid image: JPEG, PNG, WebP, GIF, BMP or TIFF.",
+            format!("Upload a valid image: {}.", imaging::Format::ACCEPTED),
         )),
         UnsupportedFormat { name } => ApiError::Validation(FieldErrors::single(
             "img",
             format!(
-                "{name} images cannot be processed here; send JPEG, PNG, WebP, GIF, BMP or TIFF."
+                "{name} images cannot be processed here; send {}.",
+                imaging::Format::ACCEPTED
             ),
         )),
         Corrupt(_) => ApiError::Validation(FieldErrors::single(

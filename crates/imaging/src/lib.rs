@@ -59,6 +59,31 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format an upload may be, in the order people are told them.
+    pub const ALL: [Format; 6] = [
+        Format::Jpeg,
+        Format::Png,
+        Format::WebP,
+        Format::Gif,
+        Format::Bmp,
+        Format::Tiff,
+    ];
+
+    /// [`Format::ALL`] as one phrase, for messages (a test keeps the two the same).
+    pub const ACCEPTED: &'static str = "JPEG, PNG, WebP, GIF, BMP or TIFF";
+
+    /// How the format is named to people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "JPEG",
+            Format::Png => "PNG",
+            Format::WebP => "WebP",
+            Format::Gif => "GIF",
+            Format::Bmp => "BMP",
+            Format::Tiff => "TIFF",
+        }
+    }
+
     /// The media type to serve the bytes with.
     pub fn content_type(self) -> &'static str {
         match self {
@@ -126,11 +151,11 @@ pub struct Thumbnail {
 pub enum ImageError {
     /// The bytes are not an image format we know, or use a coding we do not
     /// decode (arithmetic or 12-bit JPEG, palette or fax TIFF...).
-    #[error("unsupported image format: send JPEG, PNG, WebP, GIF, BMP or TIFF")]
+    #[error("unsupported image format: send {}", Format::ACCEPTED)]
     Unsupported,
     /// A format recognised by its signature that cannot be decoded here: "HEIC",
     /// "HEIF", "AVIF", "JPEG XL", "SVG" or "PDF" (400; nothing is stored).
-    #[error("{name} files cannot be processed; send JPEG, PNG, WebP, GIF, BMP or TIFF")]
+    #[error("{name} files cannot be processed; send {}", Format::ACCEPTED)]
     UnsupportedFormat { name: &'static str },
     /// The bytes start like a PNG or JPEG but are truncated or invalid.
     #[error("corrupt image: {0}")]
@@ -172,4 +197,16 @@ pub enum ImageError {
     /// decoded from one buffer ([`BUFFERED_MAX_BYTES`]).
     #[error("the file is larger than the {max} bytes accepted for its format")]
     FileTooLarge { max: u64 },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Format;
+
+    #[test]
+    fn the_accepted_phrase_names_every_format_in_order() {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        let (last, rest) = names.split_last().unwrap();
+        assert_eq!(Format::ACCEPTED, format!("{} or {last}", rest.join(", ")));
+    }
 }

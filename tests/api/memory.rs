@@ -127,64 +127,123 @@ fn assert_taken_or_refused(client: &Client, user: &TestUser, reply: &Reply, size
 
 // --- camera-sized JPEGs -----------------------------------------------------------------------
 
-const CAMERA_WIDTH: u16 = 8000;
-const CAMERA_HEIGHT: u16 = 6000;
-
-/// A 48 MP photo's pixels: gradients under grain. The grain is what makes a quality-92 JPEG of
-/// it as large as a camera's (about 16 MB); a smooth image would compress to a few MB.
-fn camera_pixels() -> Vec<u8> {
-    let (width, height) = (u32::from(CAMERA_WIDTH), u32::from(CAMERA_HEIGHT));
-    let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
-    let mut state = 0x9E37_79B9u32;
-    for y in 0..height {
-        for x in 0..width {
-            // xorshift32: cheap noise, the same on every run.
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            let grain = (state % 21) as i32 - 10;
-            let base = ((x * 255 / width + y * 255 / height) / 2) as i32;
-            pixels.extend_from_slice(&[
-                (base + grain).clamp(0, 255) as u8,
-                (200 - base / 2 + grain).clamp(0, 255) as u8,
-                (90 + grain / 2).clamp(0, 255) as u8,
-            ]);
-        }
-    }
-    pixels
+/// A camera's photo: its size and how it is coded.
+#[derive(Clone, Copy, Debug)]
+struct Camera {
+    width: u16,
+    height: u16,
+    quality: u8,
+    progressive: bool,
+    /// 4:4:4 (no chroma subsampling) instead of 4:2:0.
+    full_chroma: bool,
+    /// What a camera's file of that size and quality weighs at least.
+    at_least_bytes: usize,
 }
 
-fn camera_jpeg(progressive: bool) -> Vec<u8> {
-    let started = Instant::now();
-    let pixels = camera_pixels();
-    let mut out = Vec::new();
-    let mut encoder = Encoder::new(&mut out, 92);
-    encoder.set_progressive(progressive);
-    encoder
-        .encode(&pixels, CAMERA_WIDTH, CAMERA_HEIGHT, ColorType::Rgb)
-        .unwrap();
-    eprintln!(
-        "48 MP JPEG (progressive: {progressive}): {} bytes, made in {:.1} s",
-        out.len(),
-        started.elapsed().as_secs_f64()
-    );
-    assert!(
-        out.len() > 15_000_000,
-        "a camera's 48 MP JPEG is 15 MB or more, this one {} bytes",
-        out.len()
-    );
-    out
+const CAMERA_48_MP: Camera = Camera {
+    width: 8000,
+    height: 6000,
+    quality: 92,
+    progressive: false,
+    full_chroma: false,
+    at_least_bytes: 15_000_000,
+};
+const CAMERA_61_MP: Camera = Camera {
+    width: 9504,
+    height: 6336,
+    ..CAMERA_48_MP
+};
+const CAMERA_100_MP: Camera = Camera {
+    width: 11520,
+    height: 8640,
+    ..CAMERA_48_MP
+};
+/// A 40 MP 4:4:4 progressive file at quality 95: a camera's largest JPEG (about 34 MB).
+const CAMERA_40_MP_444_PROGRESSIVE: Camera = Camera {
+    width: 7728,
+    height: 5152,
+    quality: 95,
+    progressive: true,
+    full_chroma: true,
+    at_least_bytes: 25_000_000,
+};
+
+impl Camera {
+    /// The photo's pixels: gradients under grain. The grain is what makes a quality-92 JPEG of
+    /// it as large as a camera's (about 16 MB at 48 MP); a smooth image would compress to a few
+    /// MB.
+    fn pixels(self) -> Vec<u8> {
+        let (width, height) = (u32::from(self.width), u32::from(self.height));
+        let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
+        let mut state = 0x9E37_79B9u32;
+        for y in 0..height {
+            for x in 0..width {
+                // xorshift32: cheap noise, the same on every run.
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let grain = (state % 21) as i32 - 10;
+                let base = ((x * 255 / width + y * 255 / height) / 2) as i32;
+                pixels.extend_from_slice(&[
+                    (base + grain).clamp(0, 255) as u8,
+                    (200 - base / 2 + grain).clamp(0, 255) as u8,
+                    (90 + grain / 2).clamp(0, 255) as u8,
+                ]);
+            }
+        }
+        pixels
+    }
+
+    fn jpeg(self) -> Vec<u8> {
+        let started = Instant::now();
+        let pixels = self.pixels();
+        let mut out = Vec::new();
+        let mut encoder = Encoder::new(&mut out, self.quality);
+        encoder.set_progressive(self.progressive);
+        if self.full_chroma {
+            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
+        }
+        encoder
+            .encode(&pixels, self.width, self.height, ColorType::Rgb)
+            .unwrap();
+        eprintln!(
+            "{self:?}: {} bytes, made in {:.1} s",
+            out.len(),
+            started.elapsed().as_secs_f64()
+        );
+        assert!(
+            out.len() >= self.at_least_bytes,
+            "a camera's file is {} bytes or more, this one {} bytes",
+            self.at_least_bytes,
+            out.len()
+        );
+        out
+    }
+
+    fn with_progressive(self, progressive: bool) -> Camera {
+        Camera {
+            progressive,
+            ..self
+        }
+    }
 }
 
 /// The 48 MP baseline JPEG, made once for every test that sends it.
 fn baseline_48_mp() -> &'static [u8] {
     static JPEG: OnceLock<Vec<u8>> = OnceLock::new();
-    JPEG.get_or_init(|| camera_jpeg(false))
+    JPEG.get_or_init(|| CAMERA_48_MP.jpeg())
 }
 
-/// A stored 48 MP photo as a Premium user sees it: its size, the original byte for byte, and
+/// A stored camera photo as a Premium user sees it: its size, the original byte for byte, and
 /// thumbnails 200 and 400 px high at the photo's aspect ratio.
-fn assert_camera_photo_stored(client: &Client, user: &TestUser, picture: &Picture, sent: &[u8]) {
+fn assert_camera_photo_stored(
+    client: &Client,
+    user: &TestUser,
+    picture: &Picture,
+    camera: Camera,
+    sent: &[u8],
+) {
+    let (camera_width, camera_height) = (u32::from(camera.width), u32::from(camera.height));
     assert_eq!(
         (
             picture.width,
@@ -192,12 +251,7 @@ fn assert_camera_photo_stored(client: &Client, user: &TestUser, picture: &Pictur
             picture.content_type.as_str(),
             picture.size
         ),
-        (
-            u32::from(CAMERA_WIDTH),
-            u32::from(CAMERA_HEIGHT),
-            "image/jpeg",
-            sent.len() as u64
-        )
+        (camera_width, camera_height, "image/jpeg", sent.len() as u64)
     );
     let id = &picture.id;
     let original = format!("/api/picture/{id}");
@@ -223,7 +277,7 @@ fn assert_camera_photo_stored(client: &Client, user: &TestUser, picture: &Pictur
         assert_eq!(thumbnail.status, 200, "{url}: {}", thumbnail.text());
         let probe = imaging::probe(&thumbnail.body, &imaging::Limits::default())
             .unwrap_or_else(|e| panic!("{url}: {e:?}"));
-        let width = u32::from(CAMERA_WIDTH) * height / u32::from(CAMERA_HEIGHT);
+        let width = camera_width * height / camera_height;
         assert_eq!(probe.height, height, "{url}");
         assert!(
             probe.width.abs_diff(width) <= 1,
@@ -233,30 +287,43 @@ fn assert_camera_photo_stored(client: &Client, user: &TestUser, picture: &Pictur
     }
 }
 
-#[test]
-fn a_48_mp_baseline_jpeg_is_stored_with_its_thumbnails_and_the_gauge_stays_under_96_mib() {
+/// One camera photo uploaded alone by a Premium user: stored whole, gauge under the limit.
+fn assert_camera_upload_taken(camera: Camera, jpeg: &[u8]) {
     let _serial = serial();
     let client = Client::from_env();
     let user = new_user(&client, "Premium");
-    let jpeg = baseline_48_mp();
 
     let picture = client.upload_ok(&user.access, "camera", jpeg);
 
-    assert_camera_photo_stored(&client, &user, &picture, jpeg);
-    assert_gauge_under_limit(&client, "a 48 MP baseline JPEG");
+    assert_camera_photo_stored(&client, &user, &picture, camera, jpeg);
+    assert_gauge_under_limit(&client, &format!("{camera:?}"));
+}
+
+#[test]
+fn a_48_mp_baseline_jpeg_is_stored_with_its_thumbnails_and_the_gauge_stays_under_96_mib() {
+    assert_camera_upload_taken(CAMERA_48_MP, baseline_48_mp());
 }
 
 #[test]
 fn a_48_mp_progressive_jpeg_is_stored_with_its_thumbnails_and_the_gauge_stays_under_96_mib() {
-    let _serial = serial();
-    let client = Client::from_env();
-    let user = new_user(&client, "Premium");
-    let jpeg = camera_jpeg(true);
+    let camera = CAMERA_48_MP.with_progressive(true);
+    assert_camera_upload_taken(camera, &camera.jpeg());
+}
 
-    let picture = client.upload_ok(&user.access, "camera", &jpeg);
+#[test]
+fn a_61_mp_baseline_jpeg_is_stored_with_its_thumbnails_and_the_gauge_stays_under_96_mib() {
+    assert_camera_upload_taken(CAMERA_61_MP, &CAMERA_61_MP.jpeg());
+}
 
-    assert_camera_photo_stored(&client, &user, &picture, &jpeg);
-    assert_gauge_under_limit(&client, "a 48 MP progressive JPEG");
+#[test]
+fn a_100_mp_baseline_jpeg_is_stored_with_its_thumbnails_and_the_gauge_stays_under_96_mib() {
+    assert_camera_upload_taken(CAMERA_100_MP, &CAMERA_100_MP.jpeg());
+}
+
+#[test]
+fn a_40_mp_444_progressive_jpeg_of_34_mb_is_stored_with_its_thumbnails_under_96_mib() {
+    let camera = CAMERA_40_MP_444_PROGRESSIVE;
+    assert_camera_upload_taken(camera, &camera.jpeg());
 }
 
 /// Four users' uploads of the same body at once, each on a connection of its own; the users
@@ -317,7 +384,7 @@ fn four_48_mp_jpegs_at_once_are_each_stored_or_a_clean_503_and_the_gauge_stays_u
         "four 48 MP uploads at once",
         &users,
         &replies,
-        |user, picture| assert_camera_photo_stored(&client, user, picture, jpeg),
+        |user, picture| assert_camera_photo_stored(&client, user, picture, CAMERA_48_MP, jpeg),
     );
     assert_gauge_under_limit(&client, "four 48 MP JPEGs at once");
 }

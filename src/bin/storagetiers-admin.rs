@@ -1,18 +1,23 @@
-//! Operator commands that the Worker's own rules must govern, run natively: `scripts/admin`
-//! calls this to validate a new user and print the SQL that `wrangler d1 execute` runs, so the
-//! username, password and hash rules live only in the Rust code.
+//! Operator commands that the Worker's own rules must govern, run natively by `scripts/admin`:
+//! creating a user in D1 without HTTP (the first admin has nobody to ask). The username,
+//! password and hash rules are the Worker's own Rust code, so the CLI cannot accept what the API
+//! would refuse; the insert goes to D1 through `wrangler d1 execute`, the only way to reach the
+//! local D1 (a `wrangler dev` database) and the deployed one alike from outside a Worker.
 //!
-//! Usage: storagetiers-admin create-user <username> [--tier <name>] [--admin]
-//! The password is read from standard input (one line). Prints one SQL statement.
+//! Usage: storagetiers-admin create-user <username> [--tier <name>] [--admin] [--remote]
+//! The password is read from standard input (one line; scripts/admin prompts for it on a
+//! terminal). The user goes into the local D1 (the one `make dev` uses, or $STORAGETIERS_PERSIST
+//! when set) or, with --remote, the deployed one.
 
 use std::io::Read;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
 use storagetiers::domain::users::{Password, Username};
 use storagetiers::passwords;
 use storagetiers::ports::RustKdf;
 use storagetiers::store;
 
-const USAGE: &str = "usage: storagetiers-admin create-user <username> [--tier <name>] [--admin]";
+const USAGE: &str =
+    "usage: scripts/admin create-user <username> [--tier <name>] [--admin] [--remote]";
 
 #[derive(Debug, PartialEq)]
 struct CreateUser {
@@ -20,6 +25,8 @@ struct CreateUser {
     /// `None`: the tier flagged as the default, whatever its name.
     tier: Option<String>,
     admin: bool,
+    /// The deployed D1 rather than the local one.
+    remote: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<CreateUser, String> {
@@ -30,11 +37,13 @@ fn parse_args(args: &[String]) -> Result<CreateUser, String> {
     let mut username = None;
     let mut tier = None;
     let mut admin = false;
+    let mut remote = false;
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--tier" => tier = Some(rest.next().ok_or("--tier needs a tier name")?.clone()),
             "--admin" => admin = true,
+            "--remote" => remote = true,
             other if other.starts_with("--tier=") => {
                 tier = Some(other["--tier=".len()..].to_owned())
             }
@@ -51,6 +60,7 @@ fn parse_args(args: &[String]) -> Result<CreateUser, String> {
         username: username.ok_or(USAGE)?,
         tier,
         admin,
+        remote,
     })
 }
 
@@ -86,6 +96,77 @@ fn run_now<F: std::future::Future>(future: F) -> F::Output {
     }
 }
 
+/// Runs the insert with `wrangler d1 execute`; returns whether it succeeded and everything it
+/// printed. Run from the checkout (scripts/admin is), where npx finds the pinned wrangler.
+fn d1_execute(sql: &str, remote: bool) -> Result<(bool, String), String> {
+    let mut command = Command::new("npx");
+    command.env("WRANGLER_SEND_METRICS", "false");
+    command.args(["--no-install", "--loglevel=error", "wrangler"]);
+    command.args(["d1", "execute", "DB", "--json"]);
+    if remote {
+        command.arg("--remote");
+    } else {
+        command.arg("--local");
+        if let Some(dir) = std::env::var_os("STORAGETIERS_PERSIST") {
+            command.arg("--persist-to").arg(dir);
+        }
+    }
+    let output = command
+        .arg("--command")
+        .arg(sql)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not run wrangler (npx): {e}"))?;
+    let printed = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok((output.status.success(), printed))
+}
+
+/// How many rows `wrangler d1 execute --json` returned (the JSON array in what it printed).
+fn returned_rows(printed: &str) -> Option<usize> {
+    let json = printed.get(printed.find('[')?..=printed.rfind(']')?)?;
+    let results: Vec<serde_json::Value> = serde_json::from_str(json).ok()?;
+    Some(
+        results
+            .iter()
+            .map(|r| r["results"].as_array().map_or(0, Vec::len))
+            .sum(),
+    )
+}
+
+/// What the operator reads once wrangler has run: the outcome, or what went wrong in our words.
+fn outcome(user: &CreateUser, succeeded: bool, printed: &str) -> Result<String, String> {
+    let printed = printed.trim();
+    let tier = user.tier.as_deref().unwrap_or("default");
+    if !succeeded && printed.contains("UNIQUE constraint failed: users.username") {
+        return Err(format!(
+            "a user named '{}' already exists",
+            user.username.as_str()
+        ));
+    }
+    if !succeeded && printed.contains("no such table") {
+        return Err(format!(
+            "no schema yet: apply the migrations first\n{printed}"
+        ));
+    }
+    if !succeeded {
+        return Err(format!("wrangler d1 execute failed:\n{printed}"));
+    }
+    match returned_rows(printed) {
+        Some(1) => Ok(format!(
+            "created {}user '{}' (tier {tier}) in the {} D1",
+            if user.admin { "admin " } else { "" },
+            user.username.as_str(),
+            if user.remote { "remote" } else { "local" },
+        )),
+        Some(0) => Err(format!("unknown tier '{tier}'")),
+        _ => Err(format!("wrangler d1 execute said:\n{printed}")),
+    }
+}
+
 fn run() -> Result<String, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let user = parse_args(&args)?;
@@ -100,18 +181,20 @@ fn run() -> Result<String, String> {
     }
     let password = Password::parse(line).map_err(|e| format!("password: {e}"))?;
     let hash = run_now(passwords::hash(&RustKdf, password.expose())).map_err(|e| e.to_string())?;
-    insert_user_sql(&user, &hash, now_ms()?)
+    let sql = insert_user_sql(&user, &hash, now_ms()?)?;
+    let (succeeded, printed) = d1_execute(&sql, user.remote)?;
+    outcome(&user, succeeded, &printed)
 }
 
 fn main() -> ExitCode {
     match run() {
-        Ok(sql) => {
-            println!("{sql}");
+        Ok(done) => {
+            eprintln!("{done}");
             ExitCode::SUCCESS
         }
         Err(message) => {
             eprintln!("error: {message}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
@@ -140,9 +223,11 @@ mod tests {
             "normalised like the API does"
         );
         assert_eq!(
-            (parsed.tier.as_deref(), parsed.admin),
-            (Some("Premium"), true)
+            (parsed.tier.as_deref(), parsed.admin, parsed.remote),
+            (Some("Premium"), true, false)
         );
+        let remote = parse_args(&args(&["create-user", "bob", "--remote"])).unwrap();
+        assert!(remote.remote);
         assert!(parse_args(&args(&["delete-user", "bob"])).is_err());
         assert!(parse_args(&args(&["create-user"])).is_err());
         assert!(parse_args(&args(&["create-user", "a", "b"])).is_err());
@@ -170,5 +255,31 @@ mod tests {
         let sql = insert_user_sql(&user, "pbkdf2_sha256$1$s$h", 0).unwrap();
         assert!(sql.contains("WHERE is_default = 1"), "{sql}");
         assert!(!sql.contains("Basic"), "{sql}");
+    }
+
+    #[test]
+    fn wranglers_answer_is_read_as_the_operator_needs_it() {
+        let user = parse_args(&args(&["create-user", "bob", "--tier", "Gold", "--admin"])).unwrap();
+        let inserted = "[{\"results\":[{\"id\":7}],\"success\":true}]\n";
+        assert_eq!(
+            outcome(&user, true, inserted).unwrap(),
+            "created admin user 'bob' (tier Gold) in the local D1"
+        );
+        let no_such_tier = "[{\"results\":[],\"success\":true}]";
+        assert_eq!(
+            outcome(&user, true, no_such_tier).unwrap_err(),
+            "unknown tier 'Gold'"
+        );
+        let taken = "X [ERROR] UNIQUE constraint failed: users.username: SQLITE_CONSTRAINT";
+        assert_eq!(
+            outcome(&user, false, taken).unwrap_err(),
+            "a user named 'bob' already exists"
+        );
+        assert!(outcome(&user, false, "no such table: users")
+            .unwrap_err()
+            .contains("apply the migrations first"));
+        assert!(outcome(&user, true, "not json")
+            .unwrap_err()
+            .starts_with("wrangler d1 execute said"));
     }
 }

@@ -134,8 +134,11 @@ struct Camera {
     height: u16,
     quality: u8,
     progressive: bool,
-    /// 4:4:4 (no chroma subsampling) instead of 4:2:0.
+    /// 4:4:4 (no chroma subsampling) instead of 4:2:0; its grain is drawn for each channel, as a
+    /// sensor's is, so the full-resolution chroma weighs as much as a camera's.
     full_chroma: bool,
+    /// How far the grain moves a pixel's value, either way.
+    grain: i32,
     /// What a camera's file of that size and quality weighs at least.
     at_least_bytes: usize,
 }
@@ -146,6 +149,7 @@ const CAMERA_48_MP: Camera = Camera {
     quality: 92,
     progressive: false,
     full_chroma: false,
+    grain: 10,
     at_least_bytes: 15_000_000,
 };
 const CAMERA_61_MP: Camera = Camera {
@@ -165,8 +169,17 @@ const CAMERA_40_MP_444_PROGRESSIVE: Camera = Camera {
     quality: 95,
     progressive: true,
     full_chroma: true,
-    at_least_bytes: 25_000_000,
+    grain: 12,
+    at_least_bytes: 30_000_000,
 };
+
+/// Grain in -amplitude..=amplitude from xorshift32: cheap noise, the same on every run.
+fn next_grain(state: &mut u32, amplitude: i32) -> i32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    (*state % (2 * amplitude as u32 + 1)) as i32 - amplitude
+}
 
 impl Camera {
     /// The photo's pixels: gradients under grain. The grain is what makes a quality-92 JPEG of
@@ -178,16 +191,18 @@ impl Camera {
         let mut state = 0x9E37_79B9u32;
         for y in 0..height {
             for x in 0..width {
-                // xorshift32: cheap noise, the same on every run.
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                let grain = (state % 21) as i32 - 10;
+                let grain = next_grain(&mut state, self.grain);
+                let (green, blue) = if self.full_chroma {
+                    let green = next_grain(&mut state, self.grain);
+                    (green, next_grain(&mut state, self.grain))
+                } else {
+                    (grain, grain / 2)
+                };
                 let base = ((x * 255 / width + y * 255 / height) / 2) as i32;
                 pixels.extend_from_slice(&[
                     (base + grain).clamp(0, 255) as u8,
-                    (200 - base / 2 + grain).clamp(0, 255) as u8,
-                    (90 + grain / 2).clamp(0, 255) as u8,
+                    (200 - base / 2 + green).clamp(0, 255) as u8,
+                    (90 + blue).clamp(0, 255) as u8,
                 ]);
             }
         }

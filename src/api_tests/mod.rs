@@ -82,7 +82,7 @@ impl TestApp {
             &self.app.db,
             username,
             &hash,
-            Some(tier),
+            Some(&crate::domain::tiers::TierName::parse(tier).unwrap()),
             is_admin,
             T0,
         ))

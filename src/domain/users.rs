@@ -1,7 +1,7 @@
 //! User accounts: the username and password rules, the user with their tier, and the create and
 //! patch requests an admin makes.
 
-use super::tiers::Tier;
+use super::tiers::{Tier, TierName};
 use super::Invalid;
 use unicode_normalization::UnicodeNormalization;
 
@@ -98,7 +98,7 @@ pub struct User {
 pub struct NewUser {
     pub username: Username,
     pub password: Password,
-    pub tier: Option<String>,
+    pub tier: Option<TierName>,
     pub is_admin: bool,
 }
 
@@ -107,7 +107,7 @@ pub struct NewUser {
 pub struct UserPatch {
     pub username: Option<Username>,
     pub password: Option<Password>,
-    pub tier: Option<String>,
+    pub tier: Option<TierName>,
     pub is_admin: Option<bool>,
 }
 
@@ -128,7 +128,7 @@ pub enum EndsTokens {
 pub struct UserChanges {
     pub username: Option<Username>,
     pub password_hash: Option<String>,
-    pub tier: Option<String>,
+    pub tier: Option<TierName>,
     pub is_admin: Option<bool>,
     pub ends_tokens: EndsTokens,
 }

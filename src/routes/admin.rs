@@ -30,11 +30,12 @@ fn username_taken() -> ApiError {
     ))
 }
 
+fn no_such_tier_message(name: &str) -> String {
+    format!("Tier \"{name}\" does not exist.")
+}
+
 fn no_such_tier(name: &str) -> ApiError {
-    ApiError::Validation(FieldErrors::single(
-        "tier",
-        format!("Tier \"{name}\" does not exist."),
-    ))
+    ApiError::Validation(FieldErrors::single("tier", no_such_tier_message(name)))
 }
 
 fn last_admin() -> ApiError {
@@ -69,12 +70,16 @@ impl<P: Platform> App<P> {
             .map_err(|e| taken(e, tier_name_taken))?;
         Ok(Response::json(
             201,
-            &tier_json(&self.tier(new.name.as_str()).await?),
+            &tier_json(&self.tier(Some(&new.name)).await?),
         ))
     }
 
     /// `GET /api/admin/tiers/{name}`
-    pub(crate) async fn get_tier(&self, _: &Admin, name: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn get_tier(
+        &self,
+        _: &Admin,
+        name: Option<&TierName>,
+    ) -> Result<Response, ApiError> {
         Ok(Response::json(200, &tier_json(&self.tier(name).await?)))
     }
 
@@ -84,9 +89,10 @@ impl<P: Platform> App<P> {
         &self,
         _: &Admin,
         req: &Request<P::Incoming>,
-        name: &str,
+        name: Option<&TierName>,
     ) -> Result<Response, ApiError> {
         let patch = self.read_json(req, tier_patch).await?;
+        let name = name.ok_or(ApiError::NotFound)?;
         let tier = store::tiers::update(&self.db, name, &patch)
             .await
             .map_err(|e| taken(e, tier_name_taken))?
@@ -96,7 +102,11 @@ impl<P: Platform> App<P> {
 
     /// `DELETE /api/admin/tiers/{name}`: 409 while users still have it or while it is the
     /// default.
-    pub(crate) async fn delete_tier(&self, _: &Admin, name: &str) -> Result<Response, ApiError> {
+    pub(crate) async fn delete_tier(
+        &self,
+        _: &Admin,
+        name: Option<&TierName>,
+    ) -> Result<Response, ApiError> {
         let tier = self.tier(name).await?;
         if store::tiers::delete_unused(&self.db, tier.id).await? {
             return Ok(Response::no_content());
@@ -170,7 +180,7 @@ impl<P: Platform> App<P> {
             &self.db,
             new.username.as_str(),
             &hash,
-            new.tier.as_deref(),
+            new.tier.as_ref(),
             new.is_admin,
             self.now_ms(),
         )
@@ -178,13 +188,13 @@ impl<P: Platform> App<P> {
         .map_err(|e| match e {
             // The insert resolves the tier itself; should a tier still vanish under it.
             StoreError::MissingReference(_) => {
-                no_such_tier(new.tier.as_deref().unwrap_or("default"))
+                no_such_tier(new.tier.as_ref().map_or("default", TierName::as_str))
             }
             other => taken(other, username_taken),
         })?;
         if !inserted {
             return Err(match &new.tier {
-                Some(name) => no_such_tier(name),
+                Some(name) => no_such_tier(name.as_str()),
                 None => ApiError::Validation(FieldErrors::single(
                     "tier",
                     "There is no default tier: give a tier.",
@@ -243,7 +253,9 @@ impl<P: Platform> App<P> {
         Ok(Response::no_content())
     }
 
-    async fn tier(&self, name: &str) -> Result<Tier, ApiError> {
+    /// The tier `name` names; 404 when there is none (or the route's text could not be a name).
+    async fn tier(&self, name: Option<&TierName>) -> Result<Tier, ApiError> {
+        let name = name.ok_or(ApiError::NotFound)?;
         store::tiers::find(&self.db, name)
             .await?
             .ok_or(ApiError::NotFound)
@@ -255,10 +267,10 @@ impl<P: Platform> App<P> {
             .ok_or(ApiError::NotFound)
     }
 
-    async fn tier_or_error(&self, name: &str) -> Result<Tier, ApiError> {
+    async fn tier_or_error(&self, name: &TierName) -> Result<Tier, ApiError> {
         store::tiers::find(&self.db, name)
             .await?
-            .ok_or_else(|| no_such_tier(name))
+            .ok_or_else(|| no_such_tier(name.as_str()))
     }
 }
 
@@ -282,10 +294,11 @@ fn make_default(value: &Value) -> Result<bool, Invalid> {
     }
 }
 
-/// A tier named in a user's fields: any text (a name no tier has is answered as unknown when the
-/// store resolves it).
-fn tier_ref(value: &Value) -> Result<String, Invalid> {
-    string(value).map(str::to_owned)
+/// A tier named in a user's fields. Text that cannot be a tier's name is answered as a tier that
+/// does not exist, as a well-formed name no tier has is when the store resolves it.
+fn tier_ref(value: &Value) -> Result<TierName, Invalid> {
+    let text = string(value)?;
+    TierName::parse(text).map_err(|_| Invalid(no_such_tier_message(text)))
 }
 
 fn new_tier(mut f: Fields) -> Result<NewTier, FieldErrors> {

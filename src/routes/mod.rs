@@ -22,7 +22,7 @@ mod test_hooks;
 
 use crate::config::Config;
 use crate::domain::ids::{LinkId, PictureId};
-use crate::domain::tiers::ThumbnailHeight;
+use crate::domain::tiers::{ThumbnailHeight, TierName};
 use crate::domain::FieldErrors;
 use crate::error::ApiError;
 use crate::http::{Method, Payload, ReadError, Request, Response};
@@ -60,7 +60,7 @@ enum Route {
     SessionRefresh,
     Me,
     Tiers,
-    Tier(String),
+    Tier(Option<TierName>),
     Users,
     User(String),
     Pictures,
@@ -86,7 +86,7 @@ impl Route {
             ["api", "session", "refresh"] => Route::SessionRefresh,
             ["api", "me"] => Route::Me,
             ["api", "admin", "tiers"] => Route::Tiers,
-            ["api", "admin", "tiers", name] => Route::Tier((*name).to_owned()),
+            ["api", "admin", "tiers", name] => Route::Tier(TierName::parse(name).ok()),
             ["api", "admin", "users"] => Route::Users,
             ["api", "admin", "users", name] => Route::User((*name).to_owned()),
             ["api", "pictures"] => Route::Pictures,
@@ -236,11 +236,15 @@ impl<P: Platform> App<P> {
 
             (Route::Tiers, Get) => self.list_tiers(&self.admin(req).await?).await,
             (Route::Tiers, _) => self.create_tier(&self.admin(req).await?, req).await,
-            (Route::Tier(name), Get) => self.get_tier(&self.admin(req).await?, name).await,
+            (Route::Tier(name), Get) => self.get_tier(&self.admin(req).await?, name.as_ref()).await,
             (Route::Tier(name), Patch) => {
-                self.update_tier(&self.admin(req).await?, req, name).await
+                self.update_tier(&self.admin(req).await?, req, name.as_ref())
+                    .await
             }
-            (Route::Tier(name), _) => self.delete_tier(&self.admin(req).await?, name).await,
+            (Route::Tier(name), _) => {
+                self.delete_tier(&self.admin(req).await?, name.as_ref())
+                    .await
+            }
             (Route::Users, Get) => self.list_users(&self.admin(req).await?, req).await,
             (Route::Users, _) => self.create_user(&self.admin(req).await?, req).await,
             (Route::User(name), Get) => self.get_user(&self.admin(req).await?, name).await,

@@ -53,9 +53,12 @@ pub async fn list(db: &impl Database) -> Result<Vec<Tier>, StoreError> {
     rows.into_iter().map(TierRow::into_tier).collect()
 }
 
-pub async fn find(db: &impl Database, name: &str) -> Result<Option<Tier>, StoreError> {
-    let row: Option<TierRow> =
-        super::first(db, Statement::new(select("WHERE t.name = ?")).bind(name)).await?;
+pub async fn find(db: &impl Database, name: &TierName) -> Result<Option<Tier>, StoreError> {
+    let row: Option<TierRow> = super::first(
+        db,
+        Statement::new(select("WHERE t.name = ?")).bind(name.as_str()),
+    )
+    .await?;
     row.map(TierRow::into_tier).transpose()
 }
 
@@ -81,7 +84,7 @@ pub async fn insert(db: &impl Database, tier: &NewTier, now_ms: i64) -> Result<(
 /// `Conflict` when the new name is taken.
 pub async fn update(
     db: &impl Database,
-    name: &str,
+    name: &TierName,
     patch: &TierPatch,
 ) -> Result<Option<Tier>, StoreError> {
     let mut sets: Vec<&str> = Vec::new();
@@ -105,7 +108,7 @@ pub async fn update(
     let tier = if sets.is_empty() {
         find(db, name).await?
     } else {
-        params.push(name.into());
+        params.push(name.as_str().into());
         // RETURNING: the answer is the row this statement left, not a second read that a
         // concurrent rename could miss.
         let statement = Statement {

@@ -1,6 +1,7 @@
 //! The `users` table.
 
 use super::tiers::{TierRow, TIER_COLUMNS};
+use crate::domain::tiers::TierName;
 use crate::domain::users::{EndsTokens, User, UserChanges};
 use crate::ports::{Database, Statement, StoreError, Value};
 use serde::Deserialize;
@@ -128,7 +129,7 @@ fn escape_like(text: &str) -> String {
 pub fn insert_statement(
     username: &str,
     password_hash: &str,
-    tier: Option<&str>,
+    tier: Option<&TierName>,
     is_admin: bool,
     now_ms: i64,
 ) -> Statement {
@@ -145,7 +146,7 @@ pub fn insert_statement(
     .bind(is_admin)
     .bind(now_ms);
     match tier {
-        Some(name) => statement.bind(name),
+        Some(name) => statement.bind(name.as_str()),
         None => statement,
     }
 }
@@ -156,7 +157,7 @@ pub async fn insert(
     db: &impl Database,
     username: &str,
     password_hash: &str,
-    tier: Option<&str>,
+    tier: Option<&TierName>,
     is_admin: bool,
     now_ms: i64,
 ) -> Result<bool, StoreError> {

@@ -629,182 +629,12 @@ fn a_body_of_500k_empty_parts_is_400_too_many_fields_under_96_mib() {
     assert_gauge_under_limit(&client, "500k empty parts");
 }
 
-// --- bombs: lossless WebP Huffman groups (the writer of crates/imaging/tests/bombs.rs) ---------
+// --- bombs: lossless WebP Huffman groups ---------------------------------------------------
 
-/// Writes bits least significant first, as VP8L reads them.
-#[derive(Default)]
-struct Bits {
-    bytes: Vec<u8>,
-    used: u32,
-}
-
-impl Bits {
-    fn put(&mut self, value: u32, count: u32) {
-        for i in 0..count {
-            if self.used.is_multiple_of(8) {
-                self.bytes.push(0);
-            }
-            let last = self.bytes.len() - 1;
-            self.bytes[last] |= (((value >> i) & 1) as u8) << (self.used % 8);
-            self.used += 1;
-        }
-    }
-
-    /// A Huffman code, its first bit the code's most significant.
-    fn put_code(&mut self, (code, length): (u32, u32)) {
-        for i in (0..length).rev() {
-            self.put((code >> i) & 1, 1);
-        }
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        self.bytes.extend_from_slice(&[0; 8]); // the decoder reads ahead
-        self.bytes
-    }
-}
-
-/// Canonical codes (code, length) for symbol code lengths, as the decoder assigns them.
-fn canonical(lengths: &[u32]) -> Vec<(u32, u32)> {
-    let mut next = [0u32; 16];
-    let mut code = 0;
-    for (length, first) in next.iter_mut().enumerate().skip(1) {
-        let count = lengths.iter().filter(|&&l| l == length as u32).count() as u32;
-        *first = code;
-        code = (code + count) << 1;
-    }
-    lengths
-        .iter()
-        .map(|&l| {
-            let c = next[l as usize];
-            next[l as usize] += 1;
-            (c, l)
-        })
-        .collect()
-}
-
-/// Where the code-length code's lengths are read from, in bitstream order.
-const CODE_LENGTH_ORDER: [usize; 19] = [
-    17, 18, 0, 1, 2, 3, 4, 5, 16, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-];
-
-/// A one-symbol code: no bits per pixel.
-fn simple_code(bits: &mut Bits, symbol: u32) {
-    bits.put(1, 1); // simple
-    bits.put(0, 1); // one symbol
-    if symbol < 2 {
-        bits.put(0, 1);
-        bits.put(symbol, 1);
-    } else {
-        bits.put(1, 1);
-        bits.put(symbol, 8);
-    }
-}
-
-/// The costliest code to build per bit of input: symbols 0..=10 with lengths 1, 2, ... 9, 10,
-/// 10, so the decoder fills a table of 1024 entries from about 12 bytes. Symbol 0 (a zero
-/// literal) is then the one-bit code `0`.
-fn ten_bit_code(bits: &mut Bits) {
-    // The code-length code: lengths 1..=6 in 3 bits, 7..=10 in 4 bits.
-    let mut code_length_lengths = [0u32; 19];
-    for (length, slot) in code_length_lengths.iter_mut().enumerate().take(11).skip(1) {
-        *slot = if length <= 6 { 3 } else { 4 };
-    }
-    let code_length_codes = canonical(&code_length_lengths);
-    bits.put(0, 1); // normal code
-    bits.put(14 - 4, 4); // 14 code-length lengths, up to symbol 10's place
-    for &symbol in &CODE_LENGTH_ORDER[..14] {
-        bits.put(code_length_lengths[symbol], 3);
-    }
-    bits.put(1, 1); // a maximum symbol count follows
-    bits.put(1, 3); // in 2 + 2 * 1 = 4 bits
-    bits.put(11 - 2, 4); // 11 symbols
-    for length in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10] {
-        bits.put_code(code_length_codes[length]);
-    }
-}
-
-/// A VP8L image stream of `width` x `height` (after its header) whose entropy image, one pixel
-/// per 4x4 block, names group `group` of `group + 1` groups of [`ten_bit_code`]s; every pixel is
-/// zero.
-fn vp8l_stream_naming(width: u32, height: u32, group: u32) -> Vec<u8> {
-    let mut bits = Bits::default();
-    bits.put(0, 1); // no transform
-    bits.put(0, 1); // no colour cache
-    bits.put(1, 1); // an entropy image
-    bits.put(0, 3); // of 4x4 blocks
-                    // The entropy image: no colour cache, then its five codes, the group number in red (high
-                    // byte) and green (low byte); one symbol each, so its pixels take no bits.
-    bits.put(0, 1);
-    simple_code(&mut bits, group & 0xFF);
-    simple_code(&mut bits, group >> 8);
-    simple_code(&mut bits, 0); // blue
-    simple_code(&mut bits, 0); // alpha
-    simple_code(&mut bits, 0); // distance
-                               // The groups, then the image: a zero literal is one bit in each of four codes.
-    for _ in 0..(group + 1) * 5 {
-        ten_bit_code(&mut bits);
-    }
-    for _ in 0..width * height * 4 {
-        bits.put(0, 1);
-    }
-    bits.finish()
-}
-
-fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-    let mut out = kind.to_vec();
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(data);
-    if data.len() % 2 == 1 {
-        out.push(0);
-    }
-    out
-}
-
-fn riff(chunks: &[u8]) -> Vec<u8> {
-    let mut bytes = b"RIFF".to_vec();
-    bytes.extend_from_slice(&(chunks.len() as u32 + 4).to_le_bytes());
-    bytes.extend_from_slice(b"WEBP");
-    bytes.extend_from_slice(chunks);
-    bytes
-}
-
-/// A 16x16 lossless WebP whose every block names Huffman group `group`: issue 17's file.
-fn vp8l_naming_group(group: u32) -> Vec<u8> {
-    let (width, height) = (16, 16);
-    let mut header = Bits::default();
-    header.put(0x2F, 8);
-    header.put(width - 1, 14);
-    header.put(height - 1, 14);
-    header.put(0, 1); // no alpha hint
-    header.put(0, 3); // version
-    let mut payload = header.finish();
-    payload.truncate(5);
-    payload.extend_from_slice(&vp8l_stream_naming(width, height, group));
-    riff(&chunk(b"VP8L", &payload))
-}
-
-/// The imaging fixture's 240x160 lossy WebP with its ALPH plane replaced by a lossless one
-/// (implicit size: no VP8L header) naming `group`.
-fn lossy_with_alpha_naming_group(group: u32) -> Vec<u8> {
-    let fixture: &[u8] =
-        include_bytes!("../../crates/imaging/tests/fixtures/life-240x160-alpha-lossy.webp");
-    let mut chunks = Vec::new();
-    let mut at = 12;
-    while at + 8 <= fixture.len() {
-        let kind: [u8; 4] = fixture[at..at + 4].try_into().unwrap();
-        let len = u32::from_le_bytes(fixture[at + 4..at + 8].try_into().unwrap()) as usize;
-        let payload = &fixture[at + 8..at + 8 + len];
-        if &kind == b"ALPH" {
-            let mut alph = vec![0x01]; // no filtering, lossless compression
-            alph.extend_from_slice(&vp8l_stream_naming(240, 160, group));
-            chunks.extend_from_slice(&chunk(b"ALPH", &alph));
-        } else {
-            chunks.extend_from_slice(&chunk(&kind, payload));
-        }
-        at += 8 + len + (len & 1);
-    }
-    riff(&chunks)
-}
+#[allow(dead_code)] // the imaging tests use the rest
+#[path = "../../crates/imaging/tests/common/webp_bombs.rs"]
+mod webp_bombs;
+use webp_bombs::{lossy_with_alpha_naming_group, vp8l_naming_group};
 
 #[test]
 fn lossless_webps_naming_huffman_groups_8191_and_65535_are_answered_cleanly_under_96_mib() {
@@ -813,12 +643,12 @@ fn lossless_webps_naming_huffman_groups_8191_and_65535_are_answered_cleanly_unde
     for (what, webp, size) in [
         (
             "a lossless WebP naming group 8191",
-            vp8l_naming_group(8191),
+            vp8l_naming_group(16, 16, 8191),
             (16, 16),
         ),
         (
             "a lossless WebP naming group 65535",
-            vp8l_naming_group(65535),
+            vp8l_naming_group(16, 16, 65535),
             (16, 16),
         ),
         (

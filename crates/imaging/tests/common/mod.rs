@@ -1,6 +1,8 @@
 //! Fixture builders shared by the integration tests (small synthetic JPEGs and PNGs made in memory), and the counting allocator the memory tests measure the heap with.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod webp_bombs;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

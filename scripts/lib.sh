@@ -105,7 +105,8 @@ wait_until_ready() {
 
 # start_wrangler_dev NAME PERSIST_DIR READY_PATH [wrangler dev args...]: starts `wrangler dev` on
 # 127.0.0.1 with the local D1 and R2 in PERSIST_DIR, and returns once READY_PATH answers 200 (or
-# dies, printing wrangler's log). Sets wrangler_port[NAME]; stop_wrangler_devs stops it.
+# dies, printing wrangler's log). Sets wrangler_port[NAME] and wrangler_pgid[NAME] (its process
+# group, for a bench's CPU accounting); stop_wrangler_devs stops it.
 # - Its own session and process group (setsid), so wrangler, workerd and esbuild stop together.
 # - STORAGETIERS_PREBUILT: wrangler's build step (at start and on any file change) reuses the
 #   bundle in build/, so edits made while a script runs cannot rebuild the Worker under it.
@@ -113,7 +114,7 @@ wait_until_ready() {
 #   starting together (here, or another checkout's) can both pick it; the second then dies with
 #   `Address already in use`. A port taken by someone else between the probe and wrangler's bind
 #   is the same failure, so that one is retried on new ports.
-declare -A wrangler_port=()
+declare -A wrangler_port=() wrangler_pgid=()
 wrangler_pgids=()
 wrangler_logs=()
 start_wrangler_dev() {
@@ -135,6 +136,7 @@ start_wrangler_dev() {
         wrangler_pgids+=("$pgid")
         if wait_until_ready "http://127.0.0.1:$port$ready" "$pgid"; then
             wrangler_port[$name]="$port"
+            wrangler_pgid[$name]="$pgid"
             return 0
         fi
         stop_process_group "$pgid"

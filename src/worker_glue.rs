@@ -64,6 +64,35 @@ fn settings(env: &Env) -> Result<Settings, crate::config::ConfigError> {
     })
 }
 
+/// Runs once, when workerd instantiates the module (before any request): makes the futures
+/// executor wake its tasks with a resolved promise's `then` instead of `queueMicrotask`.
+///
+/// `js_sys::futures` (behind `wasm_bindgen_futures`) schedules every wake-up with the global
+/// `queueMicrotask` when there is one. workerd's is a binding into its C++ runtime, which V8's
+/// own promise jobs are not: profiled under a cached-GET load it took about 0.5 ms of the
+/// isolate's CPU per request (a tenth of it), the whole gap to a JS Worker doing the same work.
+/// The executor picks once, when its queue is made, so the queue is made here with
+/// `queueMicrotask` hidden; the global is then put back exactly as it was.
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+fn schedule_with_promises() {
+    let global = js_sys::global();
+    let key = JsValue::from_str("queueMicrotask");
+    let own = js_sys::Reflect::get_own_property_descriptor(&global, &key).ok();
+    if js_sys::Reflect::set(&global, &key, &JsValue::UNDEFINED) != Ok(true) {
+        return; // not writable: the executor keeps queueMicrotask
+    }
+    // The first task makes the executor's queue, which looks for queueMicrotask now.
+    wasm_bindgen_futures::spawn_local(async {});
+    match own.filter(|d| !d.is_undefined()) {
+        Some(descriptor) => {
+            let _ = js_sys::Reflect::define_property(&global, &key, descriptor.unchecked_ref());
+        }
+        None => {
+            let _ = js_sys::Reflect::delete_property(&global, &key);
+        }
+    }
+}
+
 struct Workers;
 
 impl Platform for Workers {

@@ -33,6 +33,11 @@ pub(crate) trait StreamDecoder {
     /// and after `begin`; in between it refuses to go on.
     fn feed(&mut self, data: &[u8]) -> Result<Fed, ImageError>;
 
+    /// The stored width and height as soon as they are read (IHDR, the frame header), before
+    /// the header is complete: an image over the pixel limit is refused from its first bytes,
+    /// whatever follows.
+    fn size(&self) -> Option<(u32, u32)>;
+
     /// The header, once [`Fed::Header`] was returned.
     fn header(&self) -> Option<Header>;
 

@@ -133,7 +133,7 @@ impl Thumbnailer {
                 if plan.is_some() && !*begun {
                     return Err(out_of_order());
                 }
-                match codec.feed(data)? {
+                match feed_codec(codec.as_mut(), data, &self.limits)? {
                     Fed::NeedMore | Fed::Done => Ok(Step::NeedMore),
                     Fed::Header { consumed } => {
                         let planned = plan_streamed(&**codec, &self.heights, &self.limits)?;
@@ -202,7 +202,14 @@ impl Thumbnailer {
             let len = head.len();
             return self.recognise(head, len);
         }
-        if let State::Streaming { format, begun, .. } = &self.state {
+        if let State::Streaming {
+            format,
+            codec,
+            begun,
+            ..
+        } = &self.state
+        {
+            check_size(codec.as_ref(), &self.limits)?;
             return if *begun {
                 Ok(Step::Ready)
             } else {
@@ -283,7 +290,7 @@ impl Thumbnailer {
         // Streamed: what the decoder holds before its header is known, then (on the next
         // Reserve) its plan. The sniffed bytes go to it first.
         let header_bound = codec.header_bound();
-        let (plan, pending) = match codec.feed(&head)? {
+        let (plan, pending) = match feed_codec(codec.as_mut(), &head, &self.limits)? {
             Fed::NeedMore | Fed::Done => (None, Vec::new()),
             // A PNG of a few pixels: its header fits in the sniffed bytes, so its plan is
             // reserved with the header phase's memory, and the rest waits for `begin`.
@@ -314,6 +321,33 @@ impl Thumbnailer {
         ImageError::FileTooLarge {
             max: self.input_bound.min(BUFFERED_MAX_BYTES),
         }
+    }
+}
+
+/// Feeds a streamed decoder, refusing an image over the pixel limit as soon as its size is
+/// read, before any error the bytes after it cause: as a file held whole is refused from its
+/// headers before it is decoded.
+fn feed_codec(
+    codec: &mut dyn StreamDecoder,
+    data: &[u8],
+    limits: &Limits,
+) -> Result<Fed, ImageError> {
+    let fed = codec.feed(data);
+    check_size(codec, limits)?;
+    fed
+}
+
+/// Refuses a streamed image whose size, once read, is over the pixel limit.
+fn check_size(codec: &dyn StreamDecoder, limits: &Limits) -> Result<(), ImageError> {
+    match codec.size() {
+        Some((width, height)) if u64::from(width) * u64::from(height) > limits.max_pixels => {
+            Err(ImageError::TooManyPixels {
+                width,
+                height,
+                max: limits.max_pixels,
+            })
+        }
+        _ => Ok(()),
     }
 }
 

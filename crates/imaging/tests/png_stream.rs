@@ -219,3 +219,26 @@ fn a_png_cut_before_its_end_is_refused_as_corrupt() {
         );
     }
 }
+
+#[test]
+fn a_png_over_the_pixel_limit_is_refused_from_its_ihdr_whatever_follows() {
+    let declaring = png_declaring(20_000, 20_000);
+    // IHDR, then straight to IEND: no image data at all.
+    let header_only = [&declaring[..33], &declaring[declaring.len() - 12..]].concat();
+    for (name, bytes) in [("empty image data", declaring), ("no image data", header_only)] {
+        let streamed = thumbnail_streamed(&bytes, &[200], || 10);
+
+        assert!(
+            matches!(
+                streamed.result,
+                Err(imaging::ImageError::TooManyPixels {
+                    width: 20_000,
+                    height: 20_000,
+                    ..
+                })
+            ),
+            "{name}: {:?}",
+            streamed.result
+        );
+    }
+}

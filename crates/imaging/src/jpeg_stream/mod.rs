@@ -1229,6 +1229,10 @@ impl crate::codec::StreamDecoder for JpegStream {
         })
     }
 
+    fn size(&self) -> Option<(u32, u32)> {
+        self.frame.as_ref().map(|frame| (frame.width, frame.height))
+    }
+
     fn header(&self) -> Option<crate::headers::Header> {
         JpegStream::header(self).map(|h| crate::headers::Header::jpeg(*h))
     }

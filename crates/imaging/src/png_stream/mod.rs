@@ -573,6 +573,10 @@ impl StreamDecoder for PngStream {
         PngStream::feed(self, data)
     }
 
+    fn size(&self) -> Option<(u32, u32)> {
+        self.ihdr.map(|ihdr| (ihdr.width, ihdr.height))
+    }
+
     fn header(&self) -> Option<Header> {
         PngStream::header(self)
     }

@@ -210,7 +210,10 @@ fn a_png_larger_than_a_whole_buffer_format_may_be_streams_and_is_stored_byte_for
         String::from_utf8_lossy(&response.body)
     );
     let original = app.get(&picture_path(&response), &token);
-    assert!(original.body == image, "the original differs from the upload");
+    assert!(
+        original.body == image,
+        "the original differs from the upload"
+    );
     let stored = app.app.blobs.objects.borrow();
     let object = stored.values().find(|o| o.bytes.len() == image.len());
     assert_eq!(object.map(|o| o.content_type.as_str()), Some("image/png"));
@@ -222,10 +225,7 @@ fn an_image_whose_first_bytes_arrive_alone_is_stored_byte_for_byte() {
     let token = app.user("alice", "Premium", false);
     for image in [png(64, 48, 255), jpeg(64, 48)] {
         let body = form("Pieces", image.clone());
-        let start = body
-            .windows(16)
-            .position(|w| w == &image[..16])
-            .unwrap();
+        let start = body.windows(16).position(|w| w == &image[..16]).unwrap();
         // The first read ends so that the parser hands on only 20 bytes of the image: fewer
         // than its format is recognised from.
         let first = start + 20 + "\r\n--".len() + BOUNDARY.len() - 1;

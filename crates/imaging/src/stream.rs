@@ -125,10 +125,7 @@ impl Thumbnailer {
                 self.recognise(head, take)
             }
             State::Streaming {
-                codec,
-                plan,
-                begun,
-                ..
+                codec, plan, begun, ..
             } => {
                 if plan.is_some() && !*begun {
                     return Err(out_of_order());

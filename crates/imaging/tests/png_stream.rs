@@ -21,18 +21,24 @@ impl Rng {
 
     /// A piece size: often a few bytes, so chunk headers, CRCs and scanlines are split.
     fn piece(&mut self) -> usize {
-        let most = if self.next() % 3 == 0 { 9 } else { 70_000 };
+        let most = if self.next().is_multiple_of(3) {
+            9
+        } else {
+            70_000
+        };
         1 + (self.next() % most) as usize
     }
 }
 
 /// A photo-like image with translucent noise in its alpha.
 fn rgba(width: u32, height: u32) -> Vec<u8> {
-    rgb(width, height, |x, y| [(x * 3) as u8, (y * 5) as u8, (x ^ y) as u8])
-        .chunks_exact(3)
-        .enumerate()
-        .flat_map(|(i, p)| [p[0], p[1], p[2], 120 + (i * 7919 % 136) as u8])
-        .collect()
+    rgb(width, height, |x, y| {
+        [(x * 3) as u8, (y * 5) as u8, (x ^ y) as u8]
+    })
+    .chunks_exact(3)
+    .enumerate()
+    .flat_map(|(i, p)| [p[0], p[1], p[2], 120 + (i * 7919 % 136) as u8])
+    .collect()
 }
 
 /// png's encoder with these settings.
@@ -128,15 +134,36 @@ fn cases() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "grey + alpha".to_string(),
-            encode(w, h, &grey_alpha, ColorType::GrayscaleAlpha, BitDepth::Eight, |_| {}),
+            encode(
+                w,
+                h,
+                &grey_alpha,
+                ColorType::GrayscaleAlpha,
+                BitDepth::Eight,
+                |_| {},
+            ),
         ),
         (
             "rgb 16-bit".to_string(),
-            encode(w, h, &wide(&photo), ColorType::Rgb, BitDepth::Sixteen, |_| {}),
+            encode(
+                w,
+                h,
+                &wide(&photo),
+                ColorType::Rgb,
+                BitDepth::Sixteen,
+                |_| {},
+            ),
         ),
         (
             "rgba 16-bit".to_string(),
-            encode(w, h, &wide(&rgba(w, h)), ColorType::Rgba, BitDepth::Sixteen, |_| {}),
+            encode(
+                w,
+                h,
+                &wide(&rgba(w, h)),
+                ColorType::Rgba,
+                BitDepth::Sixteen,
+                |_| {},
+            ),
         ),
         ("adam7 rgba".to_string(), adam7_rgba(w, h)),
         (
@@ -225,7 +252,10 @@ fn a_png_over_the_pixel_limit_is_refused_from_its_ihdr_whatever_follows() {
     let declaring = png_declaring(20_000, 20_000);
     // IHDR, then straight to IEND: no image data at all.
     let header_only = [&declaring[..33], &declaring[declaring.len() - 12..]].concat();
-    for (name, bytes) in [("empty image data", declaring), ("no image data", header_only)] {
+    for (name, bytes) in [
+        ("empty image data", declaring),
+        ("no image data", header_only),
+    ] {
         let streamed = thumbnail_streamed(&bytes, &[200], || 10);
 
         assert!(

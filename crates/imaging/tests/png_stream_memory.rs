@@ -105,7 +105,8 @@ fn the_bench_png_streamed_holds_its_decode_and_not_its_file() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let bytes = bench_image("life-6mp-alpha.png");
     let (streamed, _) = peak_streaming("life-6mp-alpha.png", &bytes, &[200, 400]);
-    let (whole, _) = peak_of(|| imaging::thumbnails(&bytes, &[200, 400], &imaging::Limits::default()));
+    let (whole, _) =
+        peak_of(|| imaging::thumbnails(&bytes, &[200, 400], &imaging::Limits::default()));
 
     // The file held whole is the caller's (counted before), so both decode the same way.
     eprintln!(
@@ -141,10 +142,22 @@ fn metadata_bombs_streamed_by_cost_nothing() {
     let inflating = miniz_oxide::deflate::compress_to_vec_zlib(&vec![0; 60 * 1024 * 1024], 10);
     let big = vec![b'x'; 24 * 1024 * 1024];
     let cases = [
-        ("iCCP of 60 MiB inflated", png_with(b"iCCP", &[b"bomb\0\0".as_slice(), &inflating].concat())),
-        ("zTXt of 60 MiB inflated", png_with(b"zTXt", &[b"Comment\0\0".as_slice(), &inflating].concat())),
-        ("tEXt of 24 MiB", png_with(b"tEXt", &[b"Comment\0".as_slice(), &big].concat())),
-        ("eXIf of 24 MiB", png_with(b"eXIf", &[b"MM\0*\0\0\0\x08\0\0".as_slice(), &big].concat())),
+        (
+            "iCCP of 60 MiB inflated",
+            png_with(b"iCCP", &[b"bomb\0\0".as_slice(), &inflating].concat()),
+        ),
+        (
+            "zTXt of 60 MiB inflated",
+            png_with(b"zTXt", &[b"Comment\0\0".as_slice(), &inflating].concat()),
+        ),
+        (
+            "tEXt of 24 MiB",
+            png_with(b"tEXt", &[b"Comment\0".as_slice(), &big].concat()),
+        ),
+        (
+            "eXIf of 24 MiB",
+            png_with(b"eXIf", &[b"MM\0*\0\0\0\x08\0\0".as_slice(), &big].concat()),
+        ),
     ];
     for (name, bytes) in cases {
         let (peak, _) = peak_streaming(name, &bytes, &[200, 400]);

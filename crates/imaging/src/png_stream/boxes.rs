@@ -58,7 +58,13 @@ pub(super) struct Boxes {
 }
 
 impl Boxes {
-    pub(super) fn new(width: u32, height: u32, factor: u32, channels: usize, interlaced: bool) -> Boxes {
+    pub(super) fn new(
+        width: u32,
+        height: u32,
+        factor: u32,
+        channels: usize,
+        interlaced: bool,
+    ) -> Boxes {
         let (width, height, factor) = (width as usize, height as usize, factor as usize);
         let out_width = width.div_ceil(factor);
         let out_height = height.div_ceil(factor);
@@ -77,7 +83,14 @@ impl Boxes {
     }
 
     /// Adds one decoded row (or Adam7 pass row) and says whether any of it is translucent.
-    pub(super) fn add_row(&mut self, data: &[u8], in_channels: usize, x0: usize, dx: usize, y: usize) -> bool {
+    pub(super) fn add_row(
+        &mut self,
+        data: &[u8],
+        in_channels: usize,
+        x0: usize,
+        dx: usize,
+        y: usize,
+    ) -> bool {
         if y >= self.height {
             return false;
         }

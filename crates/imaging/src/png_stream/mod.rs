@@ -56,7 +56,11 @@ enum Phase {
     /// A chunk's data, `left` bytes still to come.
     Data { kind: [u8; 4], left: u32, use_: Use },
     /// A chunk's CRC, `have` bytes of it read.
-    Crc { kind: [u8; 4], bytes: [u8; 4], have: usize },
+    Crc {
+        kind: [u8; 4],
+        bytes: [u8; 4],
+        have: usize,
+    },
     /// The first image data chunk has begun: the header is known, `begin` comes next.
     WaitBegin { left: u32 },
     /// IEND read; later bytes are ignored.
@@ -279,7 +283,7 @@ impl PngStream {
             b"IEND" => Use::Skip,
             b"PLTE" if image_started => Use::Skip,
             b"PLTE" if self.palette.is_some() => return Err(corrupt("PNG with a second PLTE")),
-            b"PLTE" if len as usize > PALETTE_BYTES || len % 3 != 0 => {
+            b"PLTE" if len as usize > PALETTE_BYTES || !len.is_multiple_of(3) => {
                 return Err(corrupt("PNG with an invalid PLTE"));
             }
             b"PLTE" => keep(PALETTE_BYTES),
@@ -369,7 +373,9 @@ impl PngStream {
     /// What the chunks before the image data say, once they are read.
     pub fn header(&self) -> Option<Header> {
         let ihdr = self.ihdr?;
-        self.colour.as_ref().or(self.decoding.as_ref().map(|d| &d.colour))?;
+        self.colour
+            .as_ref()
+            .or(self.decoding.as_ref().map(|d| &d.colour))?;
         Some(Header {
             coding: Coding::Png {
                 interlaced: ihdr.interlaced,
@@ -501,9 +507,9 @@ impl Decoding {
             let row = self
                 .colour
                 .apply(current, place.pixels, &self.ihdr, &mut self.row);
-            self.translucent |=
-                self.boxes
-                    .add_row(row, self.channels, place.x0, place.dx, place.y);
+            self.translucent |= self
+                .boxes
+                .add_row(row, self.channels, place.x0, place.dx, place.y);
             std::mem::swap(&mut self.current, &mut self.previous);
             self.start = end;
             self.lines.advance();

@@ -33,12 +33,12 @@ pub(super) struct Ihdr {
 impl Ihdr {
     /// Reads the 13 bytes of IHDR, refusing what png refuses.
     pub fn parse(data: &[u8]) -> Result<Ihdr, ImageError> {
-        let field = |at: usize| {
-            crate::bytes::be32(data, at).ok_or_else(|| corrupt("PNG IHDR truncated"))
-        };
+        let field =
+            |at: usize| crate::bytes::be32(data, at).ok_or_else(|| corrupt("PNG IHDR truncated"));
         let (width, height) = (field(0)?, field(4)?);
-        let &[bit_depth, colour_type, compression, filter, interlace] =
-            data.get(8..13).ok_or_else(|| corrupt("PNG IHDR truncated"))?
+        let &[bit_depth, colour_type, compression, filter, interlace] = data
+            .get(8..13)
+            .ok_or_else(|| corrupt("PNG IHDR truncated"))?
         else {
             return Err(corrupt("PNG IHDR truncated"));
         };
@@ -111,7 +111,11 @@ pub(super) enum Colour {
 
 impl Colour {
     /// The normalisation for this coding, with the PLTE and tRNS seen before the image data.
-    pub fn new(ihdr: &Ihdr, palette: Option<&[u8]>, trns: Option<&[u8]>) -> Result<Colour, ImageError> {
+    pub fn new(
+        ihdr: &Ihdr,
+        palette: Option<&[u8]>,
+        trns: Option<&[u8]>,
+    ) -> Result<Colour, ImageError> {
         let depth = ihdr.bit_depth;
         Ok(match (ihdr.colour_type, trns) {
             (3, _) => {

@@ -135,12 +135,28 @@ fn kinds() -> Vec<Kind> {
         kind("grey16", Grayscale, Sixteen),
         kind("grey+alpha16", GrayscaleAlpha, Sixteen),
         with(kind("palette8", Indexed, Eight), Some(&palette[..]), &[]),
-        with(kind("palette8+trns", Indexed, Eight), Some(&palette[..]), &[0, 90, 255, 7]),
-        with(kind("palette4+trns", Indexed, Four), Some(&palette[..48]), &[10, 200]),
+        with(
+            kind("palette8+trns", Indexed, Eight),
+            Some(&palette[..]),
+            &[0, 90, 255, 7],
+        ),
+        with(
+            kind("palette4+trns", Indexed, Four),
+            Some(&palette[..48]),
+            &[10, 200],
+        ),
         with(kind("palette2", Indexed, Two), Some(&palette[..12]), &[]),
-        with(kind("palette1+trns", Indexed, One), Some(&palette[..6]), &[0]),
+        with(
+            kind("palette1+trns", Indexed, One),
+            Some(&palette[..6]),
+            &[0],
+        ),
         // A tRNS longer than the palette: ignored, yet the image has alpha (as png says).
-        with(kind("palette2+long trns", Indexed, Two), Some(&palette[..6]), &[1, 2, 3]),
+        with(
+            kind("palette2+long trns", Indexed, Two),
+            Some(&palette[..6]),
+            &[1, 2, 3],
+        ),
         with(kind("grey8+trns", Grayscale, Eight), None, &[0, 7]),
         with(kind("grey2+trns", Grayscale, Two), None, &[0, 2]),
         with(kind("grey16+trns", Grayscale, Sixteen), None, &[1, 7]),
@@ -206,7 +222,13 @@ fn encode(kind: &Kind, width: u32, height: u32, data: &[u8], filter: png::Filter
 fn filter_row(filter: u8, bpp: usize, above: Option<&[u8]>, row: &[u8]) -> Vec<u8> {
     let up = |i: usize| above.map_or(0, |a| a[i]);
     let left = |i: usize| if i >= bpp { row[i - bpp] } else { 0 };
-    let corner = |i: usize| if i >= bpp { above.map_or(0, |a| a[i - bpp]) } else { 0 };
+    let corner = |i: usize| {
+        if i >= bpp {
+            above.map_or(0, |a| a[i - bpp])
+        } else {
+            0
+        }
+    };
     let paeth = |a: u8, b: u8, c: u8| {
         let p = i16::from(a) + i16::from(b) - i16::from(c);
         let (pa, pb, pc) = (
@@ -449,7 +471,10 @@ fn an_unknown_critical_chunk_or_data_before_ihdr_is_corrupt() {
     for (name, bytes) in [("unknown critical", unknown), ("text first", first)] {
         let result = streamed(&bytes, 1, &mut Rng(9));
 
-        assert!(matches!(result, Err(ImageError::Corrupt(_))), "{name}: {result:?}");
+        assert!(
+            matches!(result, Err(ImageError::Corrupt(_))),
+            "{name}: {result:?}"
+        );
     }
 }
 

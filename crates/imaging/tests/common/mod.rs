@@ -189,7 +189,11 @@ pub fn thumbnail_streamed(
         while at < bytes.len() {
             let end = (at + next_piece().max(1)).min(bytes.len());
             let mut data = &bytes[at..end];
-            while let Step::Reserve { consumed, bytes: more } = thumbnailer.feed(data)? {
+            while let Step::Reserve {
+                consumed,
+                bytes: more,
+            } = thumbnailer.feed(data)?
+            {
                 reserved += more;
                 thumbnailer.grant()?;
                 data = &data[consumed.min(data.len())..];

@@ -501,9 +501,14 @@ impl Decoding {
             let len = place.raw_bytes - 1;
             let filter = self.window[self.start];
             let current = &mut self.current[..len];
-            current.copy_from_slice(&self.window[self.start + 1..end]);
             let previous = (!place.first).then_some(&self.previous[..len]);
-            unfilter(filter, bpp, previous, current)?;
+            unfilter(
+                filter,
+                bpp,
+                previous,
+                &self.window[self.start + 1..end],
+                current,
+            )?;
             let row = self
                 .colour
                 .apply(current, place.pixels, &self.ihdr, &mut self.row);

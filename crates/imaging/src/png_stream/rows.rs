@@ -342,21 +342,23 @@ impl Scanlines {
     }
 }
 
-/// Undoes the scanline's filter in place, `previous` being the unfiltered scanline above
-/// (None for the first of a pass).
+/// Undoes the filter of scanline `raw` into `row` (as long), `previous` being the unfiltered
+/// scanline above (None for the first of a pass). Reading from one buffer and writing the
+/// other spares a copy of every scanline.
 pub(super) fn unfilter(
     filter: u8,
     bpp: usize,
     previous: Option<&[u8]>,
+    raw: &[u8],
     row: &mut [u8],
 ) -> Result<(), ImageError> {
     match bpp {
-        1 => unfilter_n::<1>(filter, previous, row),
-        2 => unfilter_n::<2>(filter, previous, row),
-        3 => unfilter_n::<3>(filter, previous, row),
-        4 => unfilter_n::<4>(filter, previous, row),
-        6 => unfilter_n::<6>(filter, previous, row),
-        8 => unfilter_n::<8>(filter, previous, row),
+        1 => unfilter_n::<1>(filter, previous, raw, row),
+        2 => unfilter_n::<2>(filter, previous, raw, row),
+        3 => unfilter_n::<3>(filter, previous, raw, row),
+        4 => unfilter_n::<4>(filter, previous, raw, row),
+        6 => unfilter_n::<6>(filter, previous, raw, row),
+        8 => unfilter_n::<8>(filter, previous, raw, row),
         _ => Err(corrupt("PNG with an unusual pixel size")),
     }
 }
@@ -366,49 +368,58 @@ pub(super) fn unfilter(
 fn unfilter_n<const B: usize>(
     filter: u8,
     previous: Option<&[u8]>,
+    raw: &[u8],
     row: &mut [u8],
 ) -> Result<(), ImageError> {
     match (filter, previous) {
-        (0, _) | (2, None) => {}
+        (0, _) | (2, None) => row.copy_from_slice(raw),
         // Paeth over a row of zeros is Sub.
         (1, _) | (4, None) => {
             let mut left = [0u8; B];
-            for px in row.chunks_exact_mut(B) {
+            for (px, x) in row.chunks_exact_mut(B).zip(raw.chunks_exact(B)) {
                 for k in 0..B {
-                    left[k] = px[k].wrapping_add(left[k]);
+                    left[k] = x[k].wrapping_add(left[k]);
                     px[k] = left[k];
                 }
             }
         }
         (2, Some(above)) => {
-            for (x, &b) in row.iter_mut().zip(above) {
-                *x = x.wrapping_add(b);
+            for ((px, &x), &b) in row.iter_mut().zip(raw).zip(above) {
+                *px = x.wrapping_add(b);
             }
         }
         (3, None) => {
             let mut left = [0u8; B];
-            for px in row.chunks_exact_mut(B) {
+            for (px, x) in row.chunks_exact_mut(B).zip(raw.chunks_exact(B)) {
                 for k in 0..B {
-                    left[k] = px[k].wrapping_add(left[k] / 2);
+                    left[k] = x[k].wrapping_add(left[k] / 2);
                     px[k] = left[k];
                 }
             }
         }
         (3, Some(above)) => {
             let mut left = [0u8; B];
-            for (px, up) in row.chunks_exact_mut(B).zip(above.chunks_exact(B)) {
+            for ((px, x), up) in row
+                .chunks_exact_mut(B)
+                .zip(raw.chunks_exact(B))
+                .zip(above.chunks_exact(B))
+            {
                 for k in 0..B {
                     let mean = ((u16::from(left[k]) + u16::from(up[k])) / 2) as u8;
-                    left[k] = px[k].wrapping_add(mean);
+                    left[k] = x[k].wrapping_add(mean);
                     px[k] = left[k];
                 }
             }
         }
         (4, Some(above)) => {
             let (mut left, mut corner) = ([0u8; B], [0u8; B]);
-            for (px, up) in row.chunks_exact_mut(B).zip(above.chunks_exact(B)) {
+            for ((px, x), up) in row
+                .chunks_exact_mut(B)
+                .zip(raw.chunks_exact(B))
+                .zip(above.chunks_exact(B))
+            {
                 for k in 0..B {
-                    left[k] = px[k].wrapping_add(paeth(left[k], up[k], corner[k]));
+                    left[k] = x[k].wrapping_add(paeth(left[k], up[k], corner[k]));
                     corner[k] = up[k];
                     px[k] = left[k];
                 }

@@ -31,8 +31,9 @@ pub struct Config {
     /// `REFRESH_TOKEN_LIFETIME`, in days (default 1).
     pub refresh_token_secs: i64,
     /// `MAX_UPLOAD_BYTES` (default 100 MB, Workers' request-body limit on the Free and Pro
-    /// plans): the body is streamed, never held whole (formats decoded from one buffer have
-    /// their own, smaller limit: `imaging::BUFFERED_MAX_BYTES`).
+    /// plans): the body is streamed, never held whole (JPEG and PNG are decoded as they
+    /// arrive; WebP, GIF, BMP and TIFF, decoded from one buffer, have their own, smaller
+    /// limit: `imaging::BUFFERED_MAX_BYTES`).
     pub max_upload_bytes: u64,
     /// `MAX_IMAGE_PIXELS`, checked from the header before decoding.
     pub max_image_pixels: u64,

@@ -276,9 +276,32 @@ fn bombs_allocate_no_more_than_their_upload_reserved() {
     assert_eq!(status, 201);
 }
 
+#[test]
+fn a_streamed_png_larger_than_a_buffered_format_may_be_allocates_no_more_than_it_reserved() {
+    let harness = Harness::new();
+    let image = noise_png(4200);
+    assert!(image.len() as u64 > imaging::BUFFERED_MAX_BYTES);
+
+    let measured = harness.upload(&image);
+
+    assert_eq!(measured.status, 201);
+    assert_eq!(measured.escaped(), None);
+    // The file is never held: what the upload allocated is far below its size.
+    assert!(
+        measured.allocated < image.len() as u64 / 3,
+        "{} bytes for a file of {}",
+        measured.allocated,
+        image.len()
+    );
+}
+
 /// A 2600 x 2600 RGB PNG stored without compression: 20.3 MB, as large as its pixels.
 fn noise_png_20_mb() -> Vec<u8> {
-    let side = 2600;
+    noise_png(2600)
+}
+
+/// A `side` x `side` RGB PNG stored without compression, as large as its pixels.
+fn noise_png(side: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, side, side);
     encoder.set_color(png::ColorType::Rgb);

@@ -177,7 +177,8 @@ fn an_original_larger_than_one_r2_part_is_written_in_parts_byte_for_byte() {
 fn a_file_of_a_whole_buffer_format_larger_than_its_limit_is_a_413_naming_it() {
     let app = TestApp::new();
     let token = app.user("alice", "Basic", false);
-    let mut image = noise_png(16);
+    // A TIFF is decoded from one buffer: its signature, then more than that buffer holds.
+    let mut image = b"II*\0".to_vec();
     image.resize(imaging::BUFFERED_MAX_BYTES as usize + 1024, 0);
 
     let response = app.upload(&token, "Too big", image);
@@ -190,6 +191,60 @@ fn a_file_of_a_whole_buffer_format_larger_than_its_limit_is_a_413_naming_it() {
     );
     assert!(String::from_utf8_lossy(&response.body).contains("limited to"));
     assert_eq!(app.objects(), 0);
+}
+
+#[test]
+fn a_png_larger_than_a_whole_buffer_format_may_be_streams_and_is_stored_byte_for_byte() {
+    let app = TestApp::new();
+    let token = app.user("alice", "Premium", false);
+    // 4200 x 4200 RGB stored: 52.9 MB, over the 48 MiB of a buffered format, under 100 MB.
+    let image = noise_png(4200);
+    assert!(image.len() as u64 > imaging::BUFFERED_MAX_BYTES);
+
+    let response = app.upload(&token, "Big PNG", image.clone());
+
+    assert_eq!(
+        response.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let original = app.get(&picture_path(&response), &token);
+    assert!(
+        original.body == image,
+        "the original differs from the upload"
+    );
+    let stored = app.app.blobs.objects.borrow();
+    let object = stored.values().find(|o| o.bytes.len() == image.len());
+    assert_eq!(object.map(|o| o.content_type.as_str()), Some("image/png"));
+}
+
+#[test]
+fn an_image_whose_first_bytes_arrive_alone_is_stored_byte_for_byte() {
+    let app = TestApp::new();
+    let token = app.user("alice", "Premium", false);
+    for image in [png(64, 48, 255), jpeg(64, 48)] {
+        let body = form("Pieces", image.clone());
+        let start = body.windows(16).position(|w| w == &image[..16]).unwrap();
+        // The first read ends so that the parser hands on only 20 bytes of the image: fewer
+        // than its format is recognised from.
+        let first = start + 20 + "\r\n--".len() + BOUNDARY.len() - 1;
+        let open = Rc::new(Cell::new(true));
+
+        let response = app.send(
+            upload_request(&token, body.clone())
+                .with_stalling_bytes(body, Stall::Until { at: first, open }),
+        );
+
+        assert_eq!(
+            response.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        let original = app.get(&picture_path(&response), &token);
+        assert_eq!(original.body, image);
+    }
 }
 
 #[test]

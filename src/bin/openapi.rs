@@ -35,10 +35,7 @@ use storagetiers::store::login_failures::{FAILURE_WINDOW_MS, MAX_FAILURES};
 /// Whether the format is decoded as it streams in (`imaging::Thumbnailer`), so that only the
 /// upload limit bounds its file; every other format is decoded from one buffer.
 fn is_streamed(format: Format) -> bool {
-    match format {
-        Format::Jpeg => true,
-        Format::Png | Format::WebP | Format::Gif | Format::Bmp | Format::Tiff => false,
-    }
+    format.streams()
 }
 
 /// The largest file of a format decoded from one buffer (the upload limit still applies).
@@ -95,8 +92,8 @@ fn pixels_text(n: u64) -> String {
     }
 }
 
-/// The upload rules in one sentence: "JPEG up to MAX_UPLOAD_BYTES (100 MB) and
-/// MAX_IMAGE_PIXELS (100 MP), streamed; PNG, WebP, GIF, BMP or TIFF up to 48 MiB".
+/// The upload rules in one sentence: "JPEG or PNG up to MAX_UPLOAD_BYTES (100 MB) and
+/// MAX_IMAGE_PIXELS (100 MP), streamed; WebP, GIF, BMP or TIFF up to 48 MiB".
 fn upload_limits_text() -> String {
     let names = |streamed: bool| -> Vec<&str> {
         Format::ALL
@@ -964,7 +961,9 @@ mod tests {
         let jpeg = formats.iter().find(|f| f["name"] == "JPEG").unwrap();
         assert_eq!(jpeg["max_bytes"], json!(DEFAULT_MAX_UPLOAD_BYTES));
         let png = formats.iter().find(|f| f["name"] == "PNG").unwrap();
-        assert_eq!(png["max_bytes"], json!(imaging::BUFFERED_MAX_BYTES));
+        assert_eq!(png["max_bytes"], json!(DEFAULT_MAX_UPLOAD_BYTES));
+        let webp = formats.iter().find(|f| f["name"] == "WebP").unwrap();
+        assert_eq!(webp["max_bytes"], json!(imaging::BUFFERED_MAX_BYTES));
     }
 
     #[test]
@@ -988,8 +987,8 @@ mod tests {
     fn the_upload_is_described_with_the_real_formats_and_limits() {
         assert_eq!(
             upload_limits_text(),
-            "JPEG up to MAX_UPLOAD_BYTES (100 MB) and MAX_IMAGE_PIXELS (100 MP), streamed; \
-             PNG, WebP, GIF, BMP or TIFF up to 48 MiB"
+            "JPEG or PNG up to MAX_UPLOAD_BYTES (100 MB) and MAX_IMAGE_PIXELS (100 MP), \
+             streamed; WebP, GIF, BMP or TIFF up to 48 MiB"
         );
         let text = document().to_string();
         for stale in ["PNG or JPEG", "25 MP", "20 MiB", "25000000"] {

@@ -333,16 +333,21 @@ async fn read_form<B: IncomingBody, C: Clock, O, S: BlobStore<O>>(
         }
         parser.push(&chunk[..n]);
         while let Some(event) = parser.next_event().map_err(form_error)? {
-            // An image not kept whole by the pipeline (JPEG) goes to R2 as it arrives.
-            if let Some(bytes) = form.take(event, reservation)? {
+            // An image not kept whole by the pipeline (JPEG, PNG) goes to R2 as it arrives.
+            if let Some(store) = form.take(event, reservation)? {
                 if writer.is_none() {
                     // The part buffer and the runtime's copy of a part.
                     let part = input_bound.min(PART_BYTES as u64);
                     grow(reservation, 2 * part)?;
-                    *writer = Some(Writer::new(original.to_owned(), part as usize));
+                    *writer = Some(Writer::new(
+                        original.to_owned(),
+                        part as usize,
+                        store.content_type,
+                    ));
                 }
                 if let Some(writer) = writer {
-                    writer.write(blobs, bytes).await?;
+                    writer.write(blobs, &store.earlier).await?;
+                    writer.write(blobs, store.data).await?;
                 }
             }
         }
@@ -376,7 +381,18 @@ enum ImageField {
     Receiving {
         thumbnailer: Thumbnailer,
         bytes: u64,
+        /// What arrived while the format was still being recognised (under 64 bytes), for a
+        /// format stored as it arrives.
+        sniffed: Vec<u8>,
     },
+}
+
+/// Image bytes to store as they arrive: `earlier` (what came while the format was being
+/// recognised), then `data`.
+struct ToStore<'e> {
+    earlier: Vec<u8>,
+    data: &'e [u8],
+    content_type: &'static str,
 }
 
 const NOT_A_STRING: &str = "Not a valid string.";
@@ -404,7 +420,7 @@ impl Form {
         &mut self,
         event: Event<'e>,
         reservation: &mut Reservation,
-    ) -> Result<Option<&'e [u8]>, UploadError> {
+    ) -> Result<Option<ToStore<'e>>, UploadError> {
         match event {
             Event::Part(part) => {
                 // The first field of each name counts, as Django's form parsing does.
@@ -424,6 +440,7 @@ impl Form {
                                 self.image = ImageField::Receiving {
                                     thumbnailer,
                                     bytes: 0,
+                                    sniffed: Vec::new(),
                                 };
                             }
                             Field::Image
@@ -448,11 +465,24 @@ impl Form {
                     }
                 }
                 Field::Image => {
-                    if let ImageField::Receiving { thumbnailer, bytes } = &mut self.image {
+                    if let ImageField::Receiving {
+                        thumbnailer,
+                        bytes,
+                        sniffed,
+                    } = &mut self.image
+                    {
                         *bytes += data.len() as u64;
                         feed(thumbnailer, data, reservation)?;
-                        if !thumbnailer.keeps_input() {
-                            return Ok(Some(data));
+                        match thumbnailer.format() {
+                            None => sniffed.extend_from_slice(data),
+                            Some(_) if thumbnailer.keeps_input() => *sniffed = Vec::new(),
+                            Some(format) => {
+                                return Ok(Some(ToStore {
+                                    earlier: std::mem::take(sniffed),
+                                    data,
+                                    content_type: format.content_type(),
+                                }));
+                            }
                         }
                     }
                 }
@@ -574,15 +604,17 @@ pub fn grow(reservation: &mut Reservation, extra: u64) -> Result<(), UploadError
 /// An original written to R2 as it arrives, one part at a time.
 struct Writer<U> {
     key: String,
+    content_type: &'static str,
     part: Vec<u8>,
     upload: Option<U>,
     written: u64,
 }
 
 impl<U: ObjectUpload> Writer<U> {
-    fn new(key: String, capacity: usize) -> Self {
+    fn new(key: String, capacity: usize, content_type: &'static str) -> Self {
         Self {
             key,
+            content_type,
             part: Vec::with_capacity(capacity),
             upload: None,
             written: 0,
@@ -605,8 +637,7 @@ impl<U: ObjectUpload> Writer<U> {
             bytes = &bytes[take..];
             if self.part.len() == PART_BYTES {
                 if self.upload.is_none() {
-                    // The content type is JPEG: only JPEG is stored as it arrives.
-                    self.upload = Some(blobs.start_upload(&self.key, "image/jpeg").await?);
+                    self.upload = Some(blobs.start_upload(&self.key, self.content_type).await?);
                 }
                 if let Some(upload) = &mut self.upload {
                     upload.put_part(&self.part).await?;

@@ -123,7 +123,7 @@ pub fn image_error(error: imaging::ImageError) -> ApiError {
             ),
         )),
         FileTooLarge { max } => ApiError::PayloadTooLarge(format!(
-            "Files of this format are limited to {max} bytes here (JPEG files may be larger)."
+            "Files of this format are limited to {max} bytes here (JPEG and PNG files may be larger)."
         )),
         TooMuchMemory { .. } => ApiError::PayloadTooLarge(
             "This image needs more memory to thumbnail than the service allows; send a smaller \

@@ -110,6 +110,11 @@ impl<'a> Tiff<'a> {
     }
 }
 
+/// Of a PNG's eXIf chunk, the head its orientation is read from (IFD0 comes first in every
+/// writer we know): the streaming decoder keeps no more, and `headers` reads the same head,
+/// so both find the same orientation.
+pub(crate) const ORIENTATION_HEAD_BYTES: usize = 64 * 1024;
+
 /// The orientation an EXIF block (a TIFF structure, after any `Exif\0\0` prefix) records
 /// in IFD0; `None` when it has none or the block is damaged.
 pub(crate) fn orientation(exif: &[u8]) -> Option<Orientation> {

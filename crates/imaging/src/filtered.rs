@@ -1,8 +1,9 @@
 //! A `BufRead` over borrowed bytes that hands a decoder only some runs of them, skipping the rest without copying.
 //!
-//! The PNG and GIF decoders collect metadata they meet into memory (png_chunks.rs
-//! and formats/gif_blocks.rs say how much); each format decides which runs its
-//! decoder sees ([`Runs`]), and this reader hands them out as one stream.
+//! The GIF decoder collects metadata it meets into memory (formats/gif_blocks.rs
+//! says how much); the format decides which runs its decoder sees ([`Runs`]), and
+//! this reader hands them out as one stream. (PNG needs none: its streaming decoder
+//! passes metadata chunks by itself, png_stream/mod.rs.)
 
 use std::io::{self, BufRead, Read, Seek, SeekFrom};
 

@@ -5,9 +5,11 @@
 //! limit there (128 MB per isolate), which is why every step below works on the
 //! smallest image that still gives a good thumbnail: JPEGs are decoded at 1/2, 1/4
 //! or 1/8 scale in the DCT domain, PNGs are box-reduced row by row while they
-//! inflate, and only one decoded image is alive at a time.
+//! inflate (both as their bytes arrive, never holding the file), and only one
+//! decoded image is alive at a time.
 
 mod bytes;
+mod codec;
 mod encode;
 mod exif;
 mod filtered;
@@ -18,7 +20,6 @@ pub mod jpeg_stream;
 mod orientation;
 mod pixels;
 mod plan;
-mod png_chunks;
 mod png_stream;
 mod resize;
 mod scans;
@@ -71,6 +72,14 @@ impl Format {
 
     /// [`Format::ALL`] as one phrase, for messages (a test keeps the two the same).
     pub const ACCEPTED: &'static str = "JPEG, PNG, WebP, GIF, BMP or TIFF";
+
+    /// Whether uploads of this format are decoded as their bytes arrive, never held whole
+    /// ([`Thumbnailer`], whose tests keep the two the same), so that only the upload limit
+    /// bounds their file; the others are decoded from one buffer of at most
+    /// [`BUFFERED_MAX_BYTES`].
+    pub fn streams(self) -> bool {
+        matches!(self, Format::Jpeg | Format::Png)
+    }
 
     /// How the format is named to people.
     pub fn name(self) -> &'static str {
@@ -193,8 +202,8 @@ pub enum ImageError {
         "image needs {needed} bytes of memory to thumbnail, more than the {budget} bytes allowed"
     )]
     TooMuchMemory { needed: u64, budget: u64 },
-    /// The file is larger than its format may be here (`max` bytes): every format but JPEG is
-    /// decoded from one buffer ([`BUFFERED_MAX_BYTES`]).
+    /// The file is larger than its format may be here (`max` bytes): WebP, GIF, BMP and TIFF
+    /// are decoded from one buffer ([`BUFFERED_MAX_BYTES`]); JPEG and PNG stream.
     #[error("the file is larger than the {max} bytes accepted for its format")]
     FileTooLarge { max: u64 },
 }

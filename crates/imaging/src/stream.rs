@@ -7,18 +7,20 @@
 //! allocated yet; the caller reserves that many bytes (or refuses the upload) and calls
 //! [`Thumbnailer::grant`], which allocates at most that much, and feeds on.
 
-use crate::headers::{self, sniff, Header};
-use crate::jpeg_stream::{JpegStream, Progress};
-use crate::plan::{plan, plan_header, Plan, Reduction};
+use crate::codec::{Fed, StreamDecoder};
+use crate::headers::{self, sniff};
+use crate::jpeg_stream::JpegStream;
+use crate::plan::{plan, plan_header, Plan};
+use crate::png_stream::PngStream;
 use crate::thumbnails::{resize_and_encode, thumbnails_planned};
 use crate::{Format, ImageError, Limits, Probe, Thumbnail};
 
 /// Bytes the format is recognised from (the longest signature we test, the ISO BMFF brands
 /// of a HEIC, fit in this).
 const SNIFF_BYTES: usize = 64;
-/// Largest input of a format decoded from one buffer (every format but JPEG): what is left of
-/// the per-request memory after the smallest decode. The plan refuses a file whose decode
-/// would not fit next to its bytes ([`ImageError::TooMuchMemory`]).
+/// Largest input of a format decoded from one buffer (WebP, GIF, BMP, TIFF; JPEG and PNG
+/// stream): what is left of the per-request memory after the smallest decode. The plan
+/// refuses a file whose decode would not fit next to its bytes ([`ImageError::TooMuchMemory`]).
 pub const BUFFERED_MAX_BYTES: u64 = 48 * 1024 * 1024;
 
 /// What the caller does next.
@@ -38,11 +40,15 @@ enum State {
         head: [u8; SNIFF_BYTES],
         len: usize,
     },
-    /// A JPEG, decoded as it arrives: `plan` is set once its header is known.
-    Jpeg {
-        stream: Box<JpegStream>,
+    /// A JPEG or PNG, decoded as it arrives: `plan` is set once its header is known.
+    /// `pending`: the end of the sniffed bytes, when the header was complete within them
+    /// (a small PNG's), fed after `begin`.
+    Streaming {
+        format: Format,
+        codec: Box<dyn StreamDecoder>,
         plan: Option<Plan>,
         begun: bool,
+        pending: Vec<u8>,
     },
     /// The format is known; the input buffer waits for its reservation.
     AwaitingBuffer {
@@ -99,7 +105,7 @@ impl Thumbnailer {
             State::AwaitingDecode { plan, .. } | State::Planned { plan, .. } => {
                 Some(plan.probe.format)
             }
-            State::Jpeg { .. } => Some(Format::Jpeg),
+            State::Streaming { format, .. } => Some(*format),
             State::Finished { bytes } => sniff(bytes),
             State::Sniffing { .. } | State::Spent => None,
         }
@@ -118,29 +124,19 @@ impl Thumbnailer {
                 let head = head[..*len].to_vec();
                 self.recognise(head, take)
             }
-            State::Jpeg {
-                stream,
-                plan,
-                begun,
+            State::Streaming {
+                codec, plan, begun, ..
             } => {
                 if plan.is_some() && !*begun {
                     return Err(out_of_order());
                 }
-                match stream.feed(data)? {
-                    Progress::NeedMore | Progress::Done => Ok(Step::NeedMore),
-                    Progress::Header => {
-                        let header = stream
-                            .header()
-                            .copied()
-                            .ok_or_else(|| ImageError::Corrupt("JPEG without a frame".into()))?;
-                        let planned =
-                            plan_header(Header::jpeg(header), 0, &self.heights, &self.limits)?;
+                match feed_codec(codec.as_mut(), data, &self.limits)? {
+                    Fed::NeedMore | Fed::Done => Ok(Step::NeedMore),
+                    Fed::Header { consumed } => {
+                        let planned = plan_streamed(&**codec, &self.heights, &self.limits)?;
                         let bytes = planned.peak_bytes;
                         *plan = Some(planned);
-                        Ok(Step::Reserve {
-                            consumed: data.len(),
-                            bytes,
-                        })
+                        Ok(Step::Reserve { consumed, bytes })
                     }
                 }
             }
@@ -157,26 +153,25 @@ impl Thumbnailer {
 
     /// Allocates what the last [`Step::Reserve`] asked for.
     pub fn grant(&mut self) -> Result<(), ImageError> {
-        if let State::Jpeg {
-            stream,
+        if let State::Streaming {
+            codec,
             plan,
             begun,
+            pending,
+            ..
         } = &mut self.state
         {
-            let Some(Plan {
-                reduction: Reduction::Jpeg { block_side },
-                ..
-            }) = plan
-            else {
+            let Some(plan) = plan else {
                 return Ok(()); // the header phase's own reservation: nothing more to do
             };
             if *begun {
                 return Err(out_of_order());
             }
-            stream.begin(*block_side)?;
+            codec.begin(plan)?;
             *begun = true;
-            // The rest of the chunk that completed the header.
-            stream.feed(&[])?;
+            // What arrived with the header and waits for the decode: the rest of the sniffed
+            // bytes, or what the decoder kept of the piece that completed its header.
+            codec.feed(&std::mem::take(pending))?;
             return Ok(());
         }
         match std::mem::replace(&mut self.state, State::Spent) {
@@ -204,13 +199,21 @@ impl Thumbnailer {
             let len = head.len();
             return self.recognise(head, len);
         }
-        if let State::Jpeg { begun, .. } = &self.state {
+        if let State::Streaming {
+            format,
+            codec,
+            begun,
+            ..
+        } = &self.state
+        {
+            check_size(codec.as_ref(), &self.limits)?;
             return if *begun {
                 Ok(Step::Ready)
             } else {
-                Err(ImageError::Corrupt(
-                    "JPEG truncated before its first scan".into(),
-                ))
+                Err(ImageError::Corrupt(format!(
+                    "{} truncated before its image data",
+                    format.name()
+                )))
             };
         }
         match std::mem::replace(&mut self.state, State::Spent) {
@@ -235,12 +238,13 @@ impl Thumbnailer {
     /// freed when this returns; the input stays (see [`Thumbnailer::input`]).
     pub fn finish(&mut self) -> Result<(Probe, Vec<Thumbnail>), ImageError> {
         match std::mem::replace(&mut self.state, State::Spent) {
-            State::Jpeg {
-                stream,
+            State::Streaming {
+                codec,
                 plan: Some(plan),
                 begun: true,
+                ..
             } => {
-                let decoded = stream.finish()?;
+                let decoded = codec.finish()?;
                 resize_and_encode(decoded, plan.probe, &self.heights).map(|t| (plan.probe, t))
             }
             State::Planned { bytes, plan } => {
@@ -253,12 +257,12 @@ impl Thumbnailer {
     }
 
     /// Whether the input is kept whole ([`Thumbnailer::input`]); else the caller must store it
-    /// as it arrives (JPEG).
+    /// as it arrives (JPEG, PNG).
     pub fn keeps_input(&self) -> bool {
-        !matches!(self.state, State::Jpeg { .. })
+        !matches!(self.state, State::Streaming { .. })
     }
 
-    /// The input as received, when this format keeps it whole (every format but JPEG).
+    /// The input as received, when this format keeps it whole (WebP, GIF, BMP, TIFF).
     pub fn input(&self) -> Option<&[u8]> {
         match &self.state {
             State::Buffering { bytes }
@@ -271,27 +275,35 @@ impl Thumbnailer {
 
     fn recognise(&mut self, head: Vec<u8>, consumed: usize) -> Result<Step, ImageError> {
         let format = sniff(&head).ok_or_else(|| headers::refusal(&head))?;
-        if format == Format::Jpeg {
-            // Streamed: what the decoder holds before its header is known, then (on the next
-            // Reserve) its plan. The sniffed bytes go to it first.
-            let mut stream = Box::new(JpegStream::new());
-            let first = stream.feed(&head)?;
-            self.state = State::Jpeg {
-                stream,
-                plan: None,
-                begun: false,
-            };
-            if first == Progress::Header {
-                // A header within the first bytes cannot hold a frame and its tables.
-                return Err(ImageError::Corrupt("JPEG header too short".into()));
+        let mut codec: Box<dyn StreamDecoder> = match format {
+            Format::Jpeg => Box::new(JpegStream::new()),
+            Format::Png => Box::new(PngStream::new()),
+            _ => {
+                let bytes = self.buffer_bytes(format);
+                self.state = State::AwaitingBuffer { format, head };
+                return Ok(Step::Reserve { consumed, bytes });
             }
-            return Ok(Step::Reserve {
-                consumed,
-                bytes: JpegStream::header_bound(),
-            });
-        }
-        let bytes = self.buffer_bytes(format);
-        self.state = State::AwaitingBuffer { format, head };
+        };
+        // Streamed: what the decoder holds before its header is known, then (on the next
+        // Reserve) its plan. The sniffed bytes go to it first.
+        let header_bound = codec.header_bound();
+        let (plan, pending) = match feed_codec(codec.as_mut(), &head, &self.limits)? {
+            Fed::NeedMore | Fed::Done => (None, Vec::new()),
+            // A PNG of a few pixels: its header fits in the sniffed bytes, so its plan is
+            // reserved with the header phase's memory, and the rest waits for `begin`.
+            Fed::Header { consumed: used } => (
+                Some(plan_streamed(&*codec, &self.heights, &self.limits)?),
+                head.get(used..).unwrap_or_default().to_vec(),
+            ),
+        };
+        let bytes = header_bound + plan.map_or(0, |p| p.peak_bytes);
+        self.state = State::Streaming {
+            format,
+            codec,
+            plan,
+            begun: false,
+            pending,
+        };
         Ok(Step::Reserve { consumed, bytes })
     }
 
@@ -309,6 +321,92 @@ impl Thumbnailer {
     }
 }
 
+/// Feeds a streamed decoder, refusing an image over the pixel limit as soon as its size is
+/// read, before any error the bytes after it cause: as a file held whole is refused from its
+/// headers before it is decoded.
+fn feed_codec(
+    codec: &mut dyn StreamDecoder,
+    data: &[u8],
+    limits: &Limits,
+) -> Result<Fed, ImageError> {
+    let fed = codec.feed(data);
+    check_size(codec, limits)?;
+    fed
+}
+
+/// Refuses a streamed image whose size, once read, is over the pixel limit.
+fn check_size(codec: &dyn StreamDecoder, limits: &Limits) -> Result<(), ImageError> {
+    match codec.size() {
+        Some((width, height)) if u64::from(width) * u64::from(height) > limits.max_pixels => {
+            Err(ImageError::TooManyPixels {
+                width,
+                height,
+                max: limits.max_pixels,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The plan of a streamed image, from its decoder's header: no input is counted, the decoder
+/// keeps none of the file.
+fn plan_streamed(
+    codec: &dyn StreamDecoder,
+    heights: &[u32],
+    limits: &Limits,
+) -> Result<Plan, ImageError> {
+    let header = codec
+        .header()
+        .ok_or_else(|| ImageError::Corrupt("image without a header".into()))?;
+    plan_header(header, 0, heights, limits)
+}
+
 fn out_of_order() -> ImageError {
     ImageError::Corrupt("imaging calls out of order".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first 64 bytes of a file of `format` that its decoder takes without complaint.
+    fn head(format: Format) -> Vec<u8> {
+        let mut head = match format {
+            Format::Png => {
+                let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+                png.extend_from_slice(&[0, 0, 0, 9, 0, 0, 0, 7, 8, 2, 0, 0, 0]);
+                let crc = crc32fast::hash(&png[12..]);
+                png.extend_from_slice(&crc.to_be_bytes());
+                // A text chunk longer than what follows.
+                png.extend_from_slice(b"\0\0\x10\0tEXt");
+                png
+            }
+            // SOI, then fill bytes.
+            Format::Jpeg => vec![0xFF, 0xD8],
+            Format::WebP => b"RIFF\0\0\0\0WEBP".to_vec(),
+            Format::Gif => b"GIF89a".to_vec(),
+            Format::Bmp => b"BM".to_vec(),
+            Format::Tiff => b"II*\0".to_vec(),
+        };
+        let fill = if format == Format::Jpeg { 0xFF } else { 0 };
+        head.resize(SNIFF_BYTES, fill);
+        head
+    }
+
+    #[test]
+    fn the_formats_said_to_stream_are_the_ones_the_thumbnailer_streams() {
+        for format in Format::ALL {
+            let mut thumbnailer = Thumbnailer::new(&[100], Limits::default(), 1 << 20);
+
+            let step = thumbnailer.feed(&head(format));
+
+            assert!(
+                matches!(step, Ok(Step::Reserve { .. })),
+                "{format:?}: {step:?}"
+            );
+            thumbnailer.grant().unwrap();
+            assert_eq!(thumbnailer.format(), Some(format));
+            assert_eq!(thumbnailer.keeps_input(), !format.streams(), "{format:?}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! [`thumbnails`] is the one entry for an upload held whole; the streaming
 //! [`Thumbnailer`](crate::Thumbnailer) plans from the header as the bytes arrive and
-//! ends here too ([`thumbnails_planned`], or [`resize_and_encode`] for a JPEG it
+//! ends here too ([`thumbnails_planned`], or [`resize_and_encode`] for a JPEG or PNG it
 //! decoded on the way).
 
 use crate::pixels::Pixels;

@@ -180,6 +180,70 @@ fn mutated_pngs_stay_within_their_plan() {
     assert_none(run(&seeds, 1500));
 }
 
+/// `png` with the CRC of every chunk it can walk recomputed.
+fn with_crcs_repaired(mut png: Vec<u8>) -> Vec<u8> {
+    let mut at = 8;
+    while let Some(len) = png.get(at..at + 4) {
+        let len = u32::from_be_bytes(len.try_into().unwrap()) as usize;
+        let end = at + 8 + len;
+        if end + 4 > png.len() {
+            break;
+        }
+        let crc = crc32(&png[at + 4..end]);
+        png[end..end + 4].copy_from_slice(&crc.to_be_bytes());
+        at = end + 4;
+    }
+    png
+}
+
+/// Slack for what the Thumbnailer allocates before its first reservation can be asked for
+/// (its list of heights, the sniffed bytes): the service's fixed window covers it.
+const THUMBNAILER_SLACK: u64 = 4 * 1024;
+
+#[test]
+fn mutated_pngs_streamed_stay_within_what_the_thumbnailer_reserved() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let pixels = photo_like(64, 48);
+    let seeds = [
+        ("png rgb", png(64, 48, &pixels, false)),
+        ("png rgba", png(64, 48, &with_alpha(&pixels), true)),
+    ];
+    let mut failures = Vec::new();
+    let mut made = 0;
+    for (name, original) in &seeds {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ original.len() as u64);
+        for case in 0..1500 {
+            let mutated = mutate(original, &mut rng);
+            // Every other case with its CRCs made right again, so the damage reaches the
+            // decoder (IHDR's fields, PLTE, the filters, the deflate stream).
+            let bytes = if case % 2 == 1 {
+                with_crcs_repaired(mutated)
+            } else {
+                mutated
+            };
+            let piece = 1 + case % 200;
+
+            let (peak, outcome) = peak_of(|| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    thumbnail_streamed(&bytes, &[200, 400], || piece)
+                }))
+            });
+
+            match outcome {
+                Err(_) => failures.push(format!("{name} case {case}: panicked")),
+                Ok(s) if peak > s.reserved + THUMBNAILER_SLACK => failures.push(format!(
+                    "{name} case {case}: peak {peak} over the {} reserved",
+                    s.reserved
+                )),
+                Ok(s) => made += usize::from(s.result.is_ok()),
+            }
+        }
+    }
+    eprintln!("streamed: {made} thumbnailed, {} failures", failures.len());
+    assert!(made > 0);
+    assert_none(failures);
+}
+
 #[test]
 fn mutated_gifs_bmps_and_tiffs_stay_within_their_plan() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

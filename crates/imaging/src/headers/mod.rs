@@ -183,7 +183,9 @@ fn read_png(bytes: &[u8]) -> Result<Header, ImageError> {
             b"IDAT" => in_header = false,
             b"tRNS" if in_header => has_alpha = true,
             b"eXIf" if in_header => {
-                orientation = exif::orientation(data).unwrap_or(Orientation::Normal);
+                // The head the streaming decoder reads, so both find the same orientation.
+                let head = &data[..data.len().min(exif::ORIENTATION_HEAD_BYTES)];
+                orientation = exif::orientation(head).unwrap_or(Orientation::Normal);
             }
             _ => {}
         }

@@ -1210,3 +1210,41 @@ impl Decoding {
         self.rows.finish(&mut self.out);
     }
 }
+
+impl crate::codec::StreamDecoder for JpegStream {
+    fn header_bound(&self) -> u64 {
+        JpegStream::header_bound()
+    }
+
+    /// The rest of the piece that completed the header is kept (in the tail) and decoded by
+    /// the first feed after `begin`, even an empty one: the whole piece counts as consumed.
+    fn feed(&mut self, data: &[u8]) -> Result<crate::codec::Fed, ImageError> {
+        use crate::codec::Fed;
+        Ok(match JpegStream::feed(self, data)? {
+            Progress::NeedMore => Fed::NeedMore,
+            Progress::Header => Fed::Header {
+                consumed: data.len(),
+            },
+            Progress::Done => Fed::Done,
+        })
+    }
+
+    fn size(&self) -> Option<(u32, u32)> {
+        self.frame.as_ref().map(|frame| (frame.width, frame.height))
+    }
+
+    fn header(&self) -> Option<crate::headers::Header> {
+        JpegStream::header(self).map(|h| crate::headers::Header::jpeg(*h))
+    }
+
+    fn begin(&mut self, plan: &crate::plan::Plan) -> Result<(), ImageError> {
+        match plan.reduction {
+            crate::plan::Reduction::Jpeg { block_side } => JpegStream::begin(self, block_side),
+            _ => Err(corrupt("a JPEG planned as another format")),
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Result<Pixels, ImageError> {
+        JpegStream::finish(*self)
+    }
+}

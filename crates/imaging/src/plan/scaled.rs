@@ -112,9 +112,10 @@ fn jpeg_decode(header: &JpegHeader, block_side: u32) -> (u64, (u64, u64, u64)) {
 }
 
 /// png_stream: the reduced image (allocated up front), the box sums (one band,
-/// or every box for Adam7) and the inflater's rows; at the end, once the sums
-/// are freed, the RGB copy `into_rgb` may make of an RGBA image that turns out
-/// opaque.
+/// or every box for Adam7) and the inflater with its window and scanlines; at the
+/// end, once those are freed, the RGB copy `into_rgb` may make of an RGBA image
+/// that turns out opaque. (What it holds before `begin` is reserved apart: its
+/// `header_bound`.)
 fn png_decode(
     width: u32,
     height: u32,
@@ -126,8 +127,7 @@ fn png_decode(
     let (out_width, out_height) = (u64::from(width).div_ceil(f), u64::from(height).div_ceil(f));
     let reduced = out_width * out_height * channels;
     let sums = 4 * channels * out_width * if interlaced { out_height } else { 1 };
-    // Raw, previous and unfiltered rows at up to 8 bytes a pixel (16-bit RGBA).
-    let rows = 4 * 8 * u64::from(width);
+    let rows = png_stream::PngStream::working_bytes(width);
     let opaque_copy = if channels == 4 {
         out_width * out_height * 3
     } else {

@@ -163,3 +163,54 @@ pub fn png_declaring(width: u32, height: u32) -> Vec<u8> {
     chunk(&mut bytes, b"IEND", &[]);
     bytes
 }
+
+/// What driving a [`imaging::Thumbnailer`] gave: its result, every byte it asked to reserve,
+/// and whether it kept the input (once every byte was fed).
+pub struct Streamed {
+    pub result: Result<(imaging::Probe, Vec<imaging::Thumbnail>), imaging::ImageError>,
+    pub reserved: u64,
+    pub keeps_input: bool,
+}
+
+/// Thumbnails `bytes` through a [`imaging::Thumbnailer`] as the service does: in pieces of
+/// the sizes `next_piece` gives, every reservation granted (and summed), the rest of a piece
+/// fed again after a grant, then `end` and `finish`.
+pub fn thumbnail_streamed(
+    bytes: &[u8],
+    heights: &[u32],
+    mut next_piece: impl FnMut() -> usize,
+) -> Streamed {
+    use imaging::{Limits, Step, Thumbnailer};
+    let mut thumbnailer = Thumbnailer::new(heights, Limits::default(), bytes.len() as u64);
+    let mut reserved = 0;
+    let mut keeps_input = true;
+    let mut run = || {
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = (at + next_piece().max(1)).min(bytes.len());
+            let mut data = &bytes[at..end];
+            while let Step::Reserve {
+                consumed,
+                bytes: more,
+            } = thumbnailer.feed(data)?
+            {
+                reserved += more;
+                thumbnailer.grant()?;
+                data = &data[consumed.min(data.len())..];
+            }
+            at = end;
+        }
+        keeps_input = thumbnailer.keeps_input();
+        while let Step::Reserve { bytes: more, .. } = thumbnailer.end()? {
+            reserved += more;
+            thumbnailer.grant()?;
+        }
+        thumbnailer.finish()
+    };
+    let result = run();
+    Streamed {
+        result,
+        reserved,
+        keeps_input,
+    }
+}

@@ -1,15 +1,12 @@
-//! Decodes a PNG row by row into a box-reduced image, so a large PNG never needs its full RGBA buffer.
+//! Sums decoded PNG rows into boxes of `factor` x `factor` pixels, so a large PNG never needs its full RGBA buffer.
 //!
 //! A 25 MP RGBA PNG would take 100 MB decoded, more than the isolate can spare.
-//! Each inflated row is instead summed into boxes of `factor` x `factor` pixels
-//! (alpha-weighted, so transparent pixels lend no colour to their neighbours, and
-//! left premultiplied for the resizer) and
+//! Each row is instead summed into boxes (alpha-weighted, so transparent pixels
+//! lend no colour to their neighbours, and left premultiplied for the resizer) and
 //! the Lanczos pass then starts from an image only about twice the thumbnail's height.
 
 use crate::pixels::Pixels;
-use crate::png_chunks::used_chunks;
 use crate::ImageError;
-use png::{Adam7Info, ColorType, Decoder, InterlaceInfo, Transformations};
 
 /// Leave the Lanczos pass at least this much shrinking to do, as libvips does.
 const BOX_MARGIN: u32 = 2;
@@ -17,64 +14,6 @@ const BOX_MARGIN: u32 = 2;
 const REDUCED_BUDGET_BYTES: u64 = 24 * 1024 * 1024;
 /// Keeps the u32 sums (factor² · 255 · 255) from overflowing.
 const MAX_FACTOR: u32 = 128;
-/// Adam7 passes: first column, first row, column step, row step.
-const ADAM7: [(usize, usize, usize, usize); 7] = [
-    (0, 0, 8, 8),
-    (4, 0, 8, 8),
-    (0, 4, 4, 8),
-    (2, 0, 4, 4),
-    (0, 2, 2, 4),
-    (1, 0, 2, 2),
-    (0, 1, 1, 2),
-];
-
-/// Decodes into boxes of `factor` x `factor` pixels (the plan's choice, see [`box_factor`]).
-pub(crate) fn decode_reduced(bytes: &[u8], factor: u32) -> Result<Pixels, ImageError> {
-    // Metadata chunks never reach png (png_chunks.rs says why).
-    let mut decoder = Decoder::new(used_chunks(bytes));
-    decoder.set_transformations(Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info().map_err(to_image_error)?;
-    let (width, height) = (reader.info().width, reader.info().height);
-    let (color, _) = reader.output_color_type();
-    let in_channels = color.samples();
-    let channels = if matches!(color, ColorType::GrayscaleAlpha | ColorType::Rgba) {
-        4
-    } else {
-        3
-    };
-    let interlaced = reader.info().interlaced;
-    let mut boxes = Boxes::new(width, height, factor, channels, interlaced);
-
-    let mut translucent = false;
-    let (mut pass, mut line) = (1u8, 0u32);
-    let mut y = 0usize;
-    while let Some(row) = reader.next_interlaced_row().map_err(to_image_error)? {
-        let data = row.data();
-        let (x0, dx, row_y) = match row.interlace() {
-            InterlaceInfo::Null(_) => {
-                y += 1;
-                (0, 1, y - 1)
-            }
-            InterlaceInfo::Adam7(info) => {
-                // The pass and line are private to png; follow them, skipping empty passes.
-                while pass <= 7 && Adam7Info::new(pass, line, width) != *info {
-                    pass += 1;
-                    line = 0;
-                }
-                let Some(&(px, py, sx, sy)) = ADAM7.get(usize::from(pass) - 1) else {
-                    return Err(ImageError::Corrupt("PNG interlacing out of step".into()));
-                };
-                line += 1;
-                (px, sx, py + sy * (line as usize - 1))
-            }
-        };
-        translucent |= boxes.add_row(data, in_channels, x0, dx, row_y);
-    }
-    // Reads the chunks after the image data up to IEND, checking their CRCs as
-    // it did for every chunk before: a file damaged anywhere is corrupt.
-    reader.finish().map_err(to_image_error)?;
-    boxes.finish(translucent)
-}
 
 /// The box side that leaves the Lanczos pass at least [`BOX_MARGIN`] of
 /// shrinking, or only what it must when that reduced image would be large.
@@ -105,7 +44,7 @@ pub(crate) fn coarsest_factor(upright_height: u32, target: u32) -> u32 {
 ///
 /// Rows in order (the usual, non-interlaced PNG) need sums for one band of
 /// output rows only; Adam7 rows come back to every band, so those keep them all.
-struct Boxes {
+pub(super) struct Boxes {
     width: usize,
     height: usize,
     factor: usize,
@@ -119,7 +58,13 @@ struct Boxes {
 }
 
 impl Boxes {
-    fn new(width: u32, height: u32, factor: u32, channels: usize, interlaced: bool) -> Boxes {
+    pub(super) fn new(
+        width: u32,
+        height: u32,
+        factor: u32,
+        channels: usize,
+        interlaced: bool,
+    ) -> Boxes {
         let (width, height, factor) = (width as usize, height as usize, factor as usize);
         let out_width = width.div_ceil(factor);
         let out_height = height.div_ceil(factor);
@@ -138,7 +83,14 @@ impl Boxes {
     }
 
     /// Adds one decoded row (or Adam7 pass row) and says whether any of it is translucent.
-    fn add_row(&mut self, data: &[u8], in_channels: usize, x0: usize, dx: usize, y: usize) -> bool {
+    pub(super) fn add_row(
+        &mut self,
+        data: &[u8],
+        in_channels: usize,
+        x0: usize,
+        dx: usize,
+        y: usize,
+    ) -> bool {
         if y >= self.height {
             return false;
         }
@@ -197,7 +149,7 @@ impl Boxes {
         }
     }
 
-    fn finish(mut self, translucent: bool) -> Result<Pixels, ImageError> {
+    pub(super) fn finish(mut self, translucent: bool) -> Result<Pixels, ImageError> {
         match self.band {
             Some(band) => self.flush_band(band),
             None => (0..self.out_height).for_each(|oy| self.flush_band(oy)),
@@ -275,13 +227,4 @@ fn accumulate<const IN: usize, const OUT: usize>(
         }
     }
     min_alpha
-}
-
-fn to_image_error(error: png::DecodingError) -> ImageError {
-    match error {
-        png::DecodingError::LimitsExceeded => {
-            ImageError::Corrupt("PNG exceeds decoder limits".into())
-        }
-        other => ImageError::Corrupt(other.to_string()),
-    }
 }

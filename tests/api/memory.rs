@@ -467,11 +467,11 @@ fn four_20_mb_noise_pngs_at_once_are_each_stored_or_a_clean_503_and_the_gauge_st
 
 // --- slow bodies ------------------------------------------------------------------------------
 
-/// The start of an upload that declares 19 MiB: the name, then the image part's head and a PNG
-/// signature (a PNG is decoded from one buffer, so the server must make room for all of it).
+/// The start of an upload that declares 19 MiB: the name, then the image part's head and a TIFF
+/// signature (a format held whole: once recognised, the server must make room for all of it).
 fn trickle_head() -> Vec<u8> {
-    let signature = b"\x89PNG\r\n\x1a\n";
-    let whole = upload_body("slow", "slow.png", "image/png", signature);
+    let signature = b"II*\0";
+    let whole = upload_body("slow", "slow.tiff", "image/tiff", signature);
     let end = whole
         .windows(signature.len())
         .position(|w| w == signature)

@@ -24,11 +24,13 @@ fn post(token: Option<&str>, body: Body) -> Reply {
 /// chunks that never ends: a server that waited for the end of the body would never answer.
 /// (A PNG is decoded from one buffer, so the junk is counted, not refused at its first bytes.)
 fn endless_chunked_junk(size: usize) -> Body {
-    let mut file = b"\x89PNG\r\n\x1a\n".to_vec();
+    // A TIFF is held whole until its end (a streamed PNG or JPEG would be refused at its first
+    // broken chunk or marker instead), so only the size limit can stop this one.
+    let mut file = b"II*\0".to_vec();
     file.extend_from_slice(&[0xFF; PIECE]);
     let whole = multipart(&[
         Part::Text("name", "big".into()),
-        Part::File("img", "big.png", "image/png", file),
+        Part::File("img", "big.tiff", "image/tiff", file),
     ]);
     // Split around the one piece of junk, then repeat that piece until `size`.
     let at = whole

@@ -525,7 +525,7 @@ test("the upload panel names the real formats and limits: 100 MB and 100 MP, fro
   await signIn(page, user.username, user.password);
   await page.locator("#upload-rule").waitFor();
   assert.equal(await page.locator("#upload-rule").textContent(),
-    "JPEG up to 100 MB; PNG, WebP, GIF, BMP or TIFF up to 48 MiB; at most 100 MP each.");
+    "JPEG or PNG up to 100 MB; WebP, GIF, BMP or TIFF up to 48 MiB; at most 100 MP each.");
   assert.equal(await page.locator("#file-input").getAttribute("accept"),
     upload.formats.map((f) => f.content_type).join(","));
   assert.equal(await page.getByText("PNG or JPEG").count(), 0);

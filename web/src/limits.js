@@ -41,7 +41,7 @@ export function acceptedTypes() {
 }
 
 /**
- * What an upload may be, e.g. "JPEG up to 100 MB; PNG, WebP, GIF, BMP or TIFF up to 48 MiB;
+ * What an upload may be, e.g. "JPEG or PNG up to 100 MB; WebP, GIF, BMP or TIFF up to 48 MiB;
  * at most 100 MP each.": formats that share a file limit are named together.
  */
 export function uploadRule() {

@@ -446,7 +446,7 @@ impl PngStream {
         if self.phase != Phase::Done {
             return Err(corrupt("PNG truncated before IEND"));
         }
-        decoding.finish()
+        (*decoding).finish()
     }
 }
 
@@ -523,7 +523,7 @@ impl Decoding {
     }
 
     /// Drains the inflater and turns the boxes into pixels, the working buffers freed first.
-    fn finish(mut self: Box<Self>) -> Result<Pixels, ImageError> {
+    fn finish(mut self) -> Result<Pixels, ImageError> {
         while !self.lines.done && !self.inflater.is_done() {
             self.make_room();
             let (_, produced) = self
@@ -548,7 +548,7 @@ impl Decoding {
             previous,
             row,
             ..
-        } = *self;
+        } = self;
         drop((inflater, window, current, previous, row));
         boxes.finish(translucent)
     }

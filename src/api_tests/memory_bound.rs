@@ -300,21 +300,6 @@ fn noise_png_20_mb() -> Vec<u8> {
     noise_png(2600)
 }
 
-/// A `side` x `side` RGB PNG stored without compression, as large as its pixels.
-fn noise_png(side: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, side, side);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_compression(png::Compression::NoCompression);
-    let mut writer = encoder.write_header().unwrap();
-    let pixels: Vec<u8> = (0..u64::from(side * side * 3))
-        .map(|i| (i * 7919 % 251) as u8)
-        .collect();
-    writer.write_image_data(&pixels).unwrap();
-    writer.finish().unwrap();
-    out
-}
-
 /// Sets what the service leaves ungranted of each reservation the imaging pipeline asks for,
 /// until dropped (then everything is granted again).
 struct Ungranted;

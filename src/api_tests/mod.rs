@@ -5,6 +5,8 @@ mod accounts;
 mod admin;
 mod links;
 mod memory_bound;
+#[path = "../../tests/common/noise_png.rs"]
+mod noise_png;
 mod observability;
 mod pictures;
 mod reliability;
@@ -24,6 +26,7 @@ use crate::ports::Statement;
 use crate::routes::App;
 use crate::store;
 use futures_executor::block_on;
+use noise_png::noise_png;
 use serde_json::{json, Value};
 use std::cell::Cell;
 use std::rc::Rc;

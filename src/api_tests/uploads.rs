@@ -21,27 +21,6 @@ fn form(name: &str, image: Vec<u8>) -> Vec<u8> {
     multipart_body(&[("name", FormValue::Text(name.into())), ("img", file(image))])
 }
 
-/// A PNG of noise, which barely compresses: `side` x `side` RGB, stored (no compression).
-fn noise_png(side: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, side, side);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_compression(png::Compression::NoCompression);
-    let mut writer = encoder.write_header().unwrap();
-    let mut state = 0x2545_f491_u32;
-    let pixels: Vec<u8> = (0..side * side * 3)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect();
-    writer.write_image_data(&pixels).unwrap();
-    writer.finish().unwrap();
-    out
-}
-
 #[test]
 fn a_body_that_stops_arriving_is_a_408_with_nothing_stored_and_its_memory_freed() {
     let app = TestApp::new();

@@ -406,29 +406,17 @@ fn four_48_mp_jpegs_at_once_are_each_stored_or_a_clean_503_and_the_gauge_stays_u
 
 // --- ordinary 20 MB PNGs ----------------------------------------------------------------------
 
+#[path = "../common/noise_png.rs"]
+mod noise_png;
+use noise_png::noise_png;
+
 /// 2600 x 2600 RGB: 20.3 MB of pixels.
 const NOISE_SIDE: u32 = 2600;
 
 /// Issue 17's "ordinary 20 MB PNG": noise, stored uncompressed (deflate level 0), so the file
 /// is as large as its pixels.
 fn noise_png_20_mb() -> Vec<u8> {
-    let mut state = 17u32;
-    let pixels: Vec<u8> = (0..NOISE_SIDE * NOISE_SIDE * 3)
-        .map(|_| {
-            // xorshift32: noise that is the same on every run.
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect();
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, NOISE_SIDE, NOISE_SIDE);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_compression(png::Compression::NoCompression);
-    let mut writer = encoder.write_header().unwrap();
-    writer.write_image_data(&pixels).unwrap();
-    writer.finish().unwrap();
+    let out = noise_png(NOISE_SIDE);
     assert!(out.len() > 20_000_000, "{} bytes", out.len());
     out
 }

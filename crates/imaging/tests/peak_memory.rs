@@ -116,23 +116,16 @@ fn max_pixel_rgba_png(interlaced: bool) -> Vec<u8> {
         }
     }
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    let chunk = |bytes: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
-        bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        bytes.extend_from_slice(&body);
-        bytes.extend_from_slice(&crc32(&body).to_be_bytes());
-    };
     let mut ihdr = w.to_be_bytes().to_vec();
     ihdr.extend_from_slice(&h.to_be_bytes());
     ihdr.extend_from_slice(&[8, 6, 0, 0, u8::from(interlaced)]);
-    chunk(&mut bytes, b"IHDR", &ihdr);
-    chunk(
+    png_chunk(&mut bytes, b"IHDR", &ihdr);
+    png_chunk(
         &mut bytes,
         b"IDAT",
         &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6),
     );
-    chunk(&mut bytes, b"IEND", &[]);
+    png_chunk(&mut bytes, b"IEND", &[]);
     bytes
 }
 

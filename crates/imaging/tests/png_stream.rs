@@ -8,26 +8,14 @@ mod common;
 use common::*;
 use imaging::{thumbnails, Limits};
 
-/// xorshift64*: seedable, so a failure names a case that can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A piece size: often a few bytes, so chunk headers, CRCs and scanlines are split.
-    fn piece(&mut self) -> usize {
-        let most = if self.next().is_multiple_of(3) {
-            9
-        } else {
-            70_000
-        };
-        1 + (self.next() % most) as usize
-    }
+/// A piece size: often a few bytes, so chunk headers, CRCs and scanlines are split.
+fn piece(rng: &mut Rng) -> usize {
+    let most = if rng.next().is_multiple_of(3) {
+        9
+    } else {
+        70_000
+    };
+    1 + (rng.next() % most) as usize
 }
 
 /// A photo-like image with translucent noise in its alpha.
@@ -89,23 +77,16 @@ fn adam7_rgba(width: u32, height: u32) -> Vec<u8> {
         }
     }
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    let chunk = |bytes: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
-        bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        bytes.extend_from_slice(&body);
-        bytes.extend_from_slice(&crc32(&body).to_be_bytes());
-    };
     let mut ihdr = width.to_be_bytes().to_vec();
     ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[8, 6, 0, 0, 1]);
-    chunk(&mut bytes, b"IHDR", &ihdr);
-    chunk(
+    png_chunk(&mut bytes, b"IHDR", &ihdr);
+    png_chunk(
         &mut bytes,
         b"IDAT",
         &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6),
     );
-    chunk(&mut bytes, b"IEND", &[]);
+    png_chunk(&mut bytes, b"IEND", &[]);
     bytes
 }
 
@@ -195,7 +176,7 @@ fn a_png_fed_in_small_random_pieces_gives_the_thumbnails_of_the_whole_file_and_i
         for heights in [&[40, 120][..], &[1000]] {
             let whole = thumbnails(&bytes, heights, &Limits::default());
 
-            let streamed = thumbnail_streamed(&bytes, heights, || rng.piece());
+            let streamed = thumbnail_streamed(&bytes, heights, || piece(&mut rng));
 
             assert!(whole.is_ok(), "{name}: {whole:?}");
             assert_eq!(streamed.result, whole, "{name} {heights:?}");
@@ -211,7 +192,7 @@ fn a_jpeg_streams_through_the_same_path() {
     let bytes = jpeg(320, 240, &pixels, Some(6));
     let whole = thumbnails(&bytes, &[100], &Limits::default());
 
-    let streamed = thumbnail_streamed(&bytes, &[100], || rng.piece());
+    let streamed = thumbnail_streamed(&bytes, &[100], || piece(&mut rng));
 
     assert!(whole.is_ok(), "{whole:?}");
     assert_eq!(streamed.result, whole);

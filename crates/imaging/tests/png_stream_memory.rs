@@ -34,23 +34,14 @@ fn rgb_png(side: u32, noise: bool) -> Vec<u8> {
     let zlib = miniz_oxide::deflate::compress_to_vec_zlib(&raw, if noise { 0 } else { 6 });
     drop(raw);
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    let chunk = |bytes: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
-        bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(kind);
-        hasher.update(data);
-        bytes.extend_from_slice(kind);
-        bytes.extend_from_slice(data);
-        bytes.extend_from_slice(&hasher.finalize().to_be_bytes());
-    };
     let mut ihdr = side.to_be_bytes().to_vec();
     ihdr.extend_from_slice(&side.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut bytes, b"IHDR", &ihdr);
+    png_chunk(&mut bytes, b"IHDR", &ihdr);
     for part in zlib.chunks(8 * 1024 * 1024) {
-        chunk(&mut bytes, b"IDAT", part);
+        png_chunk(&mut bytes, b"IDAT", part);
     }
-    chunk(&mut bytes, b"IEND", &[]);
+    png_chunk(&mut bytes, b"IEND", &[]);
     bytes
 }
 

@@ -141,26 +141,44 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
+/// Appends one PNG chunk: length, type, data, CRC.
+pub fn png_chunk(bytes: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+    bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    bytes.extend_from_slice(&body);
+    bytes.extend_from_slice(&crc32(&body).to_be_bytes());
+}
+
+/// xorshift64*: small and seedable, so a failing case names a seed that replays it.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
 /// A tiny, well-formed PNG that declares `width` x `height` and holds one empty IDAT.
 pub fn png_declaring(width: u32, height: u32) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    let chunk = |bytes: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
-        bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        bytes.extend_from_slice(&body);
-        bytes.extend_from_slice(&crc32(&body).to_be_bytes());
-    };
     let mut ihdr = width.to_be_bytes().to_vec();
     ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-    chunk(&mut bytes, b"IHDR", &ihdr);
-    chunk(
+    png_chunk(&mut bytes, b"IHDR", &ihdr);
+    png_chunk(
         &mut bytes,
         b"IDAT",
         &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
     );
-    chunk(&mut bytes, b"IEND", &[]);
+    png_chunk(&mut bytes, b"IEND", &[]);
     bytes
 }
 

@@ -229,21 +229,6 @@ fn filter_row(filter: u8, bpp: usize, above: Option<&[u8]>, row: &[u8]) -> Vec<u
             0
         }
     };
-    let paeth = |a: u8, b: u8, c: u8| {
-        let p = i16::from(a) + i16::from(b) - i16::from(c);
-        let (pa, pb, pc) = (
-            (p - i16::from(a)).abs(),
-            (p - i16::from(b)).abs(),
-            (p - i16::from(c)).abs(),
-        );
-        if pa <= pb && pa <= pc {
-            a
-        } else if pb <= pc {
-            b
-        } else {
-            c
-        }
-    };
     let mut out = vec![filter];
     out.extend(row.iter().enumerate().map(|(i, &x)| {
         x.wrapping_sub(match filter {
@@ -251,7 +236,7 @@ fn filter_row(filter: u8, bpp: usize, above: Option<&[u8]>, row: &[u8]) -> Vec<u
             1 => left(i),
             2 => up(i),
             3 => ((u16::from(left(i)) + u16::from(up(i))) / 2) as u8,
-            _ => paeth(left(i), up(i), corner(i)),
+            _ => super::rows::paeth_spec(left(i), up(i), corner(i)),
         })
     }));
     out

@@ -24,8 +24,9 @@ pub(crate) enum Fed {
 }
 
 /// A decoder fed the file's bytes in pieces of any size, whose output is the same
-/// whatever the pieces.
-pub(crate) trait StreamDecoder {
+/// whatever the pieces. `Send`, so a [`Thumbnailer`](crate::Thumbnailer) holding one may move
+/// between threads, as it could before it held a trait object.
+pub(crate) trait StreamDecoder: Send {
     /// Upper bound of the heap it holds before `begin`, itself included.
     fn header_bound(&self) -> u64;
 

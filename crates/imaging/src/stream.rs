@@ -74,6 +74,13 @@ enum State {
     Spent,
 }
 
+// A native caller may keep a Thumbnailer across threads (bench/imaging-wasm keeps one in a
+// static Mutex): checked here, at compile time.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Thumbnailer>();
+};
+
 /// Takes an upload's bytes as they arrive and makes its thumbnails.
 pub struct Thumbnailer {
     heights: Vec<u32>,

@@ -89,44 +89,7 @@ fn max_pixel_rgba_png(interlaced: bool) -> Vec<u8> {
             0xF0 | (noise(x, y) & 0x0F) as u8,
         ]
     };
-    // Sub-filtered rows (type 1) of each pass (the whole image when not interlaced).
-    let passes: &[(u32, u32, u32, u32)] = if interlaced {
-        &[
-            (0, 0, 8, 8),
-            (4, 0, 8, 8),
-            (0, 4, 4, 8),
-            (2, 0, 4, 4),
-            (0, 2, 2, 4),
-            (1, 0, 2, 2),
-            (0, 1, 1, 2),
-        ]
-    } else {
-        &[(0, 0, 1, 1)]
-    };
-    let mut raw = Vec::new();
-    for &(x0, y0, dx, dy) in passes {
-        for y in (y0..h).step_by(dy as usize) {
-            raw.push(1);
-            let mut left = [0u8; 4];
-            for x in (x0..w).step_by(dx as usize) {
-                let p = pixel(x, y);
-                raw.extend((0..4).map(|i| p[i].wrapping_sub(left[i])));
-                left = p;
-            }
-        }
-    }
-    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = w.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 6, 0, 0, u8::from(interlaced)]);
-    png_chunk(&mut bytes, b"IHDR", &ihdr);
-    png_chunk(
-        &mut bytes,
-        b"IDAT",
-        &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6),
-    );
-    png_chunk(&mut bytes, b"IEND", &[]);
-    bytes
+    rgba_png_sub_filtered(w, h, interlaced, pixel)
 }
 
 const MIB: usize = 1024 * 1024;

@@ -49,45 +49,13 @@ fn encode(
     bytes
 }
 
-/// An Adam7 RGBA PNG (png's encoder writes none), its scanlines Sub-filtered.
+/// An Adam7 RGBA PNG of the photo-like image, its scanlines Sub-filtered.
 fn adam7_rgba(width: u32, height: u32) -> Vec<u8> {
     let pixels = rgba(width, height);
-    let mut raw = Vec::new();
-    for (x0, y0, dx, dy) in [
-        (0, 0, 8, 8),
-        (4, 0, 8, 8),
-        (0, 4, 4, 8),
-        (2, 0, 4, 4),
-        (0, 2, 2, 4),
-        (1, 0, 2, 2),
-        (0, 1, 1, 2),
-    ] {
-        if x0 >= width {
-            continue;
-        }
-        for y in (y0..height).step_by(dy) {
-            raw.push(1);
-            let mut left = [0u8; 4];
-            for x in (x0..width).step_by(dx) {
-                let at = 4 * (y * width + x) as usize;
-                let p = &pixels[at..at + 4];
-                raw.extend((0..4).map(|i| p[i].wrapping_sub(left[i])));
-                left.copy_from_slice(p);
-            }
-        }
-    }
-    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = width.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 6, 0, 0, 1]);
-    png_chunk(&mut bytes, b"IHDR", &ihdr);
-    png_chunk(
-        &mut bytes,
-        b"IDAT",
-        &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6),
-    );
-    png_chunk(&mut bytes, b"IEND", &[]);
-    bytes
+    rgba_png_sub_filtered(width, height, true, |x, y| {
+        let at = 4 * (y * width + x) as usize;
+        [pixels[at], pixels[at + 1], pixels[at + 2], pixels[at + 3]]
+    })
 }
 
 fn cases() -> Vec<(String, Vec<u8>)> {

@@ -3,7 +3,7 @@
 use crate::ImageError;
 
 /// Adam7 passes: first column, first row, column step, row step.
-const ADAM7: [(usize, usize, usize, usize); 7] = [
+pub(super) const ADAM7: [(usize, usize, usize, usize); 7] = [
     (0, 0, 8, 8),
     (4, 0, 8, 8),
     (0, 4, 4, 8),

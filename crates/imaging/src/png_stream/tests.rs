@@ -7,15 +7,7 @@ use png::{Adam7Info, BitDepth, ColorType, InterlaceInfo, Transformations};
 /// png's decode (`normalize_to_color8`) summed into the same boxes: how PNGs were decoded
 /// before they streamed, the oracle here.
 fn reference(bytes: &[u8], factor: u32) -> Pixels {
-    const ADAM7: [(usize, usize, usize, usize); 7] = [
-        (0, 0, 8, 8),
-        (4, 0, 8, 8),
-        (0, 4, 4, 8),
-        (2, 0, 4, 4),
-        (0, 2, 2, 4),
-        (1, 0, 2, 2),
-        (0, 1, 1, 2),
-    ];
+    use super::rows::ADAM7;
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(Transformations::normalize_to_color8());
     let mut reader = decoder.read_info().unwrap();
@@ -245,15 +237,7 @@ fn filter_row(filter: u8, bpp: usize, above: Option<&[u8]>, row: &[u8]) -> Vec<u
 /// An Adam7 PNG (png's encoder writes none), the filter of each scanline cycling through
 /// all five.
 fn encode_adam7(kind: &Kind, width: u32, height: u32, data: &[u8]) -> Vec<u8> {
-    const PASSES: [(usize, usize, usize, usize); 7] = [
-        (0, 0, 8, 8),
-        (4, 0, 8, 8),
-        (0, 4, 4, 8),
-        (2, 0, 4, 4),
-        (0, 2, 2, 4),
-        (1, 0, 2, 2),
-        (0, 1, 1, 2),
-    ];
+    use super::rows::ADAM7 as PASSES;
     let (w, h) = (width as usize, height as usize);
     let bits = bits_per_pixel(kind);
     let row_bytes = (w * bits).div_ceil(8);

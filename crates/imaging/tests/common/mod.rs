@@ -166,6 +166,55 @@ impl Rng {
     }
 }
 
+/// Adam7 passes: first column, first row, column step, row step.
+pub const ADAM7: [(u32, u32, u32, u32); 7] = [
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+];
+
+/// An 8-bit RGBA PNG of `pixel`, every scanline Sub-filtered, Adam7-interlaced or not (png's
+/// encoder writes no Adam7).
+pub fn rgba_png_sub_filtered(
+    width: u32,
+    height: u32,
+    interlaced: bool,
+    pixel: impl Fn(u32, u32) -> [u8; 4],
+) -> Vec<u8> {
+    let passes: &[(u32, u32, u32, u32)] = if interlaced { &ADAM7 } else { &[(0, 0, 1, 1)] };
+    let mut raw = Vec::new();
+    for &(x0, y0, dx, dy) in passes {
+        if x0 >= width {
+            continue; // an empty pass has no scanlines
+        }
+        for y in (y0..height).step_by(dy as usize) {
+            raw.push(1);
+            let mut left = [0u8; 4];
+            for x in (x0..width).step_by(dx as usize) {
+                let p = pixel(x, y);
+                raw.extend((0..4).map(|i| p[i].wrapping_sub(left[i])));
+                left = p;
+            }
+        }
+    }
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, u8::from(interlaced)]);
+    png_chunk(&mut bytes, b"IHDR", &ihdr);
+    png_chunk(
+        &mut bytes,
+        b"IDAT",
+        &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6),
+    );
+    png_chunk(&mut bytes, b"IEND", &[]);
+    bytes
+}
+
 /// A tiny, well-formed PNG that declares `width` x `height` and holds one empty IDAT.
 pub fn png_declaring(width: u32, height: u32) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();

@@ -169,6 +169,41 @@ impl IncomingBody for BytesBody {
     }
 }
 
+/// The parts of a request's URL the service reads. The runtime hands a request its URL already
+/// serialized (`https://host:port/path?query`, no fragment), so the parts are found by position
+/// rather than parsed again.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    /// The host without user info or port (`[::1]` keeps its brackets).
+    pub host: &'a str,
+    /// From the first `/` after the host up to `?`, `/` when there is none.
+    pub path: &'a str,
+    /// After `?`, without it; empty when there is none.
+    pub query: &'a str,
+}
+
+impl<'a> UrlParts<'a> {
+    pub fn of(url: &'a str) -> Self {
+        let url = url.split_once('#').map_or(url, |(before, _)| before);
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority_end = after_scheme.find(['/', '?']).unwrap_or(after_scheme.len());
+        let (authority, rest) = after_scheme.split_at(authority_end);
+        let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host = match host_and_port.find(']') {
+            Some(close) if host_and_port.starts_with('[') => &host_and_port[..=close],
+            _ => host_and_port
+                .split_once(':')
+                .map_or(host_and_port, |(h, _)| h),
+        };
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        UrlParts {
+            host,
+            path: if path.is_empty() { "/" } else { path },
+            query,
+        }
+    }
+}
+
 pub struct Request<I = BytesBody> {
     pub method: Method,
     /// The path without the query string, e.g. `/api/pictures`.
@@ -408,6 +443,39 @@ mod tests {
         let req = Request::new(Method::Get, "/x?a=50%&b=%4");
         assert_eq!(req.query_param("a").as_deref(), Some("50%"));
         assert_eq!(req.query_param("b").as_deref(), Some("%4"));
+    }
+
+    #[test]
+    fn a_serialized_url_is_split_into_host_path_and_query() {
+        let parts = |url| {
+            let p = UrlParts::of(url);
+            (p.host, p.path, p.query)
+        };
+        assert_eq!(
+            parts("http://127.0.0.1:8787/api/pictures?limit=5&cursor=a%2B"),
+            ("127.0.0.1", "/api/pictures", "limit=5&cursor=a%2B")
+        );
+        assert_eq!(
+            parts("https://images.example.com/api/picture/x/200"),
+            ("images.example.com", "/api/picture/x/200", "")
+        );
+        assert_eq!(parts("http://[::1]:8787/a/b?"), ("[::1]", "/a/b", ""));
+        assert_eq!(parts("http://[::1]/"), ("[::1]", "/", ""));
+        assert_eq!(
+            parts("https://user:pw@localhost:1/x"),
+            ("localhost", "/x", "")
+        );
+        assert_eq!(parts("https://example.com"), ("example.com", "/", ""));
+        assert_eq!(
+            parts("https://example.com?q=1"),
+            ("example.com", "/", "q=1")
+        );
+        // A query may hold `/`, `:` and `@`; a fragment is never part of the path or the query.
+        assert_eq!(
+            parts("https://h:443/p?next=/a:b@c#frag"),
+            ("h", "/p", "next=/a:b@c")
+        );
+        assert_eq!(parts("https://h/p#f?x"), ("h", "/p", ""));
     }
 
     #[test]

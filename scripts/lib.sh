@@ -114,6 +114,8 @@ wait_until_ready() {
 #   starting together (here, or another checkout's) can both pick it; the second then dies with
 #   `Address already in use`. A port taken by someone else between the probe and wrangler's bind
 #   is the same failure, so that one is retried on new ports.
+# - WRANGLER_DEV_INSPECTOR=off: scripts/dev-uninspected.mjs in its place, the same Worker with no
+#   debugger attached (for the bench: a debugger makes every console line cost ~1.7 ms of CPU).
 declare -A wrangler_port=() wrangler_pgid=()
 wrangler_pgids=()
 wrangler_logs=()
@@ -125,8 +127,11 @@ start_wrangler_dev() {
         read -r port inspector < <(free_ports 2)
         logfile="$(mktemp -t "storagetiers-$name.XXXXXX.log")"
         wrangler_logs+=("$logfile")
+        local dev=(npx --no-install --loglevel=error wrangler dev)
+        [[ "${WRANGLER_DEV_INSPECTOR:-}" != off ]] ||
+            dev=("$ROOT/node_modules/.bin/node" "$ROOT/scripts/dev-uninspected.mjs")
         STORAGETIERS_PREBUILT=1 WRANGLER_SEND_METRICS=false setsid \
-            npx --no-install --loglevel=error wrangler dev \
+            "${dev[@]}" \
             --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
             --persist-to "$persist" \
             --show-interactive-dev-session=false \

@@ -6,7 +6,7 @@
 //! by its Node process: measured on the bench's JS reference, one log line per request cost
 //! ~1.7 ms of CPU across the processes (0.9 ms of it in workerd), which a deployed Worker, with
 //! no debugger attached, never pays. wrangler's own API (`unstable_startWorker`) can leave the
-//! inspector out; the CLI cannot.
+//! inspector out (and the file watching), which the CLI cannot.
 //!
 //! Takes the subset of `wrangler dev` flags scripts/lib.sh passes: --ip, --port, --persist-to,
 //! --config, --log-level, --test-scheduled, --var NAME:VALUE (repeatable); --inspector-port and
@@ -48,6 +48,9 @@ const worker = await startWorker({
   dev: {
     server: { hostname: flags.ip ?? "127.0.0.1", port: flags.port ?? 0 },
     inspector: false,
+    // The bundle is built before the start and fixed for the run: no rebuild or reload on a file
+    // change (wrangler dev would, dropping the requests in flight).
+    watch: false,
     persist: flags.persist,
     logLevel: flags.logLevel,
     testScheduled: flags.testScheduled,

@@ -4,9 +4,9 @@
 //! `wrangler dev` always connects its DevTools proxy to the runtime's inspector, and then every
 //! `console` call is also serialised for DevTools, sent to wrangler's proxy process and printed
 //! by its Node process: measured on the bench's JS reference, one log line per request cost
-//! 1.5-1.7 ms of CPU across the processes (0.8-0.9 ms of it in workerd), which a deployed Worker, with
-//! no debugger attached, never pays. wrangler's own API (`unstable_startWorker`) can leave the
-//! inspector out (and the file watching), which the CLI cannot.
+//! 1.5-1.7 ms of CPU across the processes (0.8-0.9 ms of it in workerd), which a deployed
+//! Worker, with no debugger attached, never pays. wrangler's own API (`unstable_startWorker`)
+//! can leave the inspector out (and the file watching), which the CLI cannot.
 //!
 //! Takes the subset of `wrangler dev` flags scripts/lib.sh passes: --ip, --port, --persist-to,
 //! --config, --log-level, --test-scheduled, --var NAME:VALUE (repeatable); --inspector-port and

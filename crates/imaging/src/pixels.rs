@@ -25,18 +25,24 @@ impl Pixels {
         if !self.premultiplied {
             return self;
         }
-        let (width, height) = (self.width, self.height);
-        if let Ok(mut view) = fast_image_resize::images::Image::from_slice_u8(
-            width,
-            height,
-            &mut self.data,
-            fast_image_resize::PixelType::U8x4,
-        ) {
-            // Cannot fail: the view was built as U8x4 from a buffer of the right size.
-            let _ = fast_image_resize::MulDiv::default().divide_alpha_inplace(&mut view);
+        if let Some(mut view) = rgba_view(self.width, self.height, &mut self.data) {
+            // Cannot fail: U8x4 has alpha.
+            let _ = fast_image_resize::MulDiv::default().divide_alpha_inplace_typed(&mut view);
         }
         self.premultiplied = false;
         self
+    }
+
+    /// Multiplies colour by alpha, in place (RGBA only).
+    pub fn premultiply(&mut self) {
+        if self.channels != 4 || self.premultiplied {
+            return;
+        }
+        if let Some(mut view) = rgba_view(self.width, self.height, &mut self.data) {
+            // Cannot fail: U8x4 has alpha.
+            let _ = fast_image_resize::MulDiv::default().multiply_alpha_inplace_typed(&mut view);
+            self.premultiplied = true;
+        }
     }
 
     /// Drops the alpha channel of an image that turned out to be opaque.
@@ -59,4 +65,14 @@ impl Pixels {
             ..self
         }
     }
+}
+
+/// The RGBA buffer as fast_image_resize's typed view (`None` if it is not `width` x `height`
+/// pixels). Typed, so only the 8-bit RGBA alpha code is linked (see `resize.rs`).
+fn rgba_view(
+    width: u32,
+    height: u32,
+    data: &mut [u8],
+) -> Option<fast_image_resize::images::TypedImage<'_, fast_image_resize::pixels::U8x4>> {
+    fast_image_resize::images::TypedImage::from_buffer(width, height, data).ok()
 }

@@ -267,16 +267,7 @@ fn prepare_alpha(image: &mut Pixels) {
     }
     if image.data.chunks_exact(4).any(|p| p[3] != 255) {
         image.translucent = true;
-        if let Ok(mut view) = fast_image_resize::images::Image::from_slice_u8(
-            image.width,
-            image.height,
-            &mut image.data,
-            fast_image_resize::PixelType::U8x4,
-        ) {
-            // Cannot fail: the view was built as U8x4 from a buffer of the right size.
-            let _ = fast_image_resize::MulDiv::default().multiply_alpha_inplace(&mut view);
-            image.premultiplied = true;
-        }
+        image.premultiply();
     } else {
         let pixels = image.data.len() / 4;
         for i in 0..pixels {

@@ -137,8 +137,8 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         }
     };
     isolate.budget.set_limit(config.memory_budget_bytes);
-    let url = req.url();
-    let url = http::UrlParts::of(&url);
+    let href = req.url();
+    let url = http::UrlParts::of(&href);
     let app = App::<Workers> {
         db: Timed(D1::new(env.d1(DB_BINDING)?)),
         blobs: Timed(R2(env.bucket(BUCKET_BINDING)?)),

@@ -4,7 +4,7 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-# cargo-installed tools (worker-build, wasm-bindgen) live here on a fresh machine.
+# cargo-installed tools (wasm-bindgen) live here on a fresh machine.
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # Wrangler 4.164 needs Node >= 22.12 but the machine's Node is 20: npx puts

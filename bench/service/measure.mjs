@@ -742,7 +742,7 @@ async function logins(user) {
 }
 
 function bundle(root) {
-  const files = ["build/index_bg.wasm", "build/index.js"];
+  const files = ["build/index_bg.wasm", "build/worker.mjs"];
   const out = {};
   let raw = 0;
   let gz = 0;

@@ -54,7 +54,15 @@ impl<P: Platform> App<P> {
                 200,
                 &maintenance::run_scheduled(&self.db, &self.blobs, self.now_ms()).await?,
             )),
+            // A bug's panic, for the test that the next request gets a new wasm instance.
+            (Method::Post, ["panic"]) => panic_as_a_bug_would(),
             _ => Err(ApiError::NotFound),
         }
     }
+}
+
+/// Panics: the wasm instance aborts, and every request in flight in the isolate fails with it.
+#[allow(clippy::panic)]
+fn panic_as_a_bug_would() -> ! {
+    panic!("POST /__test/panic")
 }

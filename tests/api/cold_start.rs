@@ -48,3 +48,23 @@ fn a_fresh_isolate_checks_tokens_before_anyone_logs_in_with_200_or_401_never_500
         refreshed.parse::<Tokens>();
     }
 }
+
+/// A panic aborts the wasm instance; the Worker's entry (src/entry.mjs) must start a new one for
+/// the next request, or the isolate would answer every request after it with an error. Run with
+/// the cold start tests, alone: the panic fails every request in flight in the isolate.
+#[test]
+fn after_a_panic_the_next_request_gets_a_new_instance() {
+    let client = Client::from_env();
+    let valid = minted("access", FIRST_USER_ID);
+    let panicked = client.call("POST", "/__test/panic", None, &[]);
+    assert_eq!(
+        panicked.status,
+        500,
+        "the panicking request: {}",
+        panicked.text()
+    );
+    let answers: Vec<u16> = (0..3)
+        .map(|_| client.get("/api/pictures", Some(&valid)).status)
+        .collect();
+    assert_eq!(answers, [200, 200, 200], "reads after the panic");
+}

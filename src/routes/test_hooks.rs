@@ -54,8 +54,12 @@ impl<P: Platform> App<P> {
                 200,
                 &maintenance::run_scheduled(&self.db, &self.blobs, self.now_ms()).await?,
             )),
-            // A bug's panic, for the test that the next request gets a new wasm instance.
-            (Method::Post, ["panic"]) => panic_as_a_bug_would(),
+            // A bug's panic in the middle of an upload (1 MiB of the budget reserved), for the
+            // test that the next request gets a new wasm instance, not this one's leftovers.
+            (Method::Post, ["panic"]) => {
+                let _reservation = self.isolate.budget.reserve(1 << 20);
+                panic_as_a_bug_would()
+            }
             _ => Err(ApiError::NotFound),
         }
     }

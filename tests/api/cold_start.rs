@@ -49,11 +49,13 @@ fn a_fresh_isolate_checks_tokens_before_anyone_logs_in_with_200_or_401_never_500
     }
 }
 
-/// A panic aborts the wasm instance; the Worker's entry (src/entry.mjs) must start a new one for
-/// the next request, or the isolate would answer every request after it with an error. Run with
-/// the cold start tests, alone: the panic fails every request in flight in the isolate.
+/// A panic aborts the wasm instance where it stands: no destructor runs, so the request's memory
+/// reservation and its place among the requests in flight are never given back. The Worker's
+/// entry (src/entry.mjs) and the glue's reset start a new instance for the next request; a
+/// reused one would count them forever (and refuse uploads once enough had leaked). Run with the
+/// cold start tests, alone: the panic fails every request in flight in the isolate.
 #[test]
-fn after_a_panic_the_next_request_gets_a_new_instance() {
+fn after_a_panic_the_next_request_gets_a_new_instance_with_nothing_left_reserved() {
     let client = Client::from_env();
     let valid = minted("access", FIRST_USER_ID);
     let panicked = client.call("POST", "/__test/panic", None, &[]);
@@ -67,4 +69,16 @@ fn after_a_panic_the_next_request_gets_a_new_instance() {
         .map(|_| client.get("/api/pictures", Some(&valid)).status)
         .collect();
     assert_eq!(answers, [200, 200, 200], "reads after the panic");
+    // The admin's gauge: this request is the only one in flight, and nothing is reserved.
+    let health = client.get("/api/health", Some(&valid));
+    assert_eq!(health.status, 200, "{}", health.text());
+    let isolate = &health.json()["isolate"];
+    assert_eq!(
+        (
+            isolate["requests_in_flight"].as_u64(),
+            isolate["memory_reserved_bytes"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "the gauge after the panic: {isolate}"
+    );
 }

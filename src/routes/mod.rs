@@ -374,8 +374,16 @@ fn stream<P: Platform>(response: Response<P::Body>) -> Answer<P> {
     (response, None)
 }
 
-/// What every response carries: `nosniff`, a `Cache-Control` (token answers are never stored,
-/// other JSON stays private and unstored), and CORS headers for an allowed origin.
+/// What a browser may do with an API answer opened on its own (a JSON body, an image, a share
+/// link): run nothing, load nothing, be framed by no page; `sandbox` gives it an origin of its
+/// own. Inline style only, which a browser's own image viewer uses to lay an image out. The web
+/// app's pages have their own policy (`web/public/_headers`).
+const API_CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox";
+
+/// What every response carries: `nosniff`, the policy above and no `Referer` to follow its
+/// links, a `Cache-Control` (token answers are never stored, other JSON stays private and
+/// unstored), and CORS headers for an allowed origin.
 fn finish<B, I>(
     config: &Config,
     route: Option<&Route>,
@@ -383,6 +391,8 @@ fn finish<B, I>(
     response: &mut Response<B>,
 ) {
     response.set_header("x-content-type-options", "nosniff");
+    response.set_header("content-security-policy", API_CONTENT_SECURITY_POLICY);
+    response.set_header("referrer-policy", "no-referrer");
     if response.header("cache-control").is_none() {
         let policy = if route.is_some_and(Route::issues_tokens) {
             "no-store"

@@ -3,7 +3,7 @@
 
 use crate::client::{admin_token, new_user, Client, Reply};
 use crate::login::directives;
-use crate::pictures::png_with_alpha;
+use crate::pictures::{png_with_alpha, sunset};
 use crate::raw::{self, Body};
 use std::collections::BTreeSet;
 
@@ -250,4 +250,43 @@ fn an_origin_not_on_the_list_gets_no_cors_headers() {
         access_control_headers(&get),
         Vec::<&(String, String)>::new()
     );
+}
+
+/// An API answer opened in a browser on its own runs nothing and cannot be framed: JSON, an
+/// error, an image and a share link all carry the API's policy and send no `Referer`.
+#[test]
+fn an_answer_opened_on_its_own_runs_nothing_and_is_framed_by_nothing() {
+    let client = Client::from_env();
+    let user = new_user(&client, "Enterprise");
+    let picture = client.upload_ok(&user.access, "policy", &sunset());
+    let link = client.create_link(&user.access, &picture.id, &serde_json::json!({"time": 300}));
+    assert_eq!(link.status, 201, "{}", link.text());
+    let link_path = link.json()["url"].as_str().unwrap_or_default().to_owned();
+    let answers = [
+        ("list", client.get("/api/pictures", Some(&user.access))),
+        ("404", client.get("/api/no-such-thing", None)),
+        (
+            "thumbnail",
+            client.get(&picture.urls[0], Some(&user.access)),
+        ),
+        ("share link", client.get(&link_path, None)),
+    ];
+    for (case, reply) in answers {
+        let expected = if case == "404" { 404 } else { 200 };
+        assert_eq!(reply.status, expected, "{case}");
+        let policy: BTreeSet<&str> = reply
+            .header("content-security-policy")
+            .unwrap_or("")
+            .split(';')
+            .map(str::trim)
+            .collect();
+        for directive in ["default-src 'none'", "frame-ancestors 'none'", "sandbox"] {
+            assert!(policy.contains(directive), "{case}: {policy:?}");
+        }
+        assert_eq!(
+            reply.header("referrer-policy"),
+            Some("no-referrer"),
+            "{case}"
+        );
+    }
 }

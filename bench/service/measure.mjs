@@ -266,7 +266,10 @@ async function hook(method, pathname) {
 const claimsOf = (token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
 
 // The headers the reference must answer like the service (the rest are the runtime's own).
-const SAME_HEADERS = ["content-type", "etag", "cache-control", "x-content-type-options", "cf-cache-status"];
+const SAME_HEADERS = [
+  "content-type", "etag", "cache-control", "x-content-type-options", "content-security-policy",
+  "referrer-policy", "cf-cache-status",
+];
 
 async function cachedGet(user, tier, pictureId) {
   const pathname = `/api/picture/${pictureId}/200`;

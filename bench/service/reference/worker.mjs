@@ -23,6 +23,8 @@ const READ_CHECK_SQL =
 const cacheKey = (id, variant) => `https://storagetiers.internal/${id}/${variant}`;
 const etagOf = (id, variant) => `"${id}-${variant}"`;
 const CLIENT_CACHE_CONTROL = "private, max-age=3600";
+// What the service puts on every answer (`finish` in src/routes/mod.rs).
+const API_CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox";
 const EDGE_CACHE_CONTROL = "public, max-age=2592000";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -176,6 +178,8 @@ async function read(request, env, db, trace) {
     etag,
     "cache-control": CLIENT_CACHE_CONTROL,
     "x-content-type-options": "nosniff",
+    "content-security-policy": API_CONTENT_SECURITY_POLICY,
+    "referrer-policy": "no-referrer",
   });
   const inm = request.headers.get("if-none-match");
   if (inm && inm.split(",").some((c) => c.trim() === "*" || c.trim().replace(/^W\//, "") === etag)) {

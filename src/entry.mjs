@@ -1,6 +1,6 @@
 //! The Worker's module entry: what workerd calls on each request and cron run, handed straight to
 //! the wasm exports (`fetch` and `scheduled` in src/worker_glue.rs). scripts/build bundles it
-//! with wasm-bindgen's glue into build/index.js.
+//! with wasm-bindgen's glue into build/worker.mjs.
 //!
 //! A plain object, as a JS Worker's entry is. worker-build's entry, used before, is a class
 //! that workerd constructs for every request, behind a Proxy that makes a new Proxy around each
